@@ -1,0 +1,1 @@
+"""Argus: self-hosted computer-vision inference."""
