@@ -1,0 +1,145 @@
+"""A loaded vision model: images in, typed predictions out.
+
+Example:
+    >>> import argus  # doctest: +SKIP
+    >>> model = argus.get_model("yolov3-tiny-416")  # doctest: +SKIP
+    >>> model.infer("street.jpg", confidence=0.5).to_roboflow()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from argus.core.images import ImageInput, load_image
+from argus.core.predictions import ClassificationResult, DetectionResult, Result
+from argus.errors import InvalidInputError, ModelArtifactError
+from argus.models.families import DETECTION_DECODERS, DecodeContext, class_scores
+from argus.models.postprocess import DetectionParams
+from argus.models.preprocess import Transform, fit_image, to_tensor
+from argus.models.session import OnnxSession
+from argus.settings import Settings
+from argus.store.manifest import Layout, ModelManifest, Task
+
+logger = logging.getLogger(__name__)
+
+_CLASSIFICATION_TASKS = (Task.CLASSIFICATION, Task.MULTI_LABEL_CLASSIFICATION)
+_DEFAULT_CHUNK = 8
+
+
+class VisionModel:
+    """An ONNX model with its manifest: preprocess → run → decode, batched when the graph allows."""
+
+    def __init__(self, model_id: str, manifest: ModelManifest, session: OnnxSession, settings: Settings) -> None:
+        self.model_id = model_id
+        self.manifest = manifest
+        self.session = session
+        self.settings = settings
+        if manifest.task not in _CLASSIFICATION_TASKS and manifest.family not in DETECTION_DECODERS:
+            raise ModelArtifactError(f"Model '{model_id}': no decoder for family '{manifest.family}'.")
+        self._check_input_shape()
+
+    @property
+    def task(self) -> Task:
+        """What the model predicts."""
+        return self.manifest.task
+
+    @property
+    def class_names(self) -> list[str]:
+        """Class names, by class id."""
+        return self.manifest.class_names
+
+    @property
+    def batch_size(self) -> int | None:
+        """Static batch size of the graph, or None when it is dynamic."""
+        return self.session.fixed_batch_size
+
+    def infer(self, image: ImageInput | Sequence[ImageInput], **params: Any) -> Result | list[Result]:
+        """Predict on one image or a list of images.
+
+        Args:
+            image: any input :func:`argus.core.images.load_image` accepts, or a list of them.
+            **params: ``confidence``, ``iou_threshold``, ``class_agnostic_nms``, ``class_filter``,
+                ``max_detections``, ``max_candidates``, ``keypoint_confidence``, ``mask_decode_mode``.
+
+        Returns:
+            One result per image (a list when a list was given).
+        """
+        images = list(image) if isinstance(image, (list, tuple)) else [image]
+        unknown = set(params) - set(DetectionParams.__dataclass_fields__)
+        if unknown:
+            raise InvalidInputError(f"unknown inference parameter(s): {', '.join(sorted(unknown))}")
+        arrays = [load_image(item, self.settings.max_image_pixels) for item in images]
+        results = self.infer_arrays(arrays, self.params(**params))
+        return results if isinstance(image, (list, tuple)) else results[0]
+
+    def params(self, **kwargs: Any) -> DetectionParams:
+        """Request parameters over the manifest's defaults."""
+        defaults = {"confidence": self.manifest.confidence, "iou_threshold": self.manifest.iou_threshold}
+        return DetectionParams.from_kwargs(defaults, **kwargs)
+
+    def infer_arrays(self, images: list[np.ndarray], params: DetectionParams) -> list[Result]:
+        """Predict on decoded BGR images, in chunks the graph's batch dimension allows."""
+        started = time.perf_counter()
+        chunk = self.batch_size or max(self.manifest.batching.max_batch_size, _DEFAULT_CHUNK)
+        results: list[Result] = []
+        for start in range(0, len(images), chunk):
+            part = images[start:start + chunk]
+            tensor, transforms = self.preprocess(part)
+            outputs = self.session.run(tensor)
+            results.extend(self.postprocess(outputs, transforms, params))
+        elapsed = time.perf_counter() - started
+        for result in results:
+            object.__setattr__(result, "time", elapsed)
+        return results
+
+    def preprocess(self, images: list[np.ndarray]) -> tuple[np.ndarray, list[Transform]]:
+        """Fit and normalise images into one input tensor."""
+        m = self.manifest
+        fitted, transforms = zip(*(fit_image(img, m.input_width, m.input_height, m.resize, m.pad_value)
+                                   for img in images))
+        return to_tensor(list(fitted), m, self.session.input.dtype), list(transforms)
+
+    def postprocess(self, outputs: list[np.ndarray], transforms: list[Transform], params: DetectionParams
+                    ) -> list[Result]:
+        """Decode a batch of raw outputs, one result per image."""
+        results: list[Result] = []
+        for index, transform in enumerate(transforms):
+            per_image = [o[index] for o in outputs if o.ndim > 0 and o.shape[0] == len(transforms)]
+            results.append(self._decode(per_image, transform, params))
+        return results
+
+    def _decode(self, outputs: list[np.ndarray], transform: Transform, params: DetectionParams) -> Result:
+        m = self.manifest
+        if m.task in _CLASSIFICATION_TASKS:
+            scores = class_scores(outputs[0], m)
+            names = tuple(m.class_names) or tuple(str(i) for i in range(len(scores)))
+            return ClassificationResult(
+                class_names=names, scores=scores, image_width=transform.width, image_height=transform.height,
+                multilabel=m.multilabel, threshold=params.confidence, model_id=self.model_id,
+            )
+        context = DecodeContext(m, params, transform, self.session.output_names)
+        detections = DETECTION_DECODERS[m.family](outputs, context)
+        return DetectionResult(detections, transform.width, transform.height, task=m.task.value,
+                               model_id=self.model_id)
+
+    def warm_up(self) -> None:
+        """Run once on a blank image so the first real request pays no lazy initialisation."""
+        blank = np.full((self.manifest.input_height, self.manifest.input_width, 3), 114, dtype=np.uint8)
+        tensor, _ = self.preprocess([blank])
+        self.session.run(tensor)
+
+    def _check_input_shape(self) -> None:
+        shape = self.session.input.shape
+        if len(shape) != 4:
+            raise ModelArtifactError(f"Model '{self.model_id}': expected a 4-D image input, got shape {shape}.")
+        h, w = (shape[2], shape[3]) if self.manifest.layout == Layout.NCHW else (shape[1], shape[2])
+        if (h and h != self.manifest.input_height) or (w and w != self.manifest.input_width):
+            raise ModelArtifactError(
+                f"Model '{self.model_id}': the manifest says {self.manifest.input_width}x{self.manifest.input_height} "
+                f"but the graph input is {w}x{h}."
+            )

@@ -1,0 +1,193 @@
+"""ModelManager: lazy loading, an LRU of active models, per-model load locks, explicit unload.
+
+The LRU is an ``OrderedDict`` bounded by count (``MAX_ACTIVE_MODELS``) and optionally by an
+estimated memory budget; each model id has its own lock so concurrent first requests load once
+while other models keep serving (the pattern of Ray Serve's multiplexing).
+
+Example:
+    >>> from argus.settings import Settings
+    >>> manager = ModelManager(Settings(home="/tmp/argus-doc"))  # doctest: +SKIP
+    >>> model = manager.get("yolov3-tiny-416")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from argus.errors import ModelNotFoundError
+from argus.models.session import OnnxSession
+from argus.models.vision import VisionModel
+from argus.settings import Settings
+from argus.store.model_id import parse_model_id
+from argus.store.repository import ModelRepository
+from argus.store.zoo import Zoo
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadedModel:
+    """A model in the LRU with what observers want to know about it."""
+
+    model: VisionModel
+    load_seconds: float
+    memory_bytes: int
+    loaded_at: float = field(default_factory=time.time)
+    uses: int = 0
+
+
+@dataclass(frozen=True)
+class Acquired:
+    """What :meth:`ModelManager.acquire` hands back: the model and whether this call loaded it."""
+
+    model: VisionModel
+    cold_start: bool
+    load_seconds: float
+
+
+LoadListener = Callable[[str, float], None]
+
+
+class ModelManager:
+    """Thread-safe registry of loaded models, loading each on first use."""
+
+    def __init__(self, settings: Settings, repository: ModelRepository | None = None, zoo: Zoo | None = None
+                 ) -> None:
+        self.settings = settings
+        self.repository = repository or ModelRepository(settings.model_store_dir)
+        self.zoo = zoo or Zoo(settings, self.repository)
+        self._models: OrderedDict[str, LoadedModel] = OrderedDict()
+        self._lock = threading.Lock()
+        self._load_locks: dict[str, threading.Lock] = {}
+        self.load_listeners: list[LoadListener] = []
+        self.unload_listeners: list[Callable[[str], None]] = []
+
+    def resolve(self, model_id: str) -> str:
+        """A store id for ``model_id``: zoo aliases become their store ids (validated either way)."""
+        entry = self.zoo.entry_for(model_id)
+        if entry is not None:
+            return entry.model_id
+        return str(parse_model_id(model_id))
+
+    def get(self, model_id: str) -> VisionModel:
+        """The loaded model, loading it (and evicting the least recently used) if needed."""
+        return self.acquire(model_id).model
+
+    def acquire(self, model_id: str) -> Acquired:
+        """Like :meth:`get`, also telling whether this call paid a cold start."""
+        store_id = self.resolve(model_id)
+        with self._lock:
+            loaded = self._touch(store_id)
+            if loaded is not None:
+                return Acquired(loaded.model, False, 0.0)
+            load_lock = self._load_locks.setdefault(store_id, threading.Lock())
+        with load_lock:
+            with self._lock:  # re-check: another thread may have loaded it while we waited
+                loaded = self._touch(store_id)
+                if loaded is not None:
+                    return Acquired(loaded.model, False, 0.0)
+            loaded = self._load(model_id, store_id)
+            with self._lock:
+                self._models[store_id] = loaded
+                evicted = self._evict_beyond_limits()
+        for evicted_id in evicted:
+            self._notify_unload(evicted_id)
+        for listener in self.load_listeners:
+            listener(store_id, loaded.load_seconds)
+        return Acquired(loaded.model, True, loaded.load_seconds)
+
+    def loaded(self) -> dict[str, LoadedModel]:
+        """Snapshot of the loaded models, least recently used first."""
+        with self._lock:
+            return dict(self._models)
+
+    def is_loaded(self, model_id: str) -> bool:
+        """True when the model is in memory."""
+        with self._lock:
+            return self.resolve(model_id) in self._models
+
+    def unload(self, model_id: str) -> None:
+        """Drop a model from memory (it stays in the store)."""
+        store_id = self.resolve(model_id)
+        with self._lock:
+            if self._models.pop(store_id, None) is None:
+                raise ModelNotFoundError(f"Model '{model_id}' is not loaded.")
+        self._notify_unload(store_id)
+
+    def clear(self) -> None:
+        """Unload every model."""
+        with self._lock:
+            ids = list(self._models)
+            self._models.clear()
+        for store_id in ids:
+            self._notify_unload(store_id)
+
+    def _touch(self, store_id: str) -> LoadedModel | None:
+        loaded = self._models.get(store_id)
+        if loaded is not None:
+            self._models.move_to_end(store_id)
+            loaded.uses += 1
+        return loaded
+
+    def _load(self, requested: str, store_id: str) -> LoadedModel:
+        if not self.repository.exists(store_id):
+            entry = self.zoo.entry_for(requested)
+            if entry is None:
+                raise ModelNotFoundError(
+                    f"Model '{requested}' is neither in the model store ({self.repository.root}) nor a zoo alias. "
+                    "See `argus models list` and `argus zoo list`."
+                )
+            self.zoo.materialise(entry)
+        started = time.perf_counter()
+        rss_before = _resident_bytes()
+        path = self.repository.model_path(store_id)
+        manifest = self.repository.manifest(store_id)
+        session = OnnxSession(path, self.settings, store_id)
+        model = VisionModel(store_id, manifest, session, self.settings)
+        model.warm_up()
+        seconds = time.perf_counter() - started
+        memory = max(_resident_bytes() - rss_before, _file_size(path))
+        logger.info("loaded %s in %.3f s (%.1f MB, providers %s)", store_id, seconds, memory / 1e6,
+                    session.providers)
+        return LoadedModel(model, seconds, memory)
+
+    def _evict_beyond_limits(self) -> list[str]:
+        """Pop least recently used models past the count or memory limit (call with the lock held)."""
+        budget = self.settings.models_memory_budget_mb * 1_000_000
+        evicted = []
+        while len(self._models) > self.settings.max_active_models or (
+            budget and len(self._models) > 1 and sum(m.memory_bytes for m in self._models.values()) > budget
+        ):
+            store_id, _ = self._models.popitem(last=False)
+            evicted.append(store_id)
+        for store_id in evicted:
+            logger.info("evicted %s (least recently used)", store_id)
+        return evicted
+
+    def _notify_unload(self, store_id: str) -> None:
+        for listener in self.unload_listeners:
+            listener(store_id)
+
+
+def _file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _resident_bytes() -> int:
+    """Resident set size of this process (Linux /proc; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm") as handle:
+            import os
+
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0

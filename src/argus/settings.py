@@ -1,0 +1,87 @@
+"""Argus configuration: the only module that reads environment variables.
+
+Every setting has an ``ARGUS_*`` environment variable; where Roboflow Inference has a well-known
+name for the same thing (``MAX_ACTIVE_MODELS``, ``MODEL_CACHE_DIR``) it is accepted as an alias.
+
+Example:
+    >>> from argus.settings import Settings
+    >>> Settings(max_active_models=2).max_active_models
+    2
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _env(name: str, *aliases: str) -> AliasChoices:
+    """Accept ``ARGUS_<NAME>``, the plain field name (for keyword construction) and aliases."""
+    return AliasChoices(name, f"ARGUS_{name.upper()}", *aliases)
+
+
+class Settings(BaseSettings):
+    """One frozen configuration object, built once and passed down."""
+
+    model_config = SettingsConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+    home: Path = Field(default=Path("~/.argus"), validation_alias=_env("home"))
+    """Root of everything Argus keeps on disk (model store, workflows, database)."""
+
+    models_dir: Path | None = Field(default=None, validation_alias=_env("models_dir", "MODEL_CACHE_DIR"))
+    """Model store; defaults to ``<home>/models``."""
+
+    zoo_cache_dir: Path = Field(default=Path("~/.cache/argus/zoo"), validation_alias=_env("zoo_cache_dir"))
+    """Where downloaded zoo source packages are cached (shared between homes)."""
+
+    zoo_catalogue: Path | None = Field(default=None, validation_alias=_env("zoo_catalogue"))
+    """An extra zoo catalogue (JSON) whose entries add to or override the built-in ones."""
+
+    max_active_models: int = Field(default=8, ge=1, validation_alias=_env("max_active_models", "MAX_ACTIVE_MODELS"))
+    models_memory_budget_mb: int = Field(default=0, ge=0, validation_alias=_env("models_memory_budget_mb"))
+    """Upper bound on the estimated memory of loaded models; 0 means no bound."""
+
+    execution_providers: list[str] = Field(
+        default=["TensorrtExecutionProvider", "CUDAExecutionProvider", "OpenVINOExecutionProvider",
+                 "CoreMLExecutionProvider", "CPUExecutionProvider"],
+        validation_alias=_env("execution_providers"),
+    )
+    """Preference order; providers this onnxruntime build lacks are skipped."""
+
+    intra_op_threads: int = Field(default=0, ge=0, validation_alias=_env("intra_op_threads"))
+    """ONNX Runtime intra-op threads per session; 0 lets ONNX Runtime choose (one per core)."""
+    inter_op_threads: int = Field(default=1, ge=0, validation_alias=_env("inter_op_threads"))
+
+    max_image_pixels: int = Field(default=80_000_000, ge=1, validation_alias=_env("max_image_pixels"))
+    """Decompression-bomb guard: images whose header declares more pixels are refused."""
+
+    @field_validator("execution_providers", mode="before")
+    @classmethod
+    def _split_providers(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @property
+    def home_dir(self) -> Path:
+        """``home`` with ``~`` expanded."""
+        return self.home.expanduser()
+
+    @property
+    def model_store_dir(self) -> Path:
+        """Directory of the model store."""
+        return (self.models_dir or self.home_dir / "models").expanduser()
+
+    @property
+    def zoo_cache_path(self) -> Path:
+        """``zoo_cache_dir`` with ``~`` expanded."""
+        return self.zoo_cache_dir.expanduser()
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings from the environment, built once per process."""
+    return Settings()

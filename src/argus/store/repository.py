@@ -1,0 +1,138 @@
+"""The model store: ``<root>/<name>/<version>/{model.onnx, model.json}`` on local disk.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> repo = ModelRepository(pathlib.Path(tempfile.mkdtemp()))
+    >>> repo.list()
+    []
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from argus.errors import ConflictError, ModelArtifactError, ModelNotFoundError
+from argus.store.manifest import ModelManifest
+from argus.store.model_id import ModelId, parse_model_id
+
+logger = logging.getLogger(__name__)
+
+MODEL_FILE = "model.onnx"
+MANIFEST_FILE = "model.json"
+
+
+@dataclass(frozen=True)
+class StoredModel:
+    """One model in the store."""
+
+    model_id: str
+    manifest: ModelManifest
+    path: Path
+    size_bytes: int
+
+
+def sha256_of(path: Path) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class ModelRepository:
+    """Models on disk, addressed by validated ``name/version`` ids."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.expanduser().resolve()
+
+    def directory(self, model_id: str | ModelId) -> Path:
+        """Directory of a model; the id is validated and the path checked to stay inside the store."""
+        parsed = parse_model_id(str(model_id))
+        path = (self.root / parsed.name / parsed.version).resolve()
+        if not path.is_relative_to(self.root):
+            # Only reachable through a symlink planted inside the store.
+            raise ModelNotFoundError(f"Model '{parsed}' resolves outside the model store.")
+        return path
+
+    def exists(self, model_id: str) -> bool:
+        """True when the model's manifest and weights are present."""
+        directory = self.directory(model_id)
+        return (directory / MANIFEST_FILE).is_file() and (directory / MODEL_FILE).is_file()
+
+    def model_path(self, model_id: str) -> Path:
+        """Path of ``model.onnx``; raises :class:`ModelNotFoundError` when absent."""
+        directory = self.directory(model_id)
+        path = directory / MODEL_FILE
+        if not path.is_file():
+            raise ModelNotFoundError(
+                f"Model '{model_id}' is not in the model store ({self.root}). "
+                "Import it with `argus models import PATH --id name/version` or use a zoo alias."
+            )
+        return path
+
+    def manifest(self, model_id: str) -> ModelManifest:
+        """The model's manifest, validated."""
+        path = self.model_path(model_id).with_name(MANIFEST_FILE)
+        try:
+            return ModelManifest.model_validate_json(path.read_bytes())
+        except FileNotFoundError:
+            raise ModelArtifactError(f"Model '{model_id}' has no {MANIFEST_FILE}; re-import it.") from None
+        except ValidationError as error:
+            raise ModelArtifactError(f"Model '{model_id}' has an invalid {MANIFEST_FILE}: {error}") from None
+
+    def add(self, model_id: str, onnx_file: Path, manifest: ModelManifest, *, overwrite: bool = False) -> StoredModel:
+        """Copy ``onnx_file`` into the store with its manifest (atomically: all or nothing)."""
+        target = self.directory(model_id)
+        if target.exists() and not overwrite:
+            raise ConflictError(f"Model '{model_id}' already exists; remove it first or pass overwrite.")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".incoming-", dir=target.parent))
+        try:
+            shutil.copyfile(onnx_file, staging / MODEL_FILE)
+            manifest = manifest.model_copy(update={"sha256": sha256_of(staging / MODEL_FILE)})
+            (staging / MANIFEST_FILE).write_text(manifest.model_dump_json(indent=2))
+            if target.exists():
+                shutil.rmtree(target)
+            staging.rename(target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        logger.info("stored model %s in %s", model_id, target)
+        return self._stored(str(parse_model_id(model_id)), target, manifest)
+
+    def remove(self, model_id: str) -> None:
+        """Delete a model from the store."""
+        directory = self.directory(model_id)
+        if not directory.exists():
+            raise ModelNotFoundError(f"Model '{model_id}' is not in the model store.")
+        shutil.rmtree(directory)
+        try:
+            directory.parent.rmdir()
+        except OSError:
+            pass
+
+    def list(self) -> list[StoredModel]:
+        """Every valid model in the store, sorted by id."""
+        if not self.root.is_dir():
+            return []
+        found = []
+        for manifest_path in sorted(self.root.glob(f"*/*/{MANIFEST_FILE}")):
+            directory = manifest_path.parent
+            model_id = f"{directory.parent.name}/{directory.name}"
+            try:
+                found.append(self._stored(model_id, directory, self.manifest(model_id)))
+            except Exception as error:  # a broken entry must not hide the others
+                logger.warning("skipping %s in the model store: %s", model_id, error)
+        return found
+
+    @staticmethod
+    def _stored(model_id: str, directory: Path, manifest: ModelManifest) -> StoredModel:
+        size = (directory / MODEL_FILE).stat().st_size
+        return StoredModel(model_id=model_id, manifest=manifest, path=directory, size_bytes=size)
