@@ -19,8 +19,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 def _env(name: str, *aliases: str) -> AliasChoices:
-    """Accept ``ARGUS_<NAME>``, the plain field name (for keyword construction) and aliases."""
-    return AliasChoices(name, f"ARGUS_{name.upper()}", *aliases)
+    """Accept ``ARGUS_<NAME>`` and the given aliases (keyword construction uses the field name)."""
+    return AliasChoices(f"ARGUS_{name.upper()}", *aliases)
 
 
 class Settings(BaseSettings):

@@ -233,7 +233,7 @@ def convert_darknet(
         elif sec.kind == "maxpool":
             size, stride, pad = pool_params(sec)
             # Darknet pads pad//2 before and the rest after (size=2/stride=1 pads right/bottom only).
-            pads = [pad - pad // 2, pad - pad // 2, pad // 2, pad // 2]
+            pads = [pad // 2, pad // 2, pad - pad // 2, pad - pad // 2]
             y = g.op("MaxPool", [prev], kernel_shape=[size, size], strides=[stride, stride], pads=pads)
         elif sec.kind == "upsample":
             s = float(sec.get_int("stride", 2))

@@ -1,0 +1,26 @@
+"""The ``argus`` command line."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from argus.cli import infer, models, zoo
+
+app = typer.Typer(name="argus", help="Argus: self-hosted computer-vision inference.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+app.command("infer")(infer.infer)
+app.add_typer(models.app, name="models")
+app.add_typer(zoo.app, name="zoo")
+
+
+@app.callback()
+def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress to stderr.")) -> None:
+    """Argus: self-hosted computer-vision inference."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+if __name__ == "__main__":
+    app()

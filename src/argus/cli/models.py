@@ -1,0 +1,82 @@
+"""``argus models``: import, list, show and remove models in the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from argus.cli.common import console, reports_errors
+from argus.settings import get_settings
+from argus.store.manifest import Family, ResizeMode, Task
+from argus.store.repository import ModelRepository
+
+app = typer.Typer(help="Manage the model store.", no_args_is_help=True)
+
+
+def _repository() -> ModelRepository:
+    return ModelRepository(get_settings().model_store_dir)
+
+
+@app.command("import")
+@reports_errors
+def import_(
+    path: Annotated[Path, typer.Argument(help="An .onnx file or a Roboflow model-cache folder.")],
+    model_id: Annotated[str, typer.Option("--id", help="name/version to store it under.")],
+    task: Annotated[Task | None, typer.Option(help="Override the task.")] = None,
+    family: Annotated[Family | None, typer.Option(help="Override the output layout family.")] = None,
+    classes: Annotated[str | None, typer.Option(help="Class names: comma-separated, or a file with one per line.")
+                       ] = None,
+    input_size: Annotated[str | None, typer.Option(help="WIDTHxHEIGHT when the graph's is dynamic.")] = None,
+    resize: Annotated[ResizeMode | None, typer.Option(help="stretch | letterbox | center-crop")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing model with this id.")] = False,
+) -> None:
+    """Import a model; ultralytics exports and Roboflow cache folders need no other flag."""
+    from argus.store.importers import import_model
+
+    overrides: dict[str, object] = {"task": task, "family": family, "resize": resize}
+    if classes:
+        source = Path(classes).expanduser()
+        names = source.read_text().splitlines() if source.is_file() else classes.split(",")
+        overrides["class_names"] = [n.strip() for n in names if n.strip()]
+    if input_size:
+        try:
+            width, height = (int(v) for v in input_size.lower().split("x"))
+        except ValueError:
+            raise typer.BadParameter("--input-size must look like 640x640") from None
+        overrides["input_width"], overrides["input_height"] = width, height
+    stored = import_model(path, model_id, _repository(), overwrite=overwrite, **overrides)
+    m = stored.manifest
+    console.print(f"imported [bold]{stored.model_id}[/bold]: {m.task.value}, {m.family.value}, "
+                  f"{m.input_width}x{m.input_height}, {len(m.class_names)} classes")
+
+
+@app.command("list")
+@reports_errors
+def list_() -> None:
+    """List the models in the store."""
+    table = Table()
+    for column in ("model id", "task", "family", "input", "classes", "size"):
+        table.add_column(column)
+    for stored in _repository().list():
+        m = stored.manifest
+        table.add_row(stored.model_id, m.task.value, m.family.value, f"{m.input_width}x{m.input_height}",
+                      str(len(m.class_names)), f"{stored.size_bytes / 1e6:.1f} MB")
+    console.print(table)
+
+
+@app.command("show")
+@reports_errors
+def show(model_id: str) -> None:
+    """Print a model's manifest."""
+    console.print_json(_repository().manifest(model_id).model_dump_json())
+
+
+@app.command("rm")
+@reports_errors
+def remove(model_id: str) -> None:
+    """Remove a model from the store."""
+    _repository().remove(model_id)
+    console.print(f"removed {model_id}")
