@@ -85,16 +85,16 @@ def _resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
 
 def to_tensor(fitted: list[np.ndarray], manifest: ModelManifest, dtype: np.dtype = np.dtype(np.float32)
               ) -> np.ndarray:
-    """Stack fitted BGR images into the network's tensor: color order, normalisation, layout."""
-    batch = np.stack(fitted) if len(fitted) > 1 else fitted[0][None]
-    if manifest.color == ColorOrder.RGB:
-        batch = batch[..., ::-1]
+    """Stack fitted BGR images into the network's tensor: color order, normalisation, layout.
+
+    OpenCV's ``blobFromImages`` does the channel swap, the scaling and the NCHW transpose in one
+    C++ pass; a per-channel mean/std, when the manifest has one, is applied in place after it.
+    """
     norm = manifest.normalization
-    tensor = batch.astype(np.float32)
-    tensor *= np.float32(norm.scale)
+    blob = cv2.dnn.blobFromImages(fitted, scalefactor=norm.scale, swapRB=manifest.color == ColorOrder.RGB)
     if any(norm.mean) or any(s != 1.0 for s in norm.std):
-        tensor -= np.asarray(norm.mean, dtype=np.float32)
-        tensor /= np.asarray(norm.std, dtype=np.float32)
-    if manifest.layout == Layout.NCHW:
-        tensor = tensor.transpose(0, 3, 1, 2)
-    return np.ascontiguousarray(tensor, dtype=dtype)
+        blob -= np.asarray(norm.mean, dtype=np.float32)[:, None, None]
+        blob /= np.asarray(norm.std, dtype=np.float32)[:, None, None]
+    if manifest.layout == Layout.NHWC:
+        blob = np.ascontiguousarray(blob.transpose(0, 2, 3, 1))
+    return blob if blob.dtype == dtype else blob.astype(dtype)

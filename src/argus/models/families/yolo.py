@@ -36,6 +36,8 @@ def decode_yolov5(outputs: list[np.ndarray], ctx: DecodeContext) -> Detections:
     """``[N, 5 + nc]`` rows: ``cx, cy, w, h`` (input px), objectness, class probabilities."""
     prediction = outputs[0]
     num_classes_of(ctx, prediction.shape[1] - 5)
+    # objectness × class ≤ objectness: rows under the threshold cannot survive, drop them first.
+    prediction = prediction[prediction[:, 4] > ctx.params.confidence]
     boxes, scores, _ = split_rows_v5(prediction, prediction.shape[1] - 5)
     selection = select_detections(boxes, scores, ctx.params, ctx.class_names)
     return ctx.detections(boxes[selection.indices], selection)
