@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import AliasChoices, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 def _env(name: str, *aliases: str) -> AliasChoices:
@@ -44,7 +45,7 @@ class Settings(BaseSettings):
     models_memory_budget_mb: int = Field(default=0, ge=0, validation_alias=_env("models_memory_budget_mb"))
     """Upper bound on the estimated memory of loaded models; 0 means no bound."""
 
-    execution_providers: list[str] = Field(
+    execution_providers: Annotated[list[str], NoDecode] = Field(
         default=["TensorrtExecutionProvider", "CUDAExecutionProvider", "OpenVINOExecutionProvider",
                  "CoreMLExecutionProvider", "CPUExecutionProvider"],
         validation_alias=_env("execution_providers"),
@@ -58,12 +59,42 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(default=80_000_000, ge=1, validation_alias=_env("max_image_pixels"))
     """Decompression-bomb guard: images whose header declares more pixels are refused."""
 
-    @field_validator("execution_providers", mode="before")
+    host: str = Field(default="127.0.0.1", validation_alias=_env("host"))
+    port: int = Field(default=9001, ge=1, le=65535, validation_alias=_env("port", "PORT"))
+    workers: int = Field(default=1, ge=1, le=64, validation_alias=_env("workers"))
+    preload_models: Annotated[list[str], NoDecode] = Field(default=[], validation_alias=_env("preload_models", "PRELOAD_MODELS"))
+    """Models loaded at start; /readiness answers 503 until they are."""
+
+    api_keys: Annotated[list[str], NoDecode] = Field(default=[], validation_alias=_env("api_keys"))
+    """When non-empty, every route but health, info and docs needs one of these keys."""
+    api_key_file: Path | None = Field(default=None, validation_alias=_env("api_key_file"))
+    """A file with one API key per line, added to ``api_keys``."""
+
+    allow_url_input: bool = Field(default=True, validation_alias=_env("allow_url_input", "ALLOW_URL_INPUT"))
+    allow_private_urls: bool = Field(default=False, validation_alias=_env("allow_private_urls"))
+    """Allow image URLs that resolve to loopback, private or link-local addresses (off: SSRF guard)."""
+    allow_numpy_input: bool = Field(default=False, validation_alias=_env("allow_numpy_input", "ALLOW_NUMPY_INPUT"))
+    """Accept pickled numpy images (unsafe with untrusted clients: pickle runs code)."""
+    url_fetch_timeout: float = Field(default=10.0, gt=0, validation_alias=_env("url_fetch_timeout"))
+    url_max_bytes: int = Field(default=25_000_000, ge=1, validation_alias=_env("url_max_bytes"))
+    max_body_bytes: int = Field(default=60_000_000, ge=1, validation_alias=_env("max_body_bytes"))
+    """Requests with a larger body are refused with 413 before they are read."""
+
+    @field_validator("execution_providers", "preload_models", "api_keys", mode="before")
     @classmethod
-    def _split_providers(cls, value: object) -> object:
+    def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
+
+    @property
+    def all_api_keys(self) -> frozenset[str]:
+        """Keys from ``api_keys`` and ``api_key_file``."""
+        keys = set(self.api_keys)
+        if self.api_key_file:
+            text = self.api_key_file.expanduser().read_text()
+            keys.update(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
+        return frozenset(keys)
 
     @property
     def home_dir(self) -> Path:

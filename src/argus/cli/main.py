@@ -6,11 +6,12 @@ import logging
 
 import typer
 
-from argus.cli import infer, models, zoo
+from argus.cli import infer, models, serve, zoo
 
 app = typer.Typer(name="argus", help="Argus: self-hosted computer-vision inference.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
 app.command("infer")(infer.infer)
+app.command("serve")(serve.serve)
 app.add_typer(models.app, name="models")
 app.add_typer(zoo.app, name="zoo")
 

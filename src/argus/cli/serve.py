@@ -1,0 +1,43 @@
+"""``argus serve``: run the HTTP server."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from argus.settings import Settings
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1; 0.0.0.0 for all).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 9001).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (each loads its own models).")] = None,
+    preload: Annotated[list[str] | None, typer.Option("--preload", help="Models to load at start.")] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Start the inference server (Roboflow Inference and Open Inference Protocol v2 routes)."""
+    import uvicorn
+
+    overrides: dict[str, object] = {}
+    if host is not None:
+        overrides["host"] = host
+    if port is not None:
+        overrides["port"] = port
+    if workers is not None:
+        overrides["workers"] = workers
+    if preload:
+        overrides["preload_models"] = preload
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    if settings.workers > 1:
+        # Worker processes build their app from the environment: pass the overrides down that way.
+        os.environ.update({"ARGUS_HOST": settings.host, "ARGUS_PORT": str(settings.port),
+                           "ARGUS_PRELOAD_MODELS": ",".join(settings.preload_models)})
+        uvicorn.run("argus.server.asgi:app", host=settings.host, port=settings.port, workers=settings.workers,
+                    log_level=log_level, access_log=False)
+        return
+    from argus.server.app import create_app
+
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=log_level,
+                access_log=False)

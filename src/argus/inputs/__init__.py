@@ -1,0 +1,1 @@
+"""Image inputs as clients send them: request image objects, URLs (with an SSRF guard), numpy payloads."""

@@ -1,0 +1,123 @@
+"""InferenceService: the request-level logic shared by every protocol front end.
+
+Given raw image objects and request parameters it resolves the model (loading it if needed),
+decodes the images, runs the model, and renders Roboflow response JSON (with an optional
+visualisation). It knows nothing about HTTP.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from argus.core.annotate import annotate
+from argus.core.images import encode_jpeg
+from argus.core.predictions import DetectionResult, Result
+from argus.core.rle import mask_to_rle
+from argus.errors import InvalidInputError
+from argus.inputs.request_image import resolve_image
+from argus.models.vision import VisionModel
+from argus.runtime.manager import ModelManager
+from argus.store.manifest import Task
+
+logger = logging.getLogger(__name__)
+
+DETECTION_TASKS = (Task.OBJECT_DETECTION, Task.INSTANCE_SEGMENTATION, Task.KEYPOINT_DETECTION)
+CLASSIFICATION_TASKS = (Task.CLASSIFICATION, Task.MULTI_LABEL_CLASSIFICATION)
+
+ROUTE_TASKS: dict[str, tuple[Task, ...]] = {
+    "object_detection": DETECTION_TASKS,
+    "instance_segmentation": (Task.INSTANCE_SEGMENTATION,),
+    "keypoints_detection": (Task.KEYPOINT_DETECTION,),
+    "classification": CLASSIFICATION_TASKS,
+}
+TASK_ROUTE = {
+    Task.OBJECT_DETECTION: "object_detection",
+    Task.INSTANCE_SEGMENTATION: "instance_segmentation",
+    Task.KEYPOINT_DETECTION: "keypoints_detection",
+    Task.CLASSIFICATION: "classification",
+    Task.MULTI_LABEL_CLASSIFICATION: "classification",
+}
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """How results become JSON: visualisation and mask format."""
+
+    visualize: bool = False
+    labels: bool = False
+    stroke: int = 1
+    mask_format: str = "polygon"
+    keypoint_confidence: float = 0.0
+
+
+@dataclass
+class InferenceOutcome:
+    """Rendered responses plus what the response headers report."""
+
+    bodies: list[dict[str, Any]]
+    model_id: str
+    cold_start: bool
+    load_seconds: float
+    seconds: float
+    images: list[Any] = field(default_factory=list, repr=False)
+
+
+InferenceObserver = Callable[[str, int, float], None]
+
+
+class InferenceService:
+    """Runs inference requests against the models of a :class:`ModelManager`."""
+
+    def __init__(self, manager: ModelManager) -> None:
+        self.manager = manager
+        self.observers: list[InferenceObserver] = []
+
+    def model_for(self, model_id: str, route: str | None = None) -> tuple[VisionModel, bool, float]:
+        """The model (loaded on demand), whether that was a cold start, and the load time."""
+        acquired = self.manager.acquire(model_id)
+        model = acquired.model
+        if route is not None and model.task not in ROUTE_TASKS[route]:
+            raise InvalidInputError(
+                f"Model '{model_id}' is a {model.task.value} model; send it to /infer/{TASK_ROUTE[model.task]}."
+            )
+        return model, acquired.cold_start, acquired.load_seconds
+
+    def infer(self, model_id: str, images: list[Any], params: dict[str, Any], options: RenderOptions,
+              route: str | None = None, inference_id: str | None = None) -> InferenceOutcome:
+        """Decode ``images`` (wire image objects), run the model and render the responses."""
+        if not images:
+            raise InvalidInputError("'image' is an empty list; send at least one image.")
+        model, cold, load_seconds = self.model_for(model_id, route)
+        started = time.perf_counter()
+        arrays = [resolve_image(image, model.settings) for image in images]
+        results = model.infer_arrays(arrays, model.params(**params))
+        bodies = [self.render(result, array, options, inference_id) for result, array in zip(results, arrays)]
+        seconds = time.perf_counter() - started
+        for observer in self.observers:
+            observer(model.model_id, len(arrays), seconds)
+        return InferenceOutcome(bodies, model.model_id, cold, load_seconds, seconds, arrays)
+
+    @staticmethod
+    def render(result: Result, image: Any, options: RenderOptions, inference_id: str | None = None
+               ) -> dict[str, Any]:
+        """One response body in the reference's shape."""
+        if isinstance(result, DetectionResult):
+            body = result.to_roboflow(keypoint_confidence=options.keypoint_confidence)
+            if options.mask_format == "rle" and result.detections.masks is not None:
+                for prediction, mask in zip(body["predictions"], result.detections.masks):
+                    prediction.pop("points", None)
+                    prediction["rle"] = mask_to_rle(mask)
+                    prediction["mask_format"] = "rle"
+        else:
+            body = result.to_roboflow()
+        if inference_id is not None:
+            body["inference_id"] = inference_id
+        if options.visualize:
+            picture = annotate(image, result, labels=options.labels, stroke=options.stroke)
+            body["visualization"] = base64.b64encode(encode_jpeg(picture)).decode()
+        return body

@@ -1,0 +1,87 @@
+"""The FastAPI application factory.
+
+Example:
+    >>> from argus.server.app import create_app  # doctest: +SKIP
+    >>> app = create_app(Settings())  # doctest: +SKIP
+    >>> uvicorn.run(app, port=9001)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+
+import argus
+from argus.runtime.manager import ModelManager
+from argus.runtime.service import InferenceService
+from argus.server.auth import require_api_key
+from argus.server.errors import install_error_handlers
+from argus.server.metrics import ServerMetrics
+from argus.server.middleware import ServerMiddleware
+from argus.server.responses import ORJSONResponse
+from argus.server.routes import infer, legacy, models, ops
+from argus.server.state import AppState
+from argus.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def _wire_metrics(state: AppState) -> None:
+    metrics = state.metrics
+
+    def on_load(model_id: str, seconds: float) -> None:
+        metrics.model_loads.labels(model_id).inc()
+        metrics.model_load_seconds.labels(model_id).observe(seconds)
+        metrics.cold_starts.labels(model_id).inc()
+
+    def on_inference(model_id: str, images: int, seconds: float) -> None:
+        metrics.images.labels(model_id).inc(images)
+        metrics.inference_latency.labels(model_id).observe(seconds)
+
+    state.manager.load_listeners.append(on_load)
+    state.manager.unload_listeners.append(lambda model_id: metrics.model_unloads.labels(model_id).inc())
+    state.service.observers.append(on_inference)
+
+
+def _preload(state: AppState) -> None:
+    """Load the configured models, then mark the server ready (failures are reported, not fatal)."""
+    for model_id in state.settings.preload_models:
+        try:
+            state.manager.get(model_id)
+        except Exception as error:  # a model that fails to load must not stop the server
+            message = getattr(error, "message", str(error))
+            state.preload_errors[model_id] = message
+            logger.error("preloading %s failed: %s", model_id, message)
+    state.ready.set()
+
+
+def create_app(settings: Settings | None = None, manager: ModelManager | None = None) -> FastAPI:
+    """Build the server. Whatever is not passed in is built from ``settings``."""
+    settings = settings or Settings()
+    manager = manager or ModelManager(settings)
+    state = AppState(settings=settings, manager=manager, service=InferenceService(manager),
+                     metrics=ServerMetrics(), api_keys=settings.all_api_keys)
+    _wire_metrics(state)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not state.api_keys and settings.host not in ("127.0.0.1", "localhost", "::1"):
+            logger.warning("serving on %s without API keys: set ARGUS_API_KEYS to require them", settings.host)
+        threading.Thread(target=_preload, args=(state,), name="argus-preload", daemon=True).start()
+        yield
+
+    app = FastAPI(title="Argus", version=argus.__version__, lifespan=lifespan,
+                  default_response_class=ORJSONResponse)
+    app.state.argus = state
+    install_error_handlers(app)
+    app.include_router(ops.router)
+    secured = [Depends(require_api_key)]
+    app.include_router(models.router, dependencies=secured)
+    app.include_router(infer.router, dependencies=secured)
+    app.include_router(legacy.router, dependencies=secured)  # last: its path pattern catches two-segment paths
+    app.add_middleware(ServerMiddleware, metrics=state.metrics, max_body_bytes=settings.max_body_bytes)
+    return app

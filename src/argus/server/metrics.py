@@ -1,0 +1,34 @@
+"""Prometheus metrics of one server (a registry per app, so tests and replicas do not mix)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24)
+
+
+class ServerMetrics:
+    """The server's counters, histograms and gauges."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter("argus_http_requests", "HTTP requests", ["route", "method", "status"], registry=r)
+        self.request_latency = Histogram("argus_http_request_duration_seconds", "HTTP request latency",
+                                         ["route"], buckets=_LATENCY_BUCKETS, registry=r)
+        self.inference_latency = Histogram("argus_inference_duration_seconds", "Model inference latency per call",
+                                           ["model"], buckets=_LATENCY_BUCKETS, registry=r)
+        self.images = Counter("argus_inference_images", "Images inferred", ["model"], registry=r)
+        self.model_loads = Counter("argus_model_loads", "Model loads", ["model"], registry=r)
+        self.model_load_seconds = Histogram("argus_model_load_duration_seconds", "Model load time", ["model"],
+                                            buckets=_LATENCY_BUCKETS, registry=r)
+        self.cold_starts = Counter("argus_model_cold_starts", "Requests that waited for a model load", ["model"],
+                                   registry=r)
+        self.model_unloads = Counter("argus_model_unloads", "Model unloads and evictions", ["model"], registry=r)
+        self.models_loaded = Gauge("argus_models_loaded", "Models in memory", registry=r)
+        self.queue_depth = Gauge("argus_inference_queue_depth", "Inference requests waiting or running", ["model"],
+                                 registry=r)
+
+    def render(self) -> bytes:
+        """The exposition text."""
+        return generate_latest(self.registry)

@@ -1,0 +1,84 @@
+"""Pure-ASGI middleware: body-size limit, request id, processing time, per-route metrics.
+
+Written as raw ASGI rather than ``BaseHTTPMiddleware`` because that wrapper costs a task switch
+and a copy per request on the hot path.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from argus.server.metrics import ServerMetrics
+
+REQUEST_ID_HEADER = b"x-request-id"
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class ServerMiddleware:
+    """Adds ``X-Request-ID`` and ``X-Processing-Time``, refuses oversized bodies (413), records metrics."""
+
+    def __init__(self, app: ASGIApp, metrics: ServerMetrics, max_body_bytes: int) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        headers = dict(scope.get("headers") or [])
+        request_id = headers.get(REQUEST_ID_HEADER, b"").decode("latin-1") or uuid.uuid4().hex
+        status_holder = {"status": 500}
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            await self._reject_too_large(send, request_id)
+            self._record(scope, 413, started)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                extra = [(b"x-request-id", request_id.encode("latin-1")),
+                         (b"x-processing-time", f"{time.perf_counter() - started:.6f}".encode())]
+                message = {**message, "headers": list(message.get("headers", [])) + extra}
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, send_with_headers)
+        except _BodyTooLarge:
+            await self._reject_too_large(send, request_id)
+            status_holder["status"] = 413
+        self._record(scope, status_holder["status"], started)
+
+    async def _reject_too_large(self, send: Send, request_id: str) -> None:
+        body = (b'{"message":"Request body is larger than the limit of %d bytes (ARGUS_MAX_BODY_BYTES)."}'
+                % self.max_body_bytes)
+        await send({"type": "http.response.start", "status": 413, "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+            (b"x-request-id", request_id.encode("latin-1"))]})
+        await send({"type": "http.response.body", "body": body})
+
+    def _record(self, scope: Scope, status: int, started: float) -> None:
+        route: Any = scope.get("route")
+        path = getattr(route, "path", None) or "unmatched"
+        elapsed = time.perf_counter() - started
+        self.metrics.requests.labels(path, scope.get("method", ""), str(status)).inc()
+        self.metrics.request_latency.labels(path).observe(elapsed)

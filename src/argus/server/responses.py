@@ -1,0 +1,26 @@
+"""Fast JSON responses (orjson, numpy-aware) and the reference's "omit nulls" rule."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi.responses import JSONResponse
+
+
+def drop_nulls(value: Any) -> Any:
+    """Recursively remove ``None`` values from dicts, as the reference's ``exclude_none`` does."""
+    if isinstance(value, dict):
+        return {k: drop_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [drop_nulls(v) for v in value]
+    return value
+
+
+class ORJSONResponse(JSONResponse):
+    """JSON rendered by orjson (numpy arrays and scalars serialised natively)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)

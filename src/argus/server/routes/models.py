@@ -1,0 +1,68 @@
+"""Model management: /model/registry, /model/add, /model/remove, /model/clear (the reference's shapes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from argus.runtime.service import TASK_ROUTE
+from argus.server.responses import ORJSONResponse
+from argus.server.schemas import AddModelRequest, ClearModelRequest
+from argus.server.state import AppState, get_state
+from argus.store.manifest import Task
+
+router = APIRouter(tags=["models"])
+
+
+def registry_body(state: AppState) -> dict[str, Any]:
+    """``ModelsDescriptions``: loaded models with their task and input size (nulls kept, as the reference)."""
+    models = []
+    for model_id, loaded in state.manager.loaded().items():
+        model = loaded.model
+        task = model.task
+        models.append({
+            "model_id": model_id,
+            # The reference reports multi-label classifiers as "classification"; the SDK routes on it.
+            "task_type": Task.CLASSIFICATION.value if task == Task.MULTI_LABEL_CLASSIFICATION else task.value,
+            "batch_size": model.batch_size,
+            "input_height": model.manifest.input_height,
+            "input_width": model.manifest.input_width,
+            "vram_bytes": None,
+            "request_aliases": [e.alias for e in state.manager.zoo.entries() if e.model_id == model_id],
+            "request_paths": [f"/{model_id}", f"/infer/{TASK_ROUTE[task]}"],
+        })
+    return {"models": models, "total_vram_bytes": None, "gpu_memory_used": None, "gpu_memory_total": None,
+            "torch_cuda_allocated": None, "torch_cuda_reserved": None, "torch_cuda_allocator_cache": None,
+            "non_torch_gpu_memory": None}
+
+
+@router.get("/model/registry")
+def registry(request: Request) -> ORJSONResponse:
+    """Loaded models (cheap: no disk access; the SDK calls it before every inference)."""
+    return ORJSONResponse(registry_body(get_state(request)))
+
+
+@router.post("/model/add")
+async def add(request: Request, body: AddModelRequest) -> ORJSONResponse:
+    """Load a model (by store id or zoo alias)."""
+    state = get_state(request)
+    await run_in_threadpool(state.manager.get, body.model_id)
+    return ORJSONResponse(registry_body(state))
+
+
+@router.post("/model/remove")
+def remove(request: Request, body: ClearModelRequest) -> ORJSONResponse:
+    """Unload a model."""
+    state = get_state(request)
+    state.manager.unload(body.model_id)
+    return ORJSONResponse(registry_body(state))
+
+
+@router.post("/model/clear")
+def clear(request: Request) -> ORJSONResponse:
+    """Unload every model."""
+    state = get_state(request)
+    state.manager.clear()
+    return ORJSONResponse(registry_body(state))

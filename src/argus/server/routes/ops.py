@@ -1,0 +1,44 @@
+"""Operational routes: /info, /healthz, /readiness, /metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+import argus
+from argus.server.responses import ORJSONResponse
+from argus.server.state import get_state
+
+router = APIRouter(tags=["ops"])
+
+
+@router.get("/info")
+def info(request: Request) -> ORJSONResponse:
+    """Server name, version and id (the reference's shape)."""
+    state = get_state(request)
+    return ORJSONResponse({"name": "Argus Inference Server", "version": argus.__version__, "uuid": state.server_id})
+
+
+@router.get("/healthz")
+def healthz() -> ORJSONResponse:
+    """Liveness: the process answers."""
+    return ORJSONResponse({"status": "healthy"})
+
+
+@router.get("/readiness")
+def readiness(request: Request) -> ORJSONResponse:
+    """Readiness: 503 until the preloaded models are loaded."""
+    state = get_state(request)
+    if not state.ready.is_set():
+        return ORJSONResponse({"status": "not ready"}, status_code=503)
+    body: dict[str, object] = {"status": "ready"}
+    if state.preload_errors:
+        body["preload_errors"] = state.preload_errors
+    return ORJSONResponse(body)
+
+
+@router.get("/metrics")
+def metrics(request: Request) -> Response:
+    """Prometheus exposition."""
+    state = get_state(request)
+    state.metrics.models_loaded.set(len(state.manager.loaded()))
+    return Response(state.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")

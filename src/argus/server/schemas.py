@@ -1,0 +1,112 @@
+"""Request bodies of the Roboflow Inference protocol (field names and defaults of the reference)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ImageObject(BaseModel):
+    """``{"type": "base64" | "url" | "numpy", "value": ...}``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: str
+    value: Any = None
+
+
+ImageField = ImageObject | list[ImageObject] | str
+
+
+class BaseInferenceRequest(BaseModel):
+    """Fields every inference request carries."""
+
+    model_config = ConfigDict(extra="ignore", protected_namespaces=())
+
+    id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    api_key: str | None = None
+    usage_billable: bool = True
+    start: float | None = None
+    source: str | None = None
+    source_info: str | None = None
+    disable_model_monitoring: bool = False
+    model_id: str
+    model_type: str | None = None
+    image: ImageField
+    disable_preproc_auto_orient: bool = False
+    disable_preproc_contrast: bool = False
+    disable_preproc_grayscale: bool = False
+    disable_preproc_static_crop: bool = False
+    disable_active_learning: bool = False
+    active_learning_target_dataset: str | None = None
+
+    def images(self) -> list[Any]:
+        """The image objects as a list (a single one becomes a list of one)."""
+        return list(self.image) if isinstance(self.image, list) else [self.image]
+
+    def image_dicts(self) -> list[Any]:
+        """Image objects as plain dicts/strings for the resolver."""
+        return [i.model_dump() if isinstance(i, ImageObject) else i for i in self.images()]
+
+    @property
+    def is_batch(self) -> bool:
+        """True when ``image`` was a list (the response is then a list)."""
+        return isinstance(self.image, list)
+
+
+class ObjectDetectionRequest(BaseInferenceRequest):
+    """``ObjectDetectionInferenceRequest``."""
+
+    class_agnostic_nms: bool | None = False
+    class_filter: list[str] | None = None
+    confidence: float | str | None = 0.4
+    fix_batch_size: bool = False
+    iou_threshold: float | None = 0.3
+    max_detections: int | None = 300
+    max_candidates: int | None = 3000
+    visualization_labels: bool | None = False
+    visualization_stroke_width: int | None = 1
+    visualize_predictions: bool = False
+
+
+class InstanceSegmentationRequest(ObjectDetectionRequest):
+    """``InstanceSegmentationInferenceRequest``."""
+
+    mask_decode_mode: Literal["accurate", "fast", "tradeoff"] | None = "accurate"
+    tradeoff_factor: float | None = 0.0
+    response_mask_format: Literal["polygon", "rle"] | None = "polygon"
+    enforce_dense_masks_in_inference_models: bool = False
+
+
+class KeypointsDetectionRequest(ObjectDetectionRequest):
+    """``KeypointsDetectionInferenceRequest``."""
+
+    keypoint_confidence: float | None = 0.0
+
+
+class ClassificationRequest(BaseInferenceRequest):
+    """``ClassificationInferenceRequest``."""
+
+    confidence: float | str | None = 0.4
+    visualization_stroke_width: int | None = 1
+    visualize_predictions: bool = False
+
+
+class AddModelRequest(BaseModel):
+    """``/model/add`` body."""
+
+    model_config = ConfigDict(extra="ignore", protected_namespaces=())
+
+    model_id: str
+    model_type: str | None = None
+    api_key: str | None = None
+
+
+class ClearModelRequest(BaseModel):
+    """``/model/remove`` body."""
+
+    model_config = ConfigDict(extra="ignore", protected_namespaces=())
+
+    model_id: str
