@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from argus.cli import infer, models, serve, zoo
+from argus.cli import infer, models, serve, server, zoo
 
 app = typer.Typer(name="argus", help="Argus: self-hosted computer-vision inference.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -14,6 +14,7 @@ app.command("infer")(infer.infer)
 app.command("serve")(serve.serve)
 app.add_typer(models.app, name="models")
 app.add_typer(zoo.app, name="zoo")
+app.add_typer(server.app, name="server")
 
 
 @app.callback()

@@ -1,0 +1,229 @@
+"""Clients for an Argus server (sync and async, over httpx), with typed results.
+
+Example:
+    >>> from argus.sdk import Client  # doctest: +SKIP
+    >>> with Client("http://127.0.0.1:9001") as client:  # doctest: +SKIP
+    ...     result = client.infer("street.jpg", model_id="yolov3-tiny-416")
+    ...     result.to_supervision()
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+from argus.core.images import encode_jpeg, load_image
+from argus.core.predictions import ClassificationResult, DetectionResult
+from argus.errors import ArgusError, ClientError, ModelNotFoundError, ServerError, UnauthorizedError
+from argus.sdk.results import result_from_json
+
+DEFAULT_URL = "http://127.0.0.1:9001"
+_ROUTES = {"object-detection": "object_detection", "instance-segmentation": "instance_segmentation",
+           "keypoint-detection": "keypoints_detection", "classification": "classification",
+           "multi-label-classification": "classification"}
+
+Result = DetectionResult | ClassificationResult
+
+
+def encode_image(image: Any) -> str:
+    """Base64 of an image: file bytes as they are, arrays and PIL images as JPEG."""
+    if isinstance(image, (str, Path)) and Path(image).is_file():
+        return base64.b64encode(Path(image).read_bytes()).decode()
+    if isinstance(image, (bytes, bytearray)):
+        return base64.b64encode(bytes(image)).decode()
+    array = image if isinstance(image, np.ndarray) else load_image(image)
+    return base64.b64encode(encode_jpeg(load_image(array), quality=95)).decode()
+
+
+def raise_for_error(response: httpx.Response) -> None:
+    """Turn an error response into the matching :class:`ArgusError`."""
+    if response.status_code < 400:
+        return
+    try:
+        body = response.json()
+        message = body.get("message") or body.get("error") or response.text
+    except ValueError:
+        message = response.text
+    error_type: type[ArgusError] = {401: UnauthorizedError, 404: ModelNotFoundError}.get(
+        response.status_code, ClientError if response.status_code < 500 else ServerError)
+    error = error_type(f"HTTP {response.status_code}: {message}")
+    error.status_code = response.status_code
+    raise error
+
+
+class _Base:
+    def __init__(self, api_url: str, api_key: str | None) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.api_key = api_key
+        self._tasks: dict[str, str] = {}
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+
+    @staticmethod
+    def _payload(model_id: str, images: list[Any], visualize: bool, params: dict[str, Any]) -> dict[str, Any]:
+        objects = [{"type": "base64", "value": encode_image(i)} for i in images]
+        return {"model_id": model_id, "image": objects if len(objects) > 1 else objects[0],
+                "visualize_predictions": visualize, **params}
+
+    @staticmethod
+    def _task_from_registry(body: dict[str, Any], model_id: str) -> str | None:
+        for entry in body.get("models", []):
+            if entry["model_id"] == model_id or model_id in entry.get("request_aliases", []):
+                return str(entry["task_type"])
+        return None
+
+
+class Client(_Base):
+    """Synchronous client."""
+
+    def __init__(self, api_url: str = DEFAULT_URL, api_key: str | None = None, timeout: float = 60.0) -> None:
+        super().__init__(api_url, api_key)
+        self._http = httpx.Client(base_url=self.api_url, timeout=timeout, headers=self._headers())
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._http.request(method, path, **kwargs)
+        raise_for_error(response)
+        return response.json()
+
+    def server_info(self) -> dict[str, Any]:
+        """``GET /info``."""
+        return dict(self._json("GET", "/info"))
+
+    def ready(self) -> bool:
+        """True when ``/readiness`` answers 200."""
+        return self._http.get("/readiness").status_code == 200
+
+    def list_models(self) -> dict[str, Any]:
+        """``GET /model/registry``."""
+        return dict(self._json("GET", "/model/registry"))
+
+    def load_model(self, model_id: str) -> dict[str, Any]:
+        """``POST /model/add``."""
+        return dict(self._json("POST", "/model/add", json={"model_id": model_id}))
+
+    def unload_model(self, model_id: str) -> dict[str, Any]:
+        """``POST /model/remove``."""
+        self._tasks.pop(model_id, None)
+        return dict(self._json("POST", "/model/remove", json={"model_id": model_id}))
+
+    def unload_all(self) -> dict[str, Any]:
+        """``POST /model/clear``."""
+        self._tasks.clear()
+        return dict(self._json("POST", "/model/clear"))
+
+    def task_of(self, model_id: str) -> str:
+        """The model's task (loading it on the server if needed); cached."""
+        if model_id not in self._tasks:
+            task = self._task_from_registry(self.list_models(), model_id) or self._task_from_registry(
+                self.load_model(model_id), model_id)
+            if task is None:
+                raise ModelNotFoundError(f"the server did not report model '{model_id}' after loading it")
+            self._tasks[model_id] = task
+        return self._tasks[model_id]
+
+    def infer_json(self, image: Any, model_id: str, visualize: bool = False, **params: Any) -> Any:
+        """Response JSON for one image (or a list of images → list)."""
+        images = list(image) if isinstance(image, list) else [image]
+        route = _ROUTES[self.task_of(model_id)]
+        return self._json("POST", f"/infer/{route}", json=self._payload(model_id, images, visualize, params))
+
+    def infer(self, image: Any, model_id: str, **params: Any) -> Result | list[Result]:
+        """Typed result(s), like :meth:`argus.models.vision.VisionModel.infer`."""
+        body = self.infer_json(image, model_id, **params)
+        task = self.task_of(model_id)
+        if isinstance(body, list):
+            return [result_from_json(b, task, model_id) for b in body]
+        return result_from_json(body, task, model_id)
+
+    def infer_paths(self, paths: list[Path], model_id: str, concurrency: int = 4, visualize: bool = False,
+                    **params: Any) -> Iterator[tuple[Path, dict[str, Any], bytes | None]]:
+        """Infer many files with ``concurrency`` requests in flight; yields in input order."""
+        self.task_of(model_id)
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            futures = [pool.submit(self.infer_json, path, model_id, visualize, **params) for path in paths]
+            for path, future in zip(paths, futures):
+                body = future.result()
+                picture = base64.b64decode(body.pop("visualization")) if visualize and "visualization" in body \
+                    else None
+                yield path, body, picture
+
+
+class AsyncClient(_Base):
+    """Asynchronous client (same methods, awaitable)."""
+
+    def __init__(self, api_url: str = DEFAULT_URL, api_key: str | None = None, timeout: float = 60.0) -> None:
+        super().__init__(api_url, api_key)
+        self._http = httpx.AsyncClient(base_url=self.api_url, timeout=timeout, headers=self._headers())
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = await self._http.request(method, path, **kwargs)
+        raise_for_error(response)
+        return response.json()
+
+    async def server_info(self) -> dict[str, Any]:
+        """``GET /info``."""
+        return dict(await self._json("GET", "/info"))
+
+    async def list_models(self) -> dict[str, Any]:
+        """``GET /model/registry``."""
+        return dict(await self._json("GET", "/model/registry"))
+
+    async def load_model(self, model_id: str) -> dict[str, Any]:
+        """``POST /model/add``."""
+        return dict(await self._json("POST", "/model/add", json={"model_id": model_id}))
+
+    async def unload_model(self, model_id: str) -> dict[str, Any]:
+        """``POST /model/remove``."""
+        self._tasks.pop(model_id, None)
+        return dict(await self._json("POST", "/model/remove", json={"model_id": model_id}))
+
+    async def task_of(self, model_id: str) -> str:
+        """The model's task (loading it on the server if needed); cached."""
+        if model_id not in self._tasks:
+            task = self._task_from_registry(await self.list_models(), model_id) or self._task_from_registry(
+                await self.load_model(model_id), model_id)
+            if task is None:
+                raise ModelNotFoundError(f"the server did not report model '{model_id}' after loading it")
+            self._tasks[model_id] = task
+        return self._tasks[model_id]
+
+    async def infer_json(self, image: Any, model_id: str, visualize: bool = False, **params: Any) -> Any:
+        """Response JSON for one image (or a list of images → list)."""
+        images = list(image) if isinstance(image, list) else [image]
+        route = _ROUTES[await self.task_of(model_id)]
+        return await self._json("POST", f"/infer/{route}", json=self._payload(model_id, images, visualize, params))
+
+    async def infer(self, image: Any, model_id: str, **params: Any) -> Result | list[Result]:
+        """Typed result(s)."""
+        body = await self.infer_json(image, model_id, **params)
+        task = await self.task_of(model_id)
+        if isinstance(body, list):
+            return [result_from_json(b, task, model_id) for b in body]
+        return result_from_json(body, task, model_id)
