@@ -166,11 +166,11 @@ class Detections:
 
         if self.keypoints is None:
             raise ValueError("these detections carry no keypoints")
-        return sv.KeyPoints(
-            xy=self.keypoints.astype(np.float32),
-            confidence=self.keypoint_confidence,
-            class_id=self.class_id,
-        )
+        xy = self.keypoints.astype(np.float32)
+        try:
+            return sv.KeyPoints(xy=xy, keypoint_confidence=self.keypoint_confidence, class_id=self.class_id)
+        except TypeError:  # supervision < 0.31 names it ``confidence``
+            return sv.KeyPoints(xy=xy, confidence=self.keypoint_confidence, class_id=self.class_id)
 
 
 def _round(value: float, digits: int = 6) -> float:
@@ -188,12 +188,14 @@ class DetectionResult:
     model_id: str | None = None
     time: float = 0.0
     inference_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    keypoint_threshold: float = 0.0
+    """Keypoints under this confidence are left out of :meth:`to_roboflow` (the request's value)."""
 
     def to_supervision(self) -> sv.Detections:
         """As ``supervision.Detections``."""
         return self.detections.to_supervision()
 
-    def to_roboflow(self, keypoint_confidence: float = 0.0) -> dict[str, Any]:
+    def to_roboflow(self, keypoint_confidence: float | None = None) -> dict[str, Any]:
         """The Roboflow Inference response JSON (box centres, names, ids; nulls omitted)."""
         return {
             "inference_id": self.inference_id,
@@ -202,8 +204,10 @@ class DetectionResult:
             "predictions": self.predictions_json(keypoint_confidence),
         }
 
-    def predictions_json(self, keypoint_confidence: float = 0.0) -> list[dict[str, Any]]:
+    def predictions_json(self, keypoint_confidence: float | None = None) -> list[dict[str, Any]]:
         """The ``predictions`` list of the reference response."""
+        if keypoint_confidence is None:
+            keypoint_confidence = self.keypoint_threshold
         dets = self.detections
         xyxy = dets.xyxy.astype(np.float64)
         widths = xyxy[:, 2] - xyxy[:, 0]

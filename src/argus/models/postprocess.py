@@ -54,8 +54,13 @@ class DetectionParams:
         """Build from request-style keyword arguments; unknown keys are ignored, None means default."""
         values: dict[str, Any] = dict(defaults or {})
         values.update({k: v for k, v in kwargs.items() if v is not None and k in cls.__dataclass_fields__})
-        if values.get("class_filter") is not None:
-            values["class_filter"] = tuple(values["class_filter"])
+        class_filter = values.get("class_filter")
+        if isinstance(class_filter, str):
+            class_filter = [class_filter]
+        if class_filter is not None:
+            if not all(isinstance(name, str) for name in class_filter):
+                raise InvalidInputError(f"'class_filter' must be a list of class names, got {class_filter!r}.")
+            values["class_filter"] = tuple(class_filter)
         for name in ("confidence", "iou_threshold", "keypoint_confidence"):
             if isinstance(values.get(name), bool):
                 raise InvalidInputError(f"'{name}' must be a number between 0 and 1, got {values[name]!r}.")

@@ -114,6 +114,16 @@ class VisionModel:
         return results
 
     def _decode(self, outputs: list[np.ndarray], transform: Transform, params: DetectionParams) -> Result:
+        try:
+            return self._decode_unchecked(outputs, transform, params)
+        except ValueError as error:
+            raise ModelArtifactError(
+                f"Model '{self.model_id}': its outputs do not match its manifest ({error}). Re-import it with the "
+                "right --family / --classes."
+            ) from None
+
+    def _decode_unchecked(self, outputs: list[np.ndarray], transform: Transform, params: DetectionParams
+                          ) -> Result:
         m = self.manifest
         if m.task in _CLASSIFICATION_TASKS:
             scores = class_scores(outputs[0], m)
@@ -125,7 +135,7 @@ class VisionModel:
         context = DecodeContext(m, params, transform, self.session.output_names)
         detections = DETECTION_DECODERS[m.family](outputs, context)
         return DetectionResult(detections, transform.width, transform.height, task=m.task.value,
-                               model_id=self.model_id)
+                               model_id=self.model_id, keypoint_threshold=params.keypoint_confidence)
 
     def warm_up(self) -> None:
         """Run once on a blank image so the first real request pays no lazy initialisation."""

@@ -23,7 +23,7 @@ from argus.server.errors import install_error_handlers
 from argus.server.metrics import ServerMetrics
 from argus.server.middleware import ServerMiddleware
 from argus.server.responses import ORJSONResponse
-from argus.server.routes import infer, legacy, models, ops
+from argus.server.routes import infer, legacy, models, oip, ops
 from argus.server.state import AppState
 from argus.settings import Settings
 
@@ -82,6 +82,7 @@ def create_app(settings: Settings | None = None, manager: ModelManager | None = 
     secured = [Depends(require_api_key)]
     app.include_router(models.router, dependencies=secured)
     app.include_router(infer.router, dependencies=secured)
+    app.include_router(oip.router, dependencies=secured)
     app.include_router(legacy.router, dependencies=secured)  # last: its path pattern catches two-segment paths
     app.add_middleware(ServerMiddleware, metrics=state.metrics, max_body_bytes=settings.max_body_bytes)
     return app

@@ -15,7 +15,17 @@ from argus.models.postprocess import Selection, class_filter_mask, cxcywh_to_xyx
 from argus.store.manifest import Family
 
 
-def _split(outputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+_BOX_NAMES = ("dets", "boxes", "pred_boxes", "bboxes")
+_LOGIT_NAMES = ("labels", "logits", "pred_logits", "scores")
+
+
+def _split(outputs: list[np.ndarray], names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes and logits, by output name when the export names them, else by shape."""
+    named = dict(zip((n.lower() for n in names), outputs))
+    boxes = [named[n] for n in _BOX_NAMES if n in named]
+    logits = [named[n] for n in _LOGIT_NAMES if n in named]
+    if boxes and logits:
+        return boxes[0], logits[0]
     boxes = [o for o in outputs if o.ndim == 2 and o.shape[-1] == 4]
     logits = [o for o in outputs if o.ndim == 2 and o.shape[-1] != 4]
     if not boxes or not logits:
@@ -26,7 +36,7 @@ def _split(outputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 @register(Family.DETR)
 def decode_detr(outputs: list[np.ndarray], ctx: DecodeContext) -> Detections:
     """Boxes ``[Q, 4]`` and logits ``[Q, C]`` → top query/class pairs above the threshold."""
-    boxes, logits = _split(outputs)
+    boxes, logits = _split(outputs, ctx.output_names)
     probabilities = sigmoid(logits.astype(np.float32))
     flat = probabilities.reshape(-1)
     limit = min(ctx.params.max_detections, flat.size)

@@ -97,6 +97,8 @@ def _channels_first(shape: tuple[int | None, ...], num_classes: int | None, extr
     rows, columns = shape[1], shape[2]
     if num_classes and rows == extra + num_classes:
         return True
+    if rows is not None and columns is None:
+        return True  # [B, fixed channels, dynamic anchors]: the anchor axis is the one that varies
     if rows is None or columns is None:
         return False
     return rows < columns

@@ -1,0 +1,541 @@
+"""Open Inference Protocol v2 (KServe / Triton HTTP): the routes ``tritonclient[http]`` speaks.
+
+Model names: an OIP model name is the Argus model *name* and the OIP version its *version*
+(``/v2/models/coco/versions/3/infer`` runs ``coco/3``). Without ``/versions/{v}`` the highest
+version in the store is used (numeric order for numeric versions, which rank above named ones).
+Zoo aliases (``yolov3-tiny-416``) work as model names too. Every ``/v2/models/{m}`` route also
+exists as ``/v2/models/{m}/versions/{v}``.
+
+Infer takes JSON tensors (``data`` flattened row-major) and the binary tensor extension
+(``Inference-Header-Content-Length``), and answers in binary for outputs asked for with
+``"binary_data": true`` (or all of them with ``"binary_data_output": true``); see
+:mod:`argus.server.oip_codec`. ``gzip``/``deflate`` request bodies are accepted.
+
+Readiness and residency: Argus loads models on first use. ``/v2/models/{m}/ready`` is true when the
+model is loaded or its weights are in the local store (a request will be served); a zoo alias not
+yet fetched is not ready (503). ``/v2/repository/index`` reports ``READY`` only for models held in
+memory, ``UNAVAILABLE`` for stored models not loaded. ``config`` follows Triton's semantics
+(``max_batch_size`` is 0 for a static batch; otherwise the manifest's batching size, advisory, and
+``dims`` leave out the batch axis). ``stats`` counts the inference requests served by these routes.
+
+Argus image extension: a request whose only input is a ``BYTES`` tensor named ``image`` (or
+``image_bytes``) holding encoded JPEG/PNG/WebP... images (binary elements, or base64 strings in
+JSON ``data``) runs the whole Argus pipeline (resize, model, decode) and returns one ``BYTES``
+output ``predictions`` of the input's shape whose elements are the Roboflow-style JSON of each
+image. Request ``parameters`` ``confidence``, ``iou_threshold``, ``class_filter`` (list or comma
+separated), ``class_agnostic_nms``, ``max_detections``, ``max_candidates``, ``keypoint_confidence``
+and ``mask_decode_mode`` apply. Model metadata announces it under ``parameters``
+(``argus_image_input``, ``argus_image_output``) rather than as an extra input, so generic tools
+that feed every listed input keep working.
+
+Example:
+    >>> import tritonclient.http as http  # doctest: +SKIP
+    >>> client = http.InferenceServerClient("127.0.0.1:9001")  # doctest: +SKIP
+    >>> client.get_model_metadata("coco")["inputs"]  # doctest: +SKIP
+    [{'name': 'images', 'datatype': 'FP32', 'shape': [-1, 3, 640, 640]}]
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+import argus
+from argus.core.images import decode_base64, decode_image_bytes
+from argus.errors import InvalidInputError, InvalidModelIdError, ModelNotFoundError, ServerError
+from argus.models.postprocess import DetectionParams
+from argus.models.session import OnnxSession, TensorSpec
+from argus.models.vision import VisionModel
+from argus.runtime.service import RenderOptions
+from argus.server.oip_codec import (
+    HEADER_LENGTH, Tensor, datatype_of, decode_inputs, decompress, encode_output, render, split_body,
+)
+from argus.server.responses import ORJSONResponse
+from argus.server.state import AppState, get_state
+from argus.store.model_id import parse_model_id
+from argus.store.repository import ModelRepository
+
+router = APIRouter(tags=["open-inference-protocol"])
+
+PLATFORM = "onnxruntime_onnx"
+EXTENSIONS = ["binary_tensor_data", "parameters", "model_configuration", "model_repository", "statistics",
+              "argus_image_input"]
+IMAGE_INPUTS = ("image", "image_bytes")
+PREDICTIONS = "predictions"
+
+
+# ------------------------------------------------------------------------------------- resolving
+
+
+@dataclass(frozen=True)
+class Target:
+    """A requested OIP model: the name asked for, the version served, the store id, every version."""
+
+    name: str
+    version: str
+    store_id: str
+    versions: tuple[str, ...]
+
+
+def _version_key(version: str) -> tuple[int, int, str]:
+    return (1, int(version), "") if version.isdigit() else (0, 0, version)
+
+
+def stored_versions(repository: ModelRepository, name: str) -> list[str]:
+    """Versions of ``name`` in the store, lowest first."""
+    try:
+        parse_model_id(f"{name}/0")
+    except InvalidModelIdError:
+        return []
+    directory = repository.root / name
+    if not directory.is_dir():
+        return []
+    versions = []
+    for child in directory.iterdir():
+        try:
+            if child.is_dir() and repository.exists(f"{name}/{child.name}"):
+                versions.append(child.name)
+        except InvalidModelIdError:  # staging directories such as .incoming-*
+            continue
+    return sorted(versions, key=_version_key)
+
+
+def resolve(state: AppState, name: str, version: str | None) -> Target:
+    """The store model an OIP name (and optional version) designates.
+
+    Raises:
+        ModelNotFoundError: neither a stored model name nor a zoo alias, or no such version.
+    """
+    versions = stored_versions(state.manager.repository, name)
+    if versions:
+        chosen = versions[-1] if version is None else version
+        if chosen not in versions:
+            raise ModelNotFoundError(f"Model '{name}' has no version '{version}'; versions: {', '.join(versions)}.")
+        return Target(name, chosen, f"{name}/{chosen}", tuple(versions))
+    entry = state.manager.zoo.entry_for(name)
+    if entry is not None:
+        alias_version = parse_model_id(entry.model_id).version
+        if version is not None and version != alias_version:
+            raise ModelNotFoundError(f"Model '{name}' has no version '{version}'; versions: {alias_version}.")
+        return Target(name, alias_version, entry.model_id, (alias_version,))
+    raise ModelNotFoundError(f"Model '{name}' not found: it is neither in the model store nor a zoo alias.")
+
+
+def _target(request: Request, name: str) -> Target:
+    return resolve(get_state(request), name, request.path_params.get("model_version"))
+
+
+async def _model(request: Request, target: Target) -> VisionModel:
+    return (await run_in_threadpool(get_state(request).manager.acquire, target.store_id)).model
+
+
+def _model_route(method: str, suffix: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register an endpoint at ``/v2/models/{m}{suffix}`` and ``/v2/models/{m}/versions/{v}{suffix}``."""
+
+    def register(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+        for path in ("/v2/models/{model_name}", "/v2/models/{model_name}/versions/{model_version}"):
+            router.add_api_route(path + suffix, endpoint, methods=[method])
+        return endpoint
+
+    return register
+
+
+# ------------------------------------------------------------------------------------ statistics
+
+
+class InferenceStats:
+    """Thread-safe per-model counters of the inference requests served by these routes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._models: dict[str, dict[str, int]] = {}
+
+    def record(self, store_id: str, ok: bool, ns: int, items: int = 0, compute_ns: int = 0) -> None:
+        """Count one request (``items``: batch size; ``compute_ns``: time in the model)."""
+        with self._lock:
+            counts = self._models.setdefault(store_id, dict.fromkeys(
+                ("success", "success_ns", "fail", "fail_ns", "items", "executions", "compute_ns", "last_ms"), 0))
+            counts["last_ms"] = int(time.time() * 1000)
+            if not ok:
+                counts["fail"] += 1
+                counts["fail_ns"] += ns
+                return
+            counts["success"] += 1
+            counts["success_ns"] += ns
+            counts["items"] += items
+            counts["executions"] += 1
+            counts["compute_ns"] += compute_ns
+
+    def entry(self, name: str, version: str, store_id: str) -> dict[str, Any]:
+        """Triton's ``model_stats`` entry for one model."""
+        with self._lock:
+            c = dict(self._models.get(store_id) or dict.fromkeys(
+                ("success", "success_ns", "fail", "fail_ns", "items", "executions", "compute_ns", "last_ms"), 0))
+        return {"name": name, "version": version, "last_inference": c["last_ms"], "inference_count": c["items"],
+                "execution_count": c["executions"], "inference_stats": {
+                    "success": {"count": c["success"], "ns": c["success_ns"]},
+                    "fail": {"count": c["fail"], "ns": c["fail_ns"]},
+                    "compute_infer": {"count": c["executions"], "ns": c["compute_ns"]}},
+                "batch_stats": []}
+
+
+_STATS_LOCK = threading.Lock()
+
+
+def stats_of(request: Request) -> InferenceStats:
+    """The :class:`InferenceStats` of the app serving ``request`` (created on first use)."""
+    app_state = request.app.state
+    with _STATS_LOCK:
+        stats = getattr(app_state, "oip_stats", None)
+        if stats is None:
+            stats = app_state.oip_stats = InferenceStats()
+    return stats  # type: ignore[no-any-return]
+
+
+# ---------------------------------------------------------------------------- server-level routes
+
+
+@router.get("/v2/health/live")
+def live() -> ORJSONResponse:
+    """Liveness: the process serves."""
+    return ORJSONResponse({"live": True})
+
+
+@router.get("/v2/health/ready")
+def ready(request: Request) -> ORJSONResponse:
+    """Readiness: 503 until the preloaded models are loaded."""
+    is_ready = get_state(request).ready.is_set()
+    return ORJSONResponse({"ready": is_ready}, status_code=200 if is_ready else 503)
+
+
+@router.get("/v2")
+def server_metadata() -> ORJSONResponse:
+    """Server name, version and protocol extensions."""
+    return ORJSONResponse({"name": "argus", "version": argus.__version__, "extensions": EXTENSIONS})
+
+
+@router.get("/v2/models/stats")
+async def all_stats(request: Request) -> ORJSONResponse:
+    """Statistics of every model in the store."""
+    stats = stats_of(request)
+    stored = await run_in_threadpool(get_state(request).manager.repository.list)
+    entries = [stats.entry(*s.model_id.split("/"), s.model_id) for s in stored]
+    return ORJSONResponse({"model_stats": entries})
+
+
+# ----------------------------------------------------------------------------- model-level routes
+
+
+def _tensor_metadata(spec: TensorSpec) -> dict[str, Any]:
+    return {"name": spec.name, "datatype": datatype_of(spec.dtype), "shape": [-1 if d is None else d for d in spec.shape]}
+
+
+@_model_route("GET")
+async def model_metadata(request: Request, model_name: str) -> ORJSONResponse:
+    """Inputs and outputs of the ONNX graph, plus the Argus image extension in ``parameters``."""
+    target = _target(request, model_name)
+    model = await _model(request, target)
+    return ORJSONResponse({
+        "name": target.name, "versions": list(target.versions), "platform": PLATFORM,
+        "inputs": [_tensor_metadata(s) for s in model.session.inputs],
+        "outputs": [_tensor_metadata(s) for s in model.session.outputs],
+        "parameters": {"argus_model_id": model.model_id, "argus_task": model.task.value,
+                       "argus_image_input": IMAGE_INPUTS[0], "argus_image_input_datatype": "BYTES",
+                       "argus_image_output": PREDICTIONS},
+    })
+
+
+@_model_route("GET", "/ready")
+def model_ready(request: Request, model_name: str) -> ORJSONResponse:
+    """200 when the model is loaded or in the local store, 503 when it would first need fetching."""
+    target = _target(request, model_name)
+    manager = get_state(request).manager
+    is_ready = manager.is_loaded(target.store_id) or manager.repository.exists(target.store_id)
+    return ORJSONResponse({"name": target.name, "ready": is_ready}, status_code=200 if is_ready else 503)
+
+
+@_model_route("GET", "/config")
+async def model_config(request: Request, model_name: str) -> ORJSONResponse:
+    """A Triton-style model configuration derived from the graph and the manifest."""
+    target = _target(request, model_name)
+    model = await _model(request, target)
+    specs = model.session.inputs + model.session.outputs
+    batched = all(s.shape and s.shape[0] is None for s in specs)
+
+    def entry(spec: TensorSpec) -> dict[str, Any]:
+        datatype = datatype_of(spec.dtype)
+        dims = spec.shape[1:] if batched else spec.shape
+        return {"name": spec.name, "data_type": "TYPE_STRING" if datatype == "BYTES" else f"TYPE_{datatype}",
+                "dims": [-1 if d is None else d for d in dims]}
+
+    return ORJSONResponse({
+        "name": target.name, "platform": PLATFORM, "backend": "onnxruntime",
+        "max_batch_size": model.manifest.batching.max_batch_size if batched else 0,
+        "input": [entry(s) for s in model.session.inputs], "output": [entry(s) for s in model.session.outputs],
+        "parameters": {"argus_model_id": {"string_value": model.model_id}},
+    })
+
+
+@_model_route("GET", "/stats")
+def model_stats(request: Request, model_name: str) -> ORJSONResponse:
+    """Inference counts and times of one model."""
+    target = _target(request, model_name)
+    return ORJSONResponse({"model_stats": [stats_of(request).entry(target.name, target.version, target.store_id)]})
+
+
+# ------------------------------------------------------------------------------------------ infer
+
+
+Output = tuple[str, np.ndarray, bool]
+
+
+def _request_parameters(header: dict[str, Any]) -> dict[str, Any]:
+    parameters = header.get("parameters") or {}
+    if not isinstance(parameters, dict):
+        raise InvalidInputError("'parameters' must be an object.")
+    if not isinstance(parameters.get("binary_data_output", False), bool):
+        raise InvalidInputError("'binary_data_output' must be true or false.")
+    return parameters
+
+
+def requested_outputs(header: dict[str, Any], default_binary: bool) -> list[tuple[str, bool]] | None:
+    """``(name, binary)`` of each requested output, or None for all outputs."""
+    outputs = header.get("outputs")
+    if outputs is None or outputs == []:
+        return None
+    if not isinstance(outputs, list):
+        raise InvalidInputError("'outputs' must be a list.")
+    wanted = []
+    for index, output in enumerate(outputs):
+        if not isinstance(output, dict) or not isinstance(output.get("name"), str):
+            raise InvalidInputError(f"outputs[{index}] must be an object with a 'name'.")
+        parameters = output.get("parameters") or {}
+        if not isinstance(parameters, dict):
+            raise InvalidInputError(f"Output '{output['name']}': 'parameters' must be an object.")
+        for unsupported in ("classification", "shared_memory_region"):
+            if unsupported in parameters:
+                raise InvalidInputError(f"Output '{output['name']}': the {unsupported} extension is not supported.")
+        binary = parameters.get("binary_data", default_binary)
+        if not isinstance(binary, bool):
+            raise InvalidInputError(f"Output '{output['name']}': 'binary_data' must be true or false.")
+        wanted.append((output["name"], binary))
+    return wanted
+
+
+def _check_shape(tensor: Tensor, spec: TensorSpec) -> None:
+    expected = [-1 if d is None else d for d in spec.shape]
+    if len(tensor.shape) != len(expected) or any(e not in (-1, d) for e, d in zip(expected, tensor.shape)):
+        raise InvalidInputError(f"Input '{tensor.name}' has shape {tensor.shape} but the model expects {expected}.")
+
+
+def _run_session(session: OnnxSession, names: list[str], feed: dict[str, np.ndarray]) -> tuple[list[np.ndarray], int]:
+    started = time.perf_counter_ns()
+    try:
+        outputs = session.session.run(names, feed)
+    except Exception as error:  # onnxruntime raises its own pybind types
+        text = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
+        error_type = InvalidInputError if type(error).__name__ == "InvalidArgument" else ServerError
+        raise error_type(f"Model '{session.model_id}' failed on the given inputs: {text}") from None
+    return [np.asarray(o) for o in outputs], time.perf_counter_ns() - started
+
+
+async def infer_tensors(model: VisionModel, inputs: list[Tensor], wanted: list[tuple[str, bool]] | None,
+                        default_binary: bool) -> tuple[list[Output], int, int]:
+    """Feed raw tensors to the graph: the outputs, the batch size and the time in the model."""
+    specs = {spec.name: spec for spec in model.session.inputs}
+    feed: dict[str, np.ndarray] = {}
+    for tensor in inputs:
+        spec = specs.get(tensor.name)
+        if spec is None:
+            raise InvalidInputError(f"Model '{model.model_id}' has no input '{tensor.name}'; its inputs are: "
+                                    f"{', '.join(specs)} (or a BYTES 'image' input of encoded images).")
+        expected = datatype_of(spec.dtype)
+        if tensor.datatype != expected:
+            raise InvalidInputError(f"Input '{tensor.name}' has datatype {tensor.datatype} but the model expects "
+                                    f"{expected}.")
+        _check_shape(tensor, spec)
+        feed[tensor.name] = tensor.array
+    missing = [name for name in specs if name not in feed]
+    if missing:
+        raise InvalidInputError(f"Missing input(s) {', '.join(missing)} of model '{model.model_id}'.")
+    names = list(model.session.output_names)
+    wanted = wanted or [(name, default_binary) for name in names]
+    unknown = [name for name, _ in wanted if name not in names]
+    if unknown:
+        raise InvalidInputError(f"Model '{model.model_id}' has no output '{unknown[0]}'; its outputs are: "
+                                f"{', '.join(names)}.")
+    run_names = list(dict.fromkeys(name for name, _ in wanted))
+    arrays, compute_ns = await run_in_threadpool(_run_session, model.session, run_names, feed)
+    by_name = dict(zip(run_names, arrays))
+    first = inputs[0].shape
+    return [(name, by_name[name], binary) for name, binary in wanted], first[0] if first else 1, compute_ns
+
+
+def detection_kwargs(parameters: dict[str, Any]) -> dict[str, Any]:
+    """The request parameters that are Argus post-processing parameters."""
+    kwargs = {k: v for k, v in parameters.items() if k in DetectionParams.__dataclass_fields__}
+    if isinstance(kwargs.get("class_filter"), str):
+        kwargs["class_filter"] = [c.strip() for c in kwargs["class_filter"].split(",") if c.strip()]
+    return kwargs
+
+
+async def infer_images(state: AppState, model: VisionModel, tensor: Tensor, wanted: list[tuple[str, bool]] | None,
+                       default_binary: bool, parameters: dict[str, Any]) -> tuple[list[Output], int, int]:
+    """The Argus image extension: encoded images in, Roboflow-style JSON per image out."""
+    wanted = wanted or [(PREDICTIONS, default_binary)]
+    for name, _ in wanted:
+        if name != PREDICTIONS:
+            raise InvalidInputError(f"An '{tensor.name}' request returns only the '{PREDICTIONS}' output, not "
+                                    f"'{name}'.")
+    elements = list(tensor.array.reshape(-1))
+    if not elements:
+        raise InvalidInputError(f"Input '{tensor.name}' holds no image.")
+    params = model.params(**detection_kwargs(parameters))
+    options = RenderOptions(keypoint_confidence=params.keypoint_confidence)
+    limit = state.settings.max_image_pixels
+
+    def work() -> tuple[np.ndarray, int]:
+        blobs = [e if tensor.binary else decode_base64(e) for e in elements]
+        arrays = [decode_image_bytes(blob, limit) for blob in blobs]
+        started = time.perf_counter_ns()
+        results = model.infer_arrays(arrays, params)
+        compute_ns = time.perf_counter_ns() - started
+        out = np.empty(len(results), dtype=np.object_)
+        out[:] = [orjson.dumps(state.service.render(r, None, options), option=orjson.OPT_SERIALIZE_NUMPY)
+                  for r in results]
+        return out.reshape(tensor.shape), compute_ns
+
+    predictions, compute_ns = await run_in_threadpool(work)
+    return [(PREDICTIONS, predictions, binary) for _, binary in wanted], len(elements), compute_ns
+
+
+def image_input(inputs: list[Tensor], model: VisionModel) -> Tensor | None:
+    """The input of an image-extension request, or None for a plain tensor request."""
+    graph_inputs = {spec.name for spec in model.session.inputs}
+    images = [t for t in inputs if t.name in IMAGE_INPUTS and t.name not in graph_inputs]
+    if not images:
+        return None
+    if len(inputs) > 1 or images[0].datatype != "BYTES":
+        raise InvalidInputError(f"An image request has exactly one BYTES input named {' or '.join(IMAGE_INPUTS)} "
+                                "(encoded images) and no other input.")
+    return images[0]
+
+
+@_model_route("POST", "/infer")
+async def infer(request: Request, model_name: str) -> Response:
+    """Run inference on JSON or binary tensors, or on encoded images (the Argus extension)."""
+    state = get_state(request)
+    target = _target(request, model_name)
+    body = decompress(await request.body(), request.headers.get("content-encoding"), state.settings.max_body_bytes)
+    header, binary_part = split_body(body, request.headers.get(HEADER_LENGTH))
+    parameters = _request_parameters(header)
+    default_binary = parameters.get("binary_data_output", False)
+    inputs = decode_inputs(header, binary_part)
+    wanted = requested_outputs(header, default_binary)
+    model = await _model(request, target)
+    stats = stats_of(request)
+    started = time.perf_counter_ns()
+    try:
+        images = image_input(inputs, model)
+        if images is not None:
+            outputs, items, compute_ns = await infer_images(state, model, images, wanted, default_binary, parameters)
+        else:
+            outputs, items, compute_ns = await infer_tensors(model, inputs, wanted, default_binary)
+        response: dict[str, Any] = {"model_name": target.name, "model_version": target.version}
+        if "id" in header:
+            response["id"] = header["id"]
+        entries, raws = [], []
+        for name, array, binary in outputs:
+            entry, raw = encode_output(name, array, binary)
+            entries.append(entry)
+            if raw is not None:
+                raws.append(raw)
+        response["outputs"] = entries
+    except Exception:
+        stats.record(target.store_id, False, time.perf_counter_ns() - started)
+        raise
+    elapsed = time.perf_counter_ns() - started
+    stats.record(target.store_id, True, elapsed, items, compute_ns)
+    for observer in state.service.observers:
+        observer(target.store_id, items, elapsed / 1e9)
+    content, header_length = render(response, raws)
+    if header_length is None:
+        return Response(content, media_type="application/json")
+    return Response(content, media_type="application/octet-stream", headers={HEADER_LENGTH: str(header_length)})
+
+
+# ------------------------------------------------------------------------------- model repository
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    body = await request.body()
+    if not body.strip():
+        return {}
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise InvalidInputError(f"The request body is not valid JSON: {error}.") from None
+    if not isinstance(value, dict):
+        raise InvalidInputError("The request body must be a JSON object.")
+    return value
+
+
+@router.post("/v2/repository/index")
+async def repository_index(request: Request) -> ORJSONResponse:
+    """Models in the store: ``READY`` when loaded, ``UNAVAILABLE`` (loads on first request) otherwise."""
+    only_ready = (await _json_body(request)).get("ready", False) is True
+    manager = get_state(request).manager
+    stored = await run_in_threadpool(manager.repository.list)
+    loaded = manager.loaded()
+    entries = []
+    for model in stored:
+        name, version = model.model_id.split("/")
+        entry = {"name": name, "version": version, "state": "READY" if model.model_id in loaded else "UNAVAILABLE"}
+        if model.model_id not in loaded:
+            if only_ready:
+                continue
+            entry["reason"] = "not loaded (loads on first request)"
+        entries.append(entry)
+    return ORJSONResponse(entries)
+
+
+def _repository_route(action: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def register(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+        for path in ("/v2/repository/models/{model_name}", "/v2/repository/models/{model_name}/versions/{model_version}"):
+            router.add_api_route(f"{path}/{action}", endpoint, methods=["POST"])
+        return endpoint
+
+    return register
+
+
+@_repository_route("load")
+async def load_model(request: Request, model_name: str) -> Response:
+    """Load a model into memory (fetching a zoo alias first if needed)."""
+    parameters = (await _json_body(request)).get("parameters") or {}
+    if isinstance(parameters, dict) and any(k == "config" or k.startswith("file:") for k in parameters):
+        raise InvalidInputError("Argus loads models from its store; 'config' and 'file:' overrides are not "
+                                "supported (import the model with `argus models import`).")
+    target = _target(request, model_name)
+    await _model(request, target)
+    return Response(status_code=200)
+
+
+@_repository_route("unload")
+async def unload_model(request: Request, model_name: str) -> Response:
+    """Drop a model from memory; it stays in the store (unloading an unloaded model succeeds)."""
+    await _json_body(request)
+    target = _target(request, model_name)
+    manager = get_state(request).manager
+    try:
+        manager.unload(target.store_id)
+    except ModelNotFoundError:
+        pass  # not loaded: already in the requested state
+    return Response(status_code=200)
