@@ -19,7 +19,7 @@ V2_PREFIX = "/v2/"
 def _is_oip(request: Request) -> bool:
     """Open Inference Protocol routes answer ``{"error": ...}`` instead of ``{"message": ...}``."""
     path = request.url.path
-    return path.startswith(V2_PREFIX) and not path.startswith("/v2/endpoint")
+    return (path == "/v2" or path.startswith(V2_PREFIX)) and not path.startswith("/v2/endpoint")
 
 
 def error_response(request: Request, status: int, message: str, headers: dict[str, str] | None = None,

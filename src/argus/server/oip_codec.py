@@ -45,6 +45,11 @@ DATATYPES: dict[str, np.dtype] = {
 _NAMES = {(dtype.kind, dtype.itemsize): name for name, dtype in DATATYPES.items() if name != "BYTES"}
 _LENGTH = struct.Struct("<I")
 
+Wanted = list[tuple[str, bool]] | None
+"""Requested outputs as ``(name, binary)``; None means every output."""
+Output = tuple[str, np.ndarray, bool]
+"""An output to send: name, value, in binary or not."""
+
 
 @dataclass
 class Tensor:
@@ -132,6 +137,53 @@ def decode_inputs(header: dict[str, Any], binary: memoryview) -> list[Tensor]:
             f"The body has {len(binary) - offset} bytes after the tensors that no input's binary_data_size "
             "accounts for.")
     return tensors
+
+
+def request_parameters(header: dict[str, Any]) -> dict[str, Any]:
+    """The request-level ``parameters`` (``binary_data_output`` checked)."""
+    parameters = header.get("parameters") or {}
+    if not isinstance(parameters, dict):
+        raise InvalidInputError("'parameters' must be an object.")
+    if not isinstance(parameters.get("binary_data_output", False), bool):
+        raise InvalidInputError("'binary_data_output' must be true or false.")
+    return parameters
+
+
+def requested_outputs(header: dict[str, Any], default_binary: bool) -> Wanted:
+    """``(name, binary)`` of each requested output, or None for all outputs."""
+    outputs = header.get("outputs")
+    if outputs is None or outputs == []:
+        return None
+    if not isinstance(outputs, list):
+        raise InvalidInputError("'outputs' must be a list.")
+    wanted = []
+    for index, output in enumerate(outputs):
+        if not isinstance(output, dict) or not isinstance(output.get("name"), str):
+            raise InvalidInputError(f"outputs[{index}] must be an object with a 'name'.")
+        parameters = output.get("parameters") or {}
+        if not isinstance(parameters, dict):
+            raise InvalidInputError(f"Output '{output['name']}': 'parameters' must be an object.")
+        for unsupported in ("classification", "shared_memory_region"):
+            if unsupported in parameters:
+                raise InvalidInputError(f"Output '{output['name']}': the {unsupported} extension is not supported.")
+        binary = parameters.get("binary_data", default_binary)
+        if not isinstance(binary, bool):
+            raise InvalidInputError(f"Output '{output['name']}': 'binary_data' must be true or false.")
+        wanted.append((output["name"], binary))
+    return wanted
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    """An optional JSON object body (empty means ``{}``)."""
+    if not body.strip():
+        return {}
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise InvalidInputError(f"The request body is not valid JSON: {error}.") from None
+    if not isinstance(value, dict):
+        raise InvalidInputError("The request body must be a JSON object.")
+    return value
 
 
 def _decode_input(index: int, entry: Any, binary: memoryview, offset: int) -> tuple[Tensor, int]:
@@ -288,3 +340,23 @@ def render(header: dict[str, Any], raws: list[bytes]) -> tuple[bytes, int | None
     if not raws:
         return text, None
     return text + b"".join(raws), len(text)
+
+
+def parse_request(body: bytes, encoding: str | None, header_length: str | None, limit: int
+                  ) -> tuple[dict[str, Any], dict[str, Any], list[Tensor], Wanted]:
+    """Header, request parameters, inputs and requested outputs of an infer body."""
+    header, binary_part = split_body(decompress(body, encoding, limit), header_length)
+    parameters = request_parameters(header)
+    inputs = decode_inputs(header, binary_part)
+    return header, parameters, inputs, requested_outputs(header, parameters.get("binary_data_output", False))
+
+
+def encode_response(response: dict[str, Any], outputs: list[Output]) -> tuple[bytes, int | None]:
+    """The response body (and its JSON header's length when binary outputs follow)."""
+    entries, raws = [], []
+    for name, array, binary in outputs:
+        entry, raw = encode_output(name, array, binary)
+        entries.append(entry)
+        if raw is not None:
+            raws.append(raw)
+    return render({**response, "outputs": entries}, raws)

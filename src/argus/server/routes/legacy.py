@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from argus.errors import InvalidInputError
+from argus.errors import InvalidInputError, NotFoundError
 from argus.runtime.service import RenderOptions
 from argus.server.responses import ORJSONResponse, drop_nulls
 from argus.server.routes.infer import model_headers
@@ -21,7 +21,8 @@ from argus.store.manifest import Task
 
 router = APIRouter(tags=["legacy"])
 
-CONFIDENCE_FLOOR = 0.01  # the reference's CONFIDENCE_LOWER_BOUND_OOM_PREVENTION
+CONFIDENCE_FLOOR = 0.01
+RESERVED_PREFIXES = frozenset({"v2", "model", "infer", "workflows", "inference_pipelines", "endpoints", "docs"})  # the reference's CONFIDENCE_LOWER_BOUND_OOM_PREVENTION
 
 
 def percent_or_fraction(name: str, raw: str | None, default: float) -> float | None:
@@ -69,6 +70,8 @@ async def _image_object(request: Request) -> dict[str, Any]:
 @router.api_route("/{dataset_id}/{version_id}", methods=["GET", "POST"])
 async def legacy_infer(request: Request, dataset_id: str, version_id: str) -> Response:
     """Infer with ``dataset_id/version_id``; the model's task picks the response shape."""
+    if dataset_id in RESERVED_PREFIXES:
+        raise NotFoundError(f"No route {request.method} {request.url.path}.")
     state = get_state(request)
     query = request.query_params
     model_id = f"{dataset_id}/{version_id}"

@@ -16,7 +16,8 @@ model is loaded or its weights are in the local store (a request will be served)
 yet fetched is not ready (503). ``/v2/repository/index`` reports ``READY`` only for models held in
 memory, ``UNAVAILABLE`` for stored models not loaded. ``config`` follows Triton's semantics
 (``max_batch_size`` is 0 for a static batch; otherwise the manifest's batching size, advisory, and
-``dims`` leave out the batch axis). ``stats`` counts the inference requests served by these routes.
+``dims`` leave out the batch axis). ``stats`` (and ``/v2/models/stats`` for every stored model)
+counts the inference requests served by these routes, kept per app in :class:`InferenceStats`.
 
 Argus image extension: a request whose only input is a ``BYTES`` tensor named ``image`` (or
 ``image_bytes``) holding encoded JPEG/PNG/WebP... images (binary elements, or base64 strings in
@@ -55,9 +56,7 @@ from argus.models.postprocess import DetectionParams
 from argus.models.session import OnnxSession, TensorSpec
 from argus.models.vision import VisionModel
 from argus.runtime.service import RenderOptions
-from argus.server.oip_codec import (
-    HEADER_LENGTH, Tensor, datatype_of, decode_inputs, decompress, encode_output, render, split_body,
-)
+from argus.server import oip_codec as codec
 from argus.server.responses import ORJSONResponse
 from argus.server.state import AppState, get_state
 from argus.store.model_id import parse_model_id
@@ -137,18 +136,22 @@ async def _model(request: Request, target: Target) -> VisionModel:
     return (await run_in_threadpool(get_state(request).manager.acquire, target.store_id)).model
 
 
-def _model_route(method: str, suffix: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register an endpoint at ``/v2/models/{m}{suffix}`` and ``/v2/models/{m}/versions/{v}{suffix}``."""
+def _versioned_route(method: str, suffix: str = "", prefix: str = "/v2/models"
+                     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register an endpoint at ``{prefix}/{m}{suffix}`` and ``{prefix}/{m}/versions/{v}{suffix}``."""
 
     def register(endpoint: Callable[..., Any]) -> Callable[..., Any]:
-        for path in ("/v2/models/{model_name}", "/v2/models/{model_name}/versions/{model_version}"):
-            router.add_api_route(path + suffix, endpoint, methods=[method])
+        for path in ("/{model_name}", "/{model_name}/versions/{model_version}"):
+            router.add_api_route(prefix + path + suffix, endpoint, methods=[method])
         return endpoint
 
     return register
 
 
 # ------------------------------------------------------------------------------------ statistics
+
+
+_COUNTERS = ("success", "success_ns", "fail", "fail_ns", "items", "compute_ns", "last_ms")
 
 
 class InferenceStats:
@@ -159,31 +162,25 @@ class InferenceStats:
         self._models: dict[str, dict[str, int]] = {}
 
     def record(self, store_id: str, ok: bool, ns: int, items: int = 0, compute_ns: int = 0) -> None:
-        """Count one request (``items``: batch size; ``compute_ns``: time in the model)."""
+        """Count one request (``items``: its batch size; ``compute_ns``: its time in the model)."""
+        outcome = "success" if ok else "fail"
         with self._lock:
-            counts = self._models.setdefault(store_id, dict.fromkeys(
-                ("success", "success_ns", "fail", "fail_ns", "items", "executions", "compute_ns", "last_ms"), 0))
+            counts = self._models.setdefault(store_id, dict.fromkeys(_COUNTERS, 0))
             counts["last_ms"] = int(time.time() * 1000)
-            if not ok:
-                counts["fail"] += 1
-                counts["fail_ns"] += ns
-                return
-            counts["success"] += 1
-            counts["success_ns"] += ns
+            counts[outcome] += 1
+            counts[f"{outcome}_ns"] += ns
             counts["items"] += items
-            counts["executions"] += 1
             counts["compute_ns"] += compute_ns
 
     def entry(self, name: str, version: str, store_id: str) -> dict[str, Any]:
-        """Triton's ``model_stats`` entry for one model."""
+        """Triton's ``model_stats`` entry for one model (one execution per successful request)."""
         with self._lock:
-            c = dict(self._models.get(store_id) or dict.fromkeys(
-                ("success", "success_ns", "fail", "fail_ns", "items", "executions", "compute_ns", "last_ms"), 0))
+            c = dict(self._models.get(store_id) or dict.fromkeys(_COUNTERS, 0))
         return {"name": name, "version": version, "last_inference": c["last_ms"], "inference_count": c["items"],
-                "execution_count": c["executions"], "inference_stats": {
+                "execution_count": c["success"], "inference_stats": {
                     "success": {"count": c["success"], "ns": c["success_ns"]},
                     "fail": {"count": c["fail"], "ns": c["fail_ns"]},
-                    "compute_infer": {"count": c["executions"], "ns": c["compute_ns"]}},
+                    "compute_infer": {"count": c["success"], "ns": c["compute_ns"]}},
                 "batch_stats": []}
 
 
@@ -227,18 +224,25 @@ async def all_stats(request: Request) -> ORJSONResponse:
     """Statistics of every model in the store."""
     stats = stats_of(request)
     stored = await run_in_threadpool(get_state(request).manager.repository.list)
-    entries = [stats.entry(*s.model_id.split("/"), s.model_id) for s in stored]
+    entries = []
+    for model in stored:
+        name, version = model.model_id.split("/")
+        entries.append(stats.entry(name, version, model.model_id))
     return ORJSONResponse({"model_stats": entries})
 
 
 # ----------------------------------------------------------------------------- model-level routes
 
 
+def _dims(shape: tuple[int | None, ...]) -> list[int]:
+    return [-1 if d is None else d for d in shape]
+
+
 def _tensor_metadata(spec: TensorSpec) -> dict[str, Any]:
-    return {"name": spec.name, "datatype": datatype_of(spec.dtype), "shape": [-1 if d is None else d for d in spec.shape]}
+    return {"name": spec.name, "datatype": codec.datatype_of(spec.dtype), "shape": _dims(spec.shape)}
 
 
-@_model_route("GET")
+@_versioned_route("GET")
 async def model_metadata(request: Request, model_name: str) -> ORJSONResponse:
     """Inputs and outputs of the ONNX graph, plus the Argus image extension in ``parameters``."""
     target = _target(request, model_name)
@@ -248,12 +252,11 @@ async def model_metadata(request: Request, model_name: str) -> ORJSONResponse:
         "inputs": [_tensor_metadata(s) for s in model.session.inputs],
         "outputs": [_tensor_metadata(s) for s in model.session.outputs],
         "parameters": {"argus_model_id": model.model_id, "argus_task": model.task.value,
-                       "argus_image_input": IMAGE_INPUTS[0], "argus_image_input_datatype": "BYTES",
-                       "argus_image_output": PREDICTIONS},
+                       "argus_image_input": IMAGE_INPUTS[0], "argus_image_output": PREDICTIONS},
     })
 
 
-@_model_route("GET", "/ready")
+@_versioned_route("GET", "/ready")
 def model_ready(request: Request, model_name: str) -> ORJSONResponse:
     """200 when the model is loaded or in the local store, 503 when it would first need fetching."""
     target = _target(request, model_name)
@@ -262,7 +265,7 @@ def model_ready(request: Request, model_name: str) -> ORJSONResponse:
     return ORJSONResponse({"name": target.name, "ready": is_ready}, status_code=200 if is_ready else 503)
 
 
-@_model_route("GET", "/config")
+@_versioned_route("GET", "/config")
 async def model_config(request: Request, model_name: str) -> ORJSONResponse:
     """A Triton-style model configuration derived from the graph and the manifest."""
     target = _target(request, model_name)
@@ -271,10 +274,10 @@ async def model_config(request: Request, model_name: str) -> ORJSONResponse:
     batched = all(s.shape and s.shape[0] is None for s in specs)
 
     def entry(spec: TensorSpec) -> dict[str, Any]:
-        datatype = datatype_of(spec.dtype)
+        datatype = codec.datatype_of(spec.dtype)
         dims = spec.shape[1:] if batched else spec.shape
         return {"name": spec.name, "data_type": "TYPE_STRING" if datatype == "BYTES" else f"TYPE_{datatype}",
-                "dims": [-1 if d is None else d for d in dims]}
+                "dims": _dims(dims)}
 
     return ORJSONResponse({
         "name": target.name, "platform": PLATFORM, "backend": "onnxruntime",
@@ -284,7 +287,7 @@ async def model_config(request: Request, model_name: str) -> ORJSONResponse:
     })
 
 
-@_model_route("GET", "/stats")
+@_versioned_route("GET", "/stats")
 def model_stats(request: Request, model_name: str) -> ORJSONResponse:
     """Inference counts and times of one model."""
     target = _target(request, model_name)
@@ -294,44 +297,8 @@ def model_stats(request: Request, model_name: str) -> ORJSONResponse:
 # ------------------------------------------------------------------------------------------ infer
 
 
-Output = tuple[str, np.ndarray, bool]
-
-
-def _request_parameters(header: dict[str, Any]) -> dict[str, Any]:
-    parameters = header.get("parameters") or {}
-    if not isinstance(parameters, dict):
-        raise InvalidInputError("'parameters' must be an object.")
-    if not isinstance(parameters.get("binary_data_output", False), bool):
-        raise InvalidInputError("'binary_data_output' must be true or false.")
-    return parameters
-
-
-def requested_outputs(header: dict[str, Any], default_binary: bool) -> list[tuple[str, bool]] | None:
-    """``(name, binary)`` of each requested output, or None for all outputs."""
-    outputs = header.get("outputs")
-    if outputs is None or outputs == []:
-        return None
-    if not isinstance(outputs, list):
-        raise InvalidInputError("'outputs' must be a list.")
-    wanted = []
-    for index, output in enumerate(outputs):
-        if not isinstance(output, dict) or not isinstance(output.get("name"), str):
-            raise InvalidInputError(f"outputs[{index}] must be an object with a 'name'.")
-        parameters = output.get("parameters") or {}
-        if not isinstance(parameters, dict):
-            raise InvalidInputError(f"Output '{output['name']}': 'parameters' must be an object.")
-        for unsupported in ("classification", "shared_memory_region"):
-            if unsupported in parameters:
-                raise InvalidInputError(f"Output '{output['name']}': the {unsupported} extension is not supported.")
-        binary = parameters.get("binary_data", default_binary)
-        if not isinstance(binary, bool):
-            raise InvalidInputError(f"Output '{output['name']}': 'binary_data' must be true or false.")
-        wanted.append((output["name"], binary))
-    return wanted
-
-
-def _check_shape(tensor: Tensor, spec: TensorSpec) -> None:
-    expected = [-1 if d is None else d for d in spec.shape]
+def _check_shape(tensor: codec.Tensor, spec: TensorSpec) -> None:
+    expected = _dims(spec.shape)
     if len(tensor.shape) != len(expected) or any(e not in (-1, d) for e, d in zip(expected, tensor.shape)):
         raise InvalidInputError(f"Input '{tensor.name}' has shape {tensor.shape} but the model expects {expected}.")
 
@@ -347,8 +314,8 @@ def _run_session(session: OnnxSession, names: list[str], feed: dict[str, np.ndar
     return [np.asarray(o) for o in outputs], time.perf_counter_ns() - started
 
 
-async def infer_tensors(model: VisionModel, inputs: list[Tensor], wanted: list[tuple[str, bool]] | None,
-                        default_binary: bool) -> tuple[list[Output], int, int]:
+async def infer_tensors(model: VisionModel, inputs: list[codec.Tensor], wanted: codec.Wanted,
+                        default_binary: bool) -> tuple[list[codec.Output], int, int]:
     """Feed raw tensors to the graph: the outputs, the batch size and the time in the model."""
     specs = {spec.name: spec for spec in model.session.inputs}
     feed: dict[str, np.ndarray] = {}
@@ -357,7 +324,7 @@ async def infer_tensors(model: VisionModel, inputs: list[Tensor], wanted: list[t
         if spec is None:
             raise InvalidInputError(f"Model '{model.model_id}' has no input '{tensor.name}'; its inputs are: "
                                     f"{', '.join(specs)} (or a BYTES 'image' input of encoded images).")
-        expected = datatype_of(spec.dtype)
+        expected = codec.datatype_of(spec.dtype)
         if tensor.datatype != expected:
             raise InvalidInputError(f"Input '{tensor.name}' has datatype {tensor.datatype} but the model expects "
                                     f"{expected}.")
@@ -387,8 +354,8 @@ def detection_kwargs(parameters: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
-async def infer_images(state: AppState, model: VisionModel, tensor: Tensor, wanted: list[tuple[str, bool]] | None,
-                       default_binary: bool, parameters: dict[str, Any]) -> tuple[list[Output], int, int]:
+async def infer_images(state: AppState, model: VisionModel, tensor: codec.Tensor, wanted: codec.Wanted,
+                       default_binary: bool, parameters: dict[str, Any]) -> tuple[list[codec.Output], int, int]:
     """The Argus image extension: encoded images in, Roboflow-style JSON per image out."""
     wanted = wanted or [(PREDICTIONS, default_binary)]
     for name, _ in wanted:
@@ -417,7 +384,7 @@ async def infer_images(state: AppState, model: VisionModel, tensor: Tensor, want
     return [(PREDICTIONS, predictions, binary) for _, binary in wanted], len(elements), compute_ns
 
 
-def image_input(inputs: list[Tensor], model: VisionModel) -> Tensor | None:
+def image_input(inputs: list[codec.Tensor], model: VisionModel) -> codec.Tensor | None:
     """The input of an image-extension request, or None for a plain tensor request."""
     graph_inputs = {spec.name for spec in model.session.inputs}
     images = [t for t in inputs if t.name in IMAGE_INPUTS and t.name not in graph_inputs]
@@ -429,17 +396,15 @@ def image_input(inputs: list[Tensor], model: VisionModel) -> Tensor | None:
     return images[0]
 
 
-@_model_route("POST", "/infer")
+@_versioned_route("POST", "/infer")
 async def infer(request: Request, model_name: str) -> Response:
     """Run inference on JSON or binary tensors, or on encoded images (the Argus extension)."""
     state = get_state(request)
     target = _target(request, model_name)
-    body = decompress(await request.body(), request.headers.get("content-encoding"), state.settings.max_body_bytes)
-    header, binary_part = split_body(body, request.headers.get(HEADER_LENGTH))
-    parameters = _request_parameters(header)
+    header, parameters, inputs, wanted = await run_in_threadpool(
+        codec.parse_request, await request.body(), request.headers.get("content-encoding"),
+        request.headers.get(codec.HEADER_LENGTH), state.settings.max_body_bytes)
     default_binary = parameters.get("binary_data_output", False)
-    inputs = decode_inputs(header, binary_part)
-    wanted = requested_outputs(header, default_binary)
     model = await _model(request, target)
     stats = stats_of(request)
     started = time.perf_counter_ns()
@@ -452,13 +417,7 @@ async def infer(request: Request, model_name: str) -> Response:
         response: dict[str, Any] = {"model_name": target.name, "model_version": target.version}
         if "id" in header:
             response["id"] = header["id"]
-        entries, raws = [], []
-        for name, array, binary in outputs:
-            entry, raw = encode_output(name, array, binary)
-            entries.append(entry)
-            if raw is not None:
-                raws.append(raw)
-        response["outputs"] = entries
+        content, header_length = await run_in_threadpool(codec.encode_response, response, outputs)
     except Exception:
         stats.record(target.store_id, False, time.perf_counter_ns() - started)
         raise
@@ -466,32 +425,19 @@ async def infer(request: Request, model_name: str) -> Response:
     stats.record(target.store_id, True, elapsed, items, compute_ns)
     for observer in state.service.observers:
         observer(target.store_id, items, elapsed / 1e9)
-    content, header_length = render(response, raws)
     if header_length is None:
         return Response(content, media_type="application/json")
-    return Response(content, media_type="application/octet-stream", headers={HEADER_LENGTH: str(header_length)})
+    headers = {codec.HEADER_LENGTH: str(header_length)}
+    return Response(content, media_type="application/octet-stream", headers=headers)
 
 
 # ------------------------------------------------------------------------------- model repository
 
 
-async def _json_body(request: Request) -> dict[str, Any]:
-    body = await request.body()
-    if not body.strip():
-        return {}
-    try:
-        value = orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        raise InvalidInputError(f"The request body is not valid JSON: {error}.") from None
-    if not isinstance(value, dict):
-        raise InvalidInputError("The request body must be a JSON object.")
-    return value
-
-
 @router.post("/v2/repository/index")
 async def repository_index(request: Request) -> ORJSONResponse:
     """Models in the store: ``READY`` when loaded, ``UNAVAILABLE`` (loads on first request) otherwise."""
-    only_ready = (await _json_body(request)).get("ready", False) is True
+    only_ready = codec.json_object(await request.body()).get("ready", False) is True
     manager = get_state(request).manager
     stored = await run_in_threadpool(manager.repository.list)
     loaded = manager.loaded()
@@ -507,19 +453,10 @@ async def repository_index(request: Request) -> ORJSONResponse:
     return ORJSONResponse(entries)
 
 
-def _repository_route(action: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    def register(endpoint: Callable[..., Any]) -> Callable[..., Any]:
-        for path in ("/v2/repository/models/{model_name}", "/v2/repository/models/{model_name}/versions/{model_version}"):
-            router.add_api_route(f"{path}/{action}", endpoint, methods=["POST"])
-        return endpoint
-
-    return register
-
-
-@_repository_route("load")
+@_versioned_route("POST", "/load", "/v2/repository/models")
 async def load_model(request: Request, model_name: str) -> Response:
     """Load a model into memory (fetching a zoo alias first if needed)."""
-    parameters = (await _json_body(request)).get("parameters") or {}
+    parameters = codec.json_object(await request.body()).get("parameters") or {}
     if isinstance(parameters, dict) and any(k == "config" or k.startswith("file:") for k in parameters):
         raise InvalidInputError("Argus loads models from its store; 'config' and 'file:' overrides are not "
                                 "supported (import the model with `argus models import`).")
@@ -528,10 +465,10 @@ async def load_model(request: Request, model_name: str) -> Response:
     return Response(status_code=200)
 
 
-@_repository_route("unload")
+@_versioned_route("POST", "/unload", "/v2/repository/models")
 async def unload_model(request: Request, model_name: str) -> Response:
     """Drop a model from memory; it stays in the store (unloading an unloaded model succeeds)."""
-    await _json_body(request)
+    codec.json_object(await request.body())
     target = _target(request, model_name)
     manager = get_state(request).manager
     try:
