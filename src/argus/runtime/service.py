@@ -44,6 +44,9 @@ TASK_ROUTE = {
 }
 
 
+MAX_STROKE = 100  # pixels; visualisation stroke widths beyond this are refused
+
+
 @dataclass(frozen=True)
 class RenderOptions:
     """How results become JSON: visualisation and mask format."""

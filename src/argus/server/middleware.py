@@ -6,6 +6,7 @@ and a copy per request on the hot path.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from typing import Any
@@ -13,6 +14,8 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from argus.server.metrics import ServerMetrics
+
+logger = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = b"x-request-id"
 
@@ -43,17 +46,29 @@ class ServerMiddleware:
             self._record(scope, 413, started)
             return
         received = 0
+        overflowed = False
+        replaced = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, overflowed
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
+                    overflowed = True
                     raise _BodyTooLarge
             return message
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal replaced
+            if overflowed:
+                # The app turned our exception into its own error (FastAPI answers 400 for an unreadable
+                # body); the client is owed a 413, so that response is replaced.
+                if message["type"] == "http.response.start" and not replaced:
+                    replaced = True
+                    status_holder["status"] = 413
+                    await self._reject_too_large(send, request_id)
+                return
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
                 extra = [(b"x-request-id", request_id.encode("latin-1")),
@@ -64,8 +79,17 @@ class ServerMiddleware:
         try:
             await self.app(scope, limited_receive, send_with_headers)
         except _BodyTooLarge:
-            await self._reject_too_large(send, request_id)
+            if not replaced:
+                await self._reject_too_large(send, request_id)
             status_holder["status"] = 413
+        except Exception:
+            # Unhandled errors are logged by the app's handler; answer here so the 500 is counted and tagged.
+            logger.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            status_holder["status"] = 500
+            body = b'{"message":"Internal server error"}'
+            await send_with_headers({"type": "http.response.start", "status": 500, "headers": [
+                (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
         self._record(scope, status_holder["status"], started)
 
     async def _reject_too_large(self, send: Send, request_id: str) -> None:

@@ -67,7 +67,7 @@ class ObjectDetectionRequest(BaseInferenceRequest):
     max_detections: int | None = 300
     max_candidates: int | None = 3000
     visualization_labels: bool | None = False
-    visualization_stroke_width: int | None = 1
+    visualization_stroke_width: int | None = Field(default=1, ge=0, le=100)
     visualize_predictions: bool = False
 
 
@@ -90,7 +90,7 @@ class ClassificationRequest(BaseInferenceRequest):
     """``ClassificationInferenceRequest``."""
 
     confidence: float | str | None = 0.4
-    visualization_stroke_width: int | None = 1
+    visualization_stroke_width: int | None = Field(default=1, ge=0, le=100)
     visualize_predictions: bool = False
 
 

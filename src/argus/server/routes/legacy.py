@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from argus.errors import InvalidInputError, NotFoundError
-from argus.runtime.service import RenderOptions
+from argus.runtime.service import MAX_STROKE, RenderOptions
 from argus.server.responses import ORJSONResponse, drop_nulls
 from argus.server.routes.infer import model_headers
 from argus.server.state import get_state
@@ -37,6 +37,21 @@ def percent_or_fraction(name: str, raw: str | None, default: float) -> float | N
         raise InvalidInputError(f"'{name}' must be a number (0-1, or a percentage 1-100), got {raw!r}.") from None
     if value >= 1:
         value /= 100
+    return value
+
+
+def _number(query: Any, name: str, default: float, kind: type = float, low: float = 0.0,
+            high: float = float("inf")) -> Any:
+    """A numeric query parameter within ``[low, high]``, or a 400 naming it."""
+    raw = query.get(name)
+    if raw is None or raw == "":
+        return kind(default)
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise InvalidInputError(f"'{name}' must be a number, got {raw!r}.") from None
+    if not low <= value <= high:
+        raise InvalidInputError(f"'{name}' must be between {low:g} and {high:g}, got {raw!r}.")
     return value
 
 
@@ -85,16 +100,17 @@ async def legacy_infer(request: Request, dataset_id: str, version_id: str) -> Re
     if model.task not in (Task.CLASSIFICATION, Task.MULTI_LABEL_CLASSIFICATION):
         params.update({
             "iou_threshold": percent_or_fraction("overlap", query.get("overlap"), 0.3),
-            "max_detections": int(query.get("max_detections", 300)),
+            "max_detections": _number(query, "max_detections", 300, int, 1),
             "class_agnostic_nms": _flag(query.get("class_agnostic_nms")),
         })
     if model.task == Task.INSTANCE_SEGMENTATION:
         params["mask_decode_mode"] = query.get("mask_decode_mode", "accurate")
-    keypoint_confidence = float(query.get("keypoint_confidence", 0.0))
+    keypoint_confidence = _number(query, "keypoint_confidence", 0.0, float, 0.0, 1.0)
     if model.task == Task.KEYPOINT_DETECTION:
         params["keypoint_confidence"] = keypoint_confidence
     options = RenderOptions(visualize=output != "json", labels=_flag(query.get("labels")),
-                            stroke=int(query.get("stroke", 1)), keypoint_confidence=keypoint_confidence,
+                            stroke=_number(query, "stroke", 1, int, 0, MAX_STROKE),
+                            keypoint_confidence=keypoint_confidence,
                             mask_format=query.get("response_mask_format", "polygon"))
     outcome = await run_in_threadpool(state.service.infer, model_id, [image], params, options)
     body = outcome.bodies[0]

@@ -19,20 +19,23 @@ router = APIRouter(tags=["models"])
 def registry_body(state: AppState) -> dict[str, Any]:
     """``ModelsDescriptions``: loaded models with their task and input size (nulls kept, as the reference)."""
     models = []
-    for model_id, loaded in state.manager.loaded().items():
+    for store_id, loaded in state.manager.loaded().items():
         model = loaded.model
         task = model.task
-        models.append({
-            "model_id": model_id,
-            # The reference reports multi-label classifiers as "classification"; the SDK routes on it.
-            "task_type": Task.CLASSIFICATION.value if task == Task.MULTI_LABEL_CLASSIFICATION else task.value,
-            "batch_size": model.batch_size,
-            "input_height": model.manifest.input_height,
-            "input_width": model.manifest.input_width,
-            "vram_bytes": None,
-            "request_aliases": [e.alias for e in state.manager.zoo.entries() if e.model_id == model_id],
-            "request_paths": [f"/{model_id}", f"/infer/{TASK_ROUTE[task]}"],
-        })
+        aliases = [e.alias for e in state.manager.zoo.entries() if e.model_id == store_id]
+        # inference_sdk matches registry entries on model_id alone, so each alias gets an entry too.
+        for model_id in [store_id, *aliases]:
+            models.append({
+                "model_id": model_id,
+                # The reference reports multi-label classifiers as "classification"; the SDK routes on it.
+                "task_type": Task.CLASSIFICATION.value if task == Task.MULTI_LABEL_CLASSIFICATION else task.value,
+                "batch_size": model.batch_size,
+                "input_height": model.manifest.input_height,
+                "input_width": model.manifest.input_width,
+                "vram_bytes": None,
+                "request_aliases": aliases if model_id == store_id else [],
+                "request_paths": [f"/{store_id}", f"/infer/{TASK_ROUTE[task]}"],
+            })
     return {"models": models, "total_vram_bytes": None, "gpu_memory_used": None, "gpu_memory_total": None,
             "torch_cuda_allocated": None, "torch_cuda_reserved": None, "torch_cuda_allocator_cache": None,
             "non_torch_gpu_memory": None}
