@@ -2,8 +2,9 @@
 
 Most cases go to the session's ``live_server``; the last test checks that after all of them it
 still answers and still finds the cat, and that its log records no unhandled error. Cases that
-need other settings (a 200 kB body limit, private URLs allowed) or that are known to end in a 500
-(marked xfail) go to a separate ``scratch_server`` so they cannot spoil that check.
+need other settings (a 200 kB body limit, private URLs allowed) or that once ended in a 500 (legacy
+query parsing, stroke width) go to a separate ``scratch_server`` so a regression there cannot
+spoil that check.
 """
 
 from __future__ import annotations

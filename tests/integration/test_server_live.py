@@ -175,7 +175,7 @@ def test_metrics_count_requests_and_model_loads(http, model_ids):
     assert samples(http, "argus_models_loaded") == {(): 1.0}
 
 
-def test_every_response_is_counted_and_tagged_even_a_500(launch_server, model_ids):
+def test_an_error_response_is_counted_and_tagged(launch_server, model_ids):
     server = launch_server(name="metrics")
     try:
         with server.client() as client:
