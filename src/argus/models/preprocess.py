@@ -60,12 +60,10 @@ def fit_image(image: np.ndarray, width: int, height: int, mode: ResizeMode, pad_
         gain = min(width / w, height / h)
         new_w, new_h = max(1, round(w * gain)), max(1, round(h * gain))
         dw, dh = (width - new_w) / 2, (height - new_h) / 2
-        top, bottom = round(dh - 0.1), round(dh + 0.1)
-        left, right = round(dw - 0.1), round(dw + 0.1)
+        top, left = round(dh - 0.1), round(dw - 0.1)  # bottom/right take the remainder: exact output size
         resized = _resize(image, new_w, new_h)
         fitted = cv2.copyMakeBorder(resized, top, height - new_h - top, left, width - new_w - left,
                                     cv2.BORDER_CONSTANT, value=(pad_value, pad_value, pad_value))
-        del bottom, right  # the remainders above keep the exact output size
         return fitted, Transform(gain, gain, float(left), float(top), w, h)
     # centre crop: scale the short side to fit, crop the centre
     gain = max(width / w, height / h)

@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -186,8 +187,6 @@ def _resident_bytes() -> int:
     """Resident set size of this process (Linux /proc; 0 elsewhere)."""
     try:
         with open("/proc/self/statm") as handle:
-            import os
-
             return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
         return 0

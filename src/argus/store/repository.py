@@ -107,6 +107,11 @@ class ModelRepository:
         logger.info("stored model %s in %s", model_id, target)
         return self._stored(str(parse_model_id(model_id)), target, manifest)
 
+    def stored(self, model_id: str) -> StoredModel:
+        """One model's store entry (manifest validated)."""
+        manifest = self.manifest(model_id)
+        return self._stored(str(parse_model_id(model_id)), self.directory(model_id), manifest)
+
     def remove(self, model_id: str) -> None:
         """Delete a model from the store."""
         directory = self.directory(model_id)

@@ -129,7 +129,7 @@ class Zoo:
         """Fetch, verify, convert and store an entry (once; later calls find it in the store)."""
         with self._lock:
             if self.repository.exists(entry.model_id) and not force:
-                return next(m for m in self.repository.list() if m.model_id == entry.model_id)
+                return self.repository.stored(entry.model_id)
             logger.info("materialising zoo model %s (%s; license: %s)", entry.alias, entry.model_id, entry.license)
             files = self.fetch(entry)
             with tempfile.TemporaryDirectory() as scratch:
