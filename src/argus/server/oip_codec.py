@@ -111,13 +111,18 @@ def split_body(body: bytes, header_length: str | None) -> tuple[dict[str, Any], 
         json_part, binary = view[:length], view[length:]
     if not len(json_part):
         raise InvalidInputError("The inference request is empty; send a JSON header with 'inputs'.")
+    return _loads_object(json_part, "inference request header"), binary
+
+
+def _loads_object(data: bytes | memoryview, what: str) -> dict[str, Any]:
+    """``data`` parsed as a JSON object, or a 400 naming ``what`` is wrong."""
     try:
-        header = orjson.loads(json_part)
+        value = orjson.loads(data)
     except orjson.JSONDecodeError as error:
-        raise InvalidInputError(f"The inference request header is not valid JSON: {error}.") from None
-    if not isinstance(header, dict):
-        raise InvalidInputError("The inference request header must be a JSON object.")
-    return header, binary
+        raise InvalidInputError(f"The {what} is not valid JSON: {error}.") from None
+    if not isinstance(value, dict):
+        raise InvalidInputError(f"The {what} must be a JSON object.")
+    return value
 
 
 def decode_inputs(header: dict[str, Any], binary: memoryview) -> list[Tensor]:
@@ -177,13 +182,7 @@ def json_object(body: bytes) -> dict[str, Any]:
     """An optional JSON object body (empty means ``{}``)."""
     if not body.strip():
         return {}
-    try:
-        value = orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        raise InvalidInputError(f"The request body is not valid JSON: {error}.") from None
-    if not isinstance(value, dict):
-        raise InvalidInputError("The request body must be a JSON object.")
-    return value
+    return _loads_object(body, "request body")
 
 
 def _decode_input(index: int, entry: Any, binary: memoryview, offset: int) -> tuple[Tensor, int]:
