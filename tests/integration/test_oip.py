@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
-import socket
 import struct
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +19,6 @@ import numpy as np
 import onnx
 import pytest
 import tritonclient.http as triton
-import uvicorn
 from onnx import TensorProto, helper, numpy_helper
 from tritonclient.utils import InferenceServerException
 
@@ -32,6 +28,7 @@ from argus.server.app import create_app
 from argus.settings import Settings
 from argus.store.manifest import ModelManifest
 from argus.store.repository import ModelRepository
+from servers import threaded_server
 
 SAMPLE_JPG = Path(__file__).resolve().parents[2] / "examples" / "sample.jpg"
 SIZE = 32
@@ -56,13 +53,6 @@ def tiny_model(scale: float = 1.0) -> onnx.ModelProto:
     return model
 
 
-def _free_socket() -> socket.socket:
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real uvicorn server over a store with ``tiny/1`` and ``multi/2``, ``multi/10``."""
@@ -75,22 +65,8 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         path = home / f"{model_id.replace('/', '-')}.onnx"
         onnx.save(tiny_model(scale), path)
         repository.add(model_id, path, manifest)
-    sock = _free_socket()
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    url = f"127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            if httpx.get(f"http://{url}/healthz").status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.02)
-    yield url
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with threaded_server(create_app(settings)) as url:
+        yield url.removeprefix("http://")  # tritonclient takes host:port
 
 
 @pytest.fixture(scope="module")
