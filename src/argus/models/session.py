@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from argus.errors import ModelArtifactError, ServerError
+from argus.errors import InvalidInputError, ModelArtifactError, ServerError
 from argus.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -86,12 +86,16 @@ class OnnxSession:
         """Run the graph on one input tensor (cast to the input's dtype)."""
         if tensor.dtype != self.input.dtype:
             tensor = tensor.astype(self.input.dtype)
+        return self.run_feed({self.input.name: tensor})
+
+    def run_feed(self, feed: dict[str, np.ndarray], output_names: list[str] | None = None) -> list[np.ndarray]:
+        """Run the graph on named inputs; onnxruntime's argument errors become 400s, other failures 500s."""
         try:
-            outputs = self.session.run(None, {self.input.name: tensor})
-        except Exception as error:
-            raise ServerError(
-                f"Model '{self.model_id}' failed on an input of shape {tensor.shape}: {_first_line(error)}"
-            ) from None
+            outputs = self.session.run(output_names, feed)
+        except Exception as error:  # onnxruntime raises its own pybind types
+            shapes = {name: value.shape for name, value in feed.items()}
+            error_type = InvalidInputError if type(error).__name__ == "InvalidArgument" else ServerError
+            raise error_type(f"Model '{self.model_id}' failed on inputs {shapes}: {_first_line(error)}") from None
         return [np.asarray(o) for o in outputs]
 
 

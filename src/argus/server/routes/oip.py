@@ -51,7 +51,7 @@ from starlette.concurrency import run_in_threadpool
 
 import argus
 from argus.core.images import decode_base64, decode_image_bytes
-from argus.errors import InvalidInputError, InvalidModelIdError, ModelNotFoundError, ServerError
+from argus.errors import InvalidInputError, InvalidModelIdError, ModelNotFoundError
 from argus.models.postprocess import DetectionParams
 from argus.models.session import OnnxSession, TensorSpec
 from argus.models.vision import VisionModel
@@ -305,13 +305,8 @@ def _check_shape(tensor: codec.Tensor, spec: TensorSpec) -> None:
 
 def _run_session(session: OnnxSession, names: list[str], feed: dict[str, np.ndarray]) -> tuple[list[np.ndarray], int]:
     started = time.perf_counter_ns()
-    try:
-        outputs = session.session.run(names, feed)
-    except Exception as error:  # onnxruntime raises its own pybind types
-        text = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
-        error_type = InvalidInputError if type(error).__name__ == "InvalidArgument" else ServerError
-        raise error_type(f"Model '{session.model_id}' failed on the given inputs: {text}") from None
-    return [np.asarray(o) for o in outputs], time.perf_counter_ns() - started
+    outputs = session.run_feed(feed, names)
+    return outputs, time.perf_counter_ns() - started
 
 
 async def infer_tensors(model: VisionModel, inputs: list[codec.Tensor], wanted: codec.Wanted,
