@@ -1,0 +1,1 @@
+"""Workflow blocks, one module per block under ``<category>/``; see :mod:`argus.workflows.blocks.base`."""
