@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     intra_op_threads: int = Field(default=0, ge=0, validation_alias=_env("intra_op_threads"))
     """ONNX Runtime intra-op threads per session; 0 lets ONNX Runtime choose (one per core)."""
     inter_op_threads: int = Field(default=1, ge=0, validation_alias=_env("inter_op_threads"))
+    intra_op_spinning: bool = Field(default=False, validation_alias=_env("intra_op_spinning"))
+    """Let ONNX Runtime's idle intra-op threads spin; off, so they leave the cores to request decoding."""
+    dynamic_batching: bool = Field(default=True, validation_alias=_env("dynamic_batching"))
+    """Batch concurrent requests per model (up to the manifest's ``batching.max_batch_size``)."""
+    max_pending_images: int = Field(default=64, ge=1, validation_alias=_env("max_pending_images"))
+    """Per model: images admitted and not yet run before new requests get 503 + Retry-After."""
 
     max_image_pixels: int = Field(default=80_000_000, ge=1, validation_alias=_env("max_image_pixels"))
     """Decompression-bomb guard: images whose header declares more pixels are refused."""
@@ -79,6 +85,23 @@ class Settings(BaseSettings):
     url_max_bytes: int = Field(default=25_000_000, ge=1, validation_alias=_env("url_max_bytes"))
     max_body_bytes: int = Field(default=60_000_000, ge=1, validation_alias=_env("max_body_bytes"))
     """Requests with a larger body are refused with 413 before they are read."""
+
+    database_url: str | None = Field(default=None, validation_alias=_env("database_url"))
+    """SQLAlchemy URL of the control-plane database; defaults to SQLite at ``<home>/argus.db``."""
+    endpoints_enabled: bool = Field(default=True, validation_alias=_env("endpoints_enabled"))
+    """Run the endpoint controller (replicas run with it off, so they never start endpoints of their own)."""
+    endpoint_minute_seconds: float = Field(default=60.0, gt=0, validation_alias=_env("endpoint_minute_seconds"))
+    """Seconds in one ``scaleToZeroTimeout`` minute (tests shorten it)."""
+    endpoint_reconcile_interval_s: float = Field(default=0.5, gt=0, validation_alias=_env("endpoint_reconcile_interval_s"))
+    endpoint_upscale_window_s: float = Field(default=3.0, gt=0, validation_alias=_env("endpoint_upscale_window_s"))
+    """Scale-up looks at the load over this short window."""
+    endpoint_downscale_delay_s: float = Field(default=60.0, ge=0, validation_alias=_env("endpoint_downscale_delay_s"))
+    """Scale-down needs the lower load to hold this long (bursts do not thrash)."""
+    endpoint_drain_timeout_s: float = Field(default=30.0, gt=0, validation_alias=_env("endpoint_drain_timeout_s"))
+    endpoint_start_timeout_s: float = Field(default=120.0, gt=0, validation_alias=_env("endpoint_start_timeout_s"))
+    endpoint_max_hold_s: float = Field(default=300.0, gt=0, validation_alias=_env("endpoint_max_hold_s"))
+    """Upper bound on ``X-Scale-Up-Timeout``."""
+    endpoint_metrics_interval_s: float = Field(default=10.0, gt=0, validation_alias=_env("endpoint_metrics_interval_s"))
 
     @field_validator("execution_providers", "preload_models", "api_keys", mode="before")
     @classmethod
@@ -110,6 +133,11 @@ class Settings(BaseSettings):
     def zoo_cache_path(self) -> Path:
         """``zoo_cache_dir`` with ``~`` expanded."""
         return self.zoo_cache_dir.expanduser()
+
+    @property
+    def database(self) -> str:
+        """``database_url``, or SQLite at ``<home>/argus.db``."""
+        return self.database_url or f"sqlite:///{self.home_dir / 'argus.db'}"
 
 
 @functools.lru_cache(maxsize=1)

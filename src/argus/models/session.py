@@ -51,6 +51,8 @@ class OnnxSession:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = settings.intra_op_threads
         options.inter_op_num_threads = settings.inter_op_threads
+        # Spinning idle workers burn the cores that request threads need for JPEG decoding.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if settings.intra_op_spinning else "0")
         options.log_severity_level = 3
         try:
             self.session = ort.InferenceSession(

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ from argus.models.families import DETECTION_DECODERS, DecodeContext, class_score
 from argus.models.postprocess import DetectionParams
 from argus.models.preprocess import Transform, fit_image, to_tensor
 from argus.models.session import OnnxSession
+from argus.models.batching import BatchPolicy, DynamicBatcher, Ticket
 from argus.settings import Settings
 from argus.store.manifest import Layout, ModelManifest, Task
 
@@ -42,6 +44,7 @@ class VisionModel:
         if manifest.task not in _CLASSIFICATION_TASKS and manifest.family not in DETECTION_DECODERS:
             raise ModelArtifactError(f"Model '{model_id}': no decoder for family '{manifest.family}'.")
         self._check_input_shape()
+        self.batcher = DynamicBatcher(session.run, self._batch_policy(), name=model_id)
 
     @property
     def task(self) -> Task:
@@ -82,15 +85,33 @@ class VisionModel:
         defaults = {"confidence": self.manifest.confidence, "iou_threshold": self.manifest.iou_threshold}
         return DetectionParams.from_kwargs(defaults, **kwargs)
 
-    def infer_arrays(self, images: list[np.ndarray], params: DetectionParams) -> list[Result]:
-        """Predict on decoded BGR images, in chunks the graph's batch dimension allows."""
+    @contextmanager
+    def admit(self, images: int) -> Iterator[Ticket]:
+        """Reserve a place for ``images`` in this model's queue (503 when it is full); see :mod:`argus.models.batching`."""
+        with self.batcher.admit(images) as ticket:
+            yield ticket
+
+    def close(self) -> None:
+        """Stop the batching thread; requests that still hold the model run without it."""
+        self.batcher.close()
+
+    def infer_arrays(self, images: list[np.ndarray], params: DetectionParams, ticket: Ticket | None = None
+                     ) -> list[Result]:
+        """Predict on decoded BGR images, in chunks the graph's batch dimension allows.
+
+        Each chunk's tensor goes through the model's batcher, so concurrent callers share ``session.run``
+        calls; ``ticket`` is the admission of a caller that reserved its place (and decoded) beforehand.
+        """
+        if ticket is None:
+            with self.admit(len(images)) as own_ticket:
+                return self.infer_arrays(images, params, own_ticket)
         started = time.perf_counter()
-        chunk = self.batch_size or max(self.manifest.batching.max_batch_size, _DEFAULT_CHUNK)
+        chunk = self.batch_size or max(self.batcher.policy.max_batch_size, _DEFAULT_CHUNK)
         results: list[Result] = []
         for start in range(0, len(images), chunk):
             part = images[start:start + chunk]
             tensor, transforms = self.preprocess(part)
-            outputs = self.session.run(tensor)
+            outputs = ticket.run(tensor)
             results.extend(self.postprocess(outputs, transforms, params))
         elapsed = time.perf_counter() - started
         for result in results:
@@ -142,6 +163,14 @@ class VisionModel:
         blank = np.full((self.manifest.input_height, self.manifest.input_width, 3), 114, dtype=np.uint8)
         tensor, _ = self.preprocess([blank])
         self.session.run(tensor)
+
+    def _batch_policy(self) -> BatchPolicy:
+        """Batch across requests only when the graph's batch dimension is dynamic and batching is on."""
+        batching = self.manifest.batching
+        dynamic = self.batch_size is None and self.settings.dynamic_batching
+        return BatchPolicy(max_batch_size=batching.max_batch_size if dynamic else 1,
+                           max_queue_delay=batching.max_queue_delay_ms / 1000,
+                           max_pending_rows=self.settings.max_pending_images)
 
     def _check_input_shape(self) -> None:
         shape = self.session.input.shape

@@ -97,8 +97,8 @@ class ModelManager:
             with self._lock:
                 self._models[store_id] = loaded
                 evicted = self._evict_beyond_limits()
-        for evicted_id in evicted:
-            self._notify_unload(evicted_id)
+        for evicted_id, evicted_model in evicted:
+            self._finish_unload(evicted_id, evicted_model)
         for listener in self.load_listeners:
             listener(store_id, loaded.load_seconds)
         return Acquired(loaded.model, True, loaded.load_seconds)
@@ -117,17 +117,18 @@ class ModelManager:
         """Drop a model from memory (it stays in the store)."""
         store_id = self.resolve(model_id)
         with self._lock:
-            if self._models.pop(store_id, None) is None:
-                raise ModelNotFoundError(f"Model '{model_id}' is not loaded.")
-        self._notify_unload(store_id)
+            loaded = self._models.pop(store_id, None)
+        if loaded is None:
+            raise ModelNotFoundError(f"Model '{model_id}' is not loaded.")
+        self._finish_unload(store_id, loaded)
 
     def clear(self) -> None:
         """Unload every model."""
         with self._lock:
-            ids = list(self._models)
+            unloaded = list(self._models.items())
             self._models.clear()
-        for store_id in ids:
-            self._notify_unload(store_id)
+        for store_id, loaded in unloaded:
+            self._finish_unload(store_id, loaded)
 
     def _touch(self, store_id: str) -> LoadedModel | None:
         loaded = self._models.get(store_id)
@@ -158,20 +159,22 @@ class ModelManager:
                     session.providers)
         return LoadedModel(model, seconds, memory)
 
-    def _evict_beyond_limits(self) -> list[str]:
+    def _evict_beyond_limits(self) -> list[tuple[str, LoadedModel]]:
         """Pop least recently used models past the count or memory limit (call with the lock held)."""
         budget = self.settings.models_memory_budget_mb * 1_000_000
         evicted = []
         while len(self._models) > self.settings.max_active_models or (
             budget and len(self._models) > 1 and sum(m.memory_bytes for m in self._models.values()) > budget
         ):
-            store_id, _ = self._models.popitem(last=False)
-            evicted.append(store_id)
-        for store_id in evicted:
+            store_id, loaded = self._models.popitem(last=False)
+            evicted.append((store_id, loaded))
+        for store_id, _ in evicted:
             logger.info("evicted %s (least recently used)", store_id)
         return evicted
 
-    def _notify_unload(self, store_id: str) -> None:
+    def _finish_unload(self, store_id: str, loaded: LoadedModel) -> None:
+        """Stop the model's batcher (requests holding it still finish) and tell the listeners."""
+        loaded.model.close()
         for listener in self.unload_listeners:
             listener(store_id)
 

@@ -97,8 +97,9 @@ class InferenceService:
             raise InvalidInputError("'image' is an empty list; send at least one image.")
         model, cold, load_seconds = self.model_for(model_id, route)
         started = time.perf_counter()
-        arrays = [resolve_image(image, model.settings) for image in images]
-        results = model.infer_arrays(arrays, model.params(**params))
+        with model.admit(len(images)) as ticket:  # 503 before any decoding when the model's queue is full
+            arrays = [resolve_image(image, model.settings) for image in images]
+            results = model.infer_arrays(arrays, model.params(**params), ticket)
         bodies = [self.render(result, array, options, inference_id) for result, array in zip(results, arrays)]
         seconds = time.perf_counter() - started
         for observer in self.observers:

@@ -118,3 +118,17 @@ def test_settings_aliases(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     assert settings.max_active_models == 3
     assert settings.model_store_dir == tmp_path / "cache"
     assert settings.execution_providers == ["CUDAExecutionProvider", "CPUExecutionProvider"]
+
+
+def test_unloading_stops_the_models_batching_thread(settings: Settings, store: ModelRepository) -> None:
+    import numpy as np
+
+    manager = ModelManager(settings.model_copy(update={"max_active_models": 1}), repository=store)
+    model = manager.get("a/1")
+    model.infer(np.zeros((8, 8, 3), np.uint8))  # starts the batcher's runner thread
+    runner = model.batcher._thread
+    assert runner is not None and runner.is_alive()
+    manager.get("b/1")  # evicts a/1
+    runner.join(5)
+    assert not runner.is_alive()
+    assert model.infer(np.zeros((8, 8, 3), np.uint8)).top in ("r", "g", "b")  # a holder still gets answers

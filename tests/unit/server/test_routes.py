@@ -166,3 +166,21 @@ def test_async_client(threaded_url: str, jpeg: bytes) -> None:
 
     classes = asyncio.run(go())
     assert classes[0] == classes[1] == classes[2] and "cat" in classes[0]
+
+
+def test_a_full_model_queue_answers_503_with_retry_after(zoo_settings, zoo_manager, jpeg: bytes) -> None:
+    settings = zoo_settings.model_copy(update={"max_pending_images": 2})
+    from argus.runtime.manager import ModelManager
+
+    manager = ModelManager(settings)
+    model = manager.get(MODEL)
+    request = {"model_id": MODEL, "image": {"type": "base64", "value": _b64(jpeg)}}
+    with TestClient(create_app(settings, manager=manager)) as client:
+        with model.admit(2):  # two images in flight: the queue is full
+            refused = client.post("/infer/object_detection", json=request)
+        accepted = client.post("/infer/object_detection", json=request)
+    assert refused.status_code == 503
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert "waiting" in refused.json()["message"]
+    assert accepted.status_code == 200 and accepted.json()["predictions"]
+    manager.clear()

@@ -1,0 +1,171 @@
+"""DynamicBatcher: batch assembly, delays, ordering, failure isolation, admission control."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from argus.errors import OverloadedError
+from argus.models.batching import BatchPolicy, DynamicBatcher
+
+WAIT = 10.0  # generous bound on a result that must arrive; a hang fails the test instead of stalling it
+
+
+class GatedModel:
+    """A fake ``session.run``: doubles its input, records batch shapes, and can be held at a gate."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[float]] = []
+        self.gate = threading.Event()
+        self.gate.set()
+        self.entered = threading.Event()
+
+    def __call__(self, tensor: np.ndarray) -> list[np.ndarray]:
+        self.entered.set()
+        assert self.gate.wait(WAIT)
+        if np.isnan(tensor).any():
+            raise ValueError("NaN input")
+        self.batches.append(tensor[:, 0].tolist())
+        return [tensor * 2, np.array(7.0)]  # a batched output and one without a batch dimension
+
+
+def rows(*values: float) -> np.ndarray:
+    return np.array([[v, v] for v in values], dtype=np.float32)
+
+
+def run_one(batcher: DynamicBatcher, tensor: np.ndarray) -> list[np.ndarray]:
+    with batcher.admit(tensor.shape[0]) as ticket:
+        return ticket.run(tensor)
+
+
+def occupy(batcher: DynamicBatcher, model: GatedModel, pool: ThreadPoolExecutor):
+    """Start a first request and hold the model inside it, so later requests queue up."""
+    model.gate.clear()
+    first = pool.submit(run_one, batcher, rows(0))
+    assert model.entered.wait(WAIT)
+    return first
+
+
+def wait_queued(batcher: DynamicBatcher, count: int) -> None:
+    """Wait until ``count`` requests sit in the queue (submitted, not yet taken into a batch)."""
+    for _ in range(1000):
+        if len(batcher._queue) >= count:
+            return
+        threading.Event().wait(0.005)
+    raise AssertionError(f"{count} rows never queued")
+
+
+def test_a_lone_request_runs_at_once_and_gets_its_own_rows() -> None:
+    model = GatedModel()
+    batcher = DynamicBatcher(model, BatchPolicy(max_batch_size=8, max_queue_delay=WAIT))
+    out = run_one(batcher, rows(3, 4))  # nothing else admitted: no reason to wait for the delay
+    assert out[0][:, 0].tolist() == [6, 8] and float(out[1]) == 7.0
+    assert model.batches == [[3, 4]]
+    batcher.close()
+
+
+def test_requests_queued_behind_a_running_batch_run_together_in_arrival_order() -> None:
+    model = GatedModel()
+    batcher = DynamicBatcher(model, BatchPolicy(max_batch_size=4, max_queue_delay=0.0))
+    with ThreadPoolExecutor(8) as pool:
+        first = occupy(batcher, model, pool)
+        later = []
+        for value in (1, 2, 3, 4, 5):  # five one-row requests while the model is busy: 4 fit one batch
+            later.append(pool.submit(run_one, batcher, rows(value)))
+            wait_queued(batcher, len(later))
+        model.gate.set()
+        results = [f.result(WAIT) for f in [first, *later]]
+    assert model.batches == [[0], [1, 2, 3, 4], [5]]
+    assert [r[0][0, 0] for r in results] == [0, 2, 4, 6, 8, 10]  # each caller got its own row back
+    batcher.close()
+
+
+def test_a_batch_waits_for_an_admitted_request_that_is_still_preprocessing() -> None:
+    model = GatedModel()
+    batcher = DynamicBatcher(model, BatchPolicy(max_batch_size=2, max_queue_delay=WAIT))
+    with ThreadPoolExecutor(2) as pool:
+        with batcher.admit(1) as late_ticket:  # admitted (decoding, say) but not submitted yet
+            early = pool.submit(run_one, batcher, rows(1))
+            wait_queued(batcher, 1)
+            assert model.batches == []  # the runner is waiting for the late request to join
+            late = late_ticket.run(rows(2))
+        assert early.result(WAIT)[0][0, 0] == 2 and late[0][0, 0] == 4
+    assert model.batches == [[1, 2]]
+    batcher.close()
+
+
+def test_a_batch_stops_waiting_when_the_admitted_request_gives_up() -> None:
+    model = GatedModel()
+    batcher = DynamicBatcher(model, BatchPolicy(max_batch_size=2, max_queue_delay=WAIT))
+    with ThreadPoolExecutor(1) as pool:
+        with batcher.admit(1):  # this request fails during decoding and never submits
+            early = pool.submit(run_one, batcher, rows(1))
+            wait_queued(batcher, 1)
+        assert early.result(WAIT)[0][0, 0] == 2  # released at once, not after WAIT
+    assert model.batches == [[1]]
+    batcher.close()
+
+
+def test_the_queue_delay_bounds_the_wait_for_a_slow_request() -> None:
+    model = GatedModel()
+    batcher = DynamicBatcher(model, BatchPolicy(max_batch_size=2, max_queue_delay=0.01))
+    with ThreadPoolExecutor(1) as pool, batcher.admit(1):  # admitted, never submits within the delay
+        assert pool.submit(run_one, batcher, rows(5)).result(WAIT)[0][0, 0] == 10
+    assert model.batches == [[5]]
+    batcher.close()
+
+
+def test_a_failing_request_in_a_batch_fails_alone() -> None:
+    model = GatedModel()
+    batcher = DynamicBatcher(model, BatchPolicy(max_batch_size=4, max_queue_delay=0.0))
+    with ThreadPoolExecutor(4) as pool:
+        first = occupy(batcher, model, pool)
+        good_a = pool.submit(run_one, batcher, rows(1))
+        wait_queued(batcher, 1)
+        bad = pool.submit(run_one, batcher, rows(float("nan")))
+        wait_queued(batcher, 2)
+        good_b = pool.submit(run_one, batcher, rows(3))
+        wait_queued(batcher, 3)
+        model.gate.set()
+        assert first.result(WAIT)[0][0, 0] == 0
+        assert good_a.result(WAIT)[0][0, 0] == 2 and good_b.result(WAIT)[0][0, 0] == 6
+        with pytest.raises(ValueError, match="NaN"):
+            bad.result(WAIT)
+    assert model.batches == [[0], [1], [3]]  # the batch failed, then each request ran on its own
+    batcher.close()
+
+
+def test_admission_past_the_limit_is_refused_with_a_retry_after() -> None:
+    batcher = DynamicBatcher(GatedModel(), BatchPolicy(max_batch_size=2, max_pending_rows=3))
+    with batcher.admit(2), batcher.admit(1):
+        with pytest.raises(OverloadedError) as refused:
+            with batcher.admit(1):
+                pass
+        assert refused.value.status_code == 503 and refused.value.retry_after >= 1
+        assert "3 images waiting" in refused.value.message
+    with batcher.admit(3):  # room again once the others are done
+        assert batcher.pending_rows == 3
+    assert batcher.pending_rows == 0
+    batcher.close()
+
+
+def test_one_request_larger_than_the_limit_is_admitted_when_the_queue_is_empty() -> None:
+    batcher = DynamicBatcher(GatedModel(), BatchPolicy(max_pending_rows=2))
+    with batcher.admit(5) as ticket:
+        assert ticket.run(rows(1, 2, 3, 4, 5))[0].shape == (5, 2)
+    batcher.close()
+
+
+def test_after_close_the_runner_exits_and_requests_still_run() -> None:
+    model = GatedModel()
+    batcher = DynamicBatcher(model, BatchPolicy(max_batch_size=4))
+    run_one(batcher, rows(1))
+    runner = batcher._thread
+    batcher.close()
+    assert runner is not None
+    runner.join(WAIT)
+    assert not runner.is_alive()
+    assert run_one(batcher, rows(2))[0][0, 0] == 4
