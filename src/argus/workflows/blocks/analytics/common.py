@@ -1,0 +1,83 @@
+"""Helpers the analytics blocks share: which video a frame is from, its time, geometry checks.
+
+Example:
+    >>> parse_points([[0, 10], [50, 10]], field="line_segment", exactly=2)
+    [(0.0, 10.0), (50.0, 10.0)]
+    >>> frame_time(VideoMetadata(frame_number=30, fps=15.0, comes_from_video_file=True))
+    2.0
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+import supervision as sv
+
+from argus.errors import InvalidInputError
+from argus.workflows.blocks.base import Block, Selector
+from argus.workflows.data import VideoMetadata, WorkflowImageData
+from argus.workflows.kinds import STRING_KIND
+
+POSITIONS = tuple(sv.Position.list())
+AnchorField = Literal[POSITIONS] | Selector(kind=[STRING_KIND])  # type: ignore[valid-type]
+
+
+def frame_metadata(block: Block, image: WorkflowImageData | None = None,
+                   metadata: VideoMetadata | None = None) -> VideoMetadata:
+    """The video metadata of the frame being processed.
+
+    An explicit ``WorkflowVideoMetadata`` input wins; then the image's own metadata when it carries
+    any; then what the engine recorded for the element (``default`` video when nothing is known).
+    """
+    if metadata is not None:
+        return metadata
+    if image is not None and image.video_metadata != VideoMetadata():
+        return image.video_metadata
+    return block.element.video_metadata
+
+
+def frame_time(metadata: VideoMetadata) -> float:
+    """Seconds of the frame: ``frame_number / fps`` for video files, else its timestamp (else now)."""
+    if metadata.comes_from_video_file and metadata.fps:
+        return metadata.frame_number / metadata.fps
+    if metadata.frame_timestamp is not None:
+        return float(metadata.frame_timestamp)
+    if metadata.fps:
+        return metadata.frame_number / metadata.fps
+    return time.time()
+
+
+def require_tracked(detections: sv.Detections, block_name: str) -> None:
+    """Refuse detections without ``tracker_id`` (they must come through a tracker first)."""
+    if detections.tracker_id is None:
+        raise InvalidInputError(
+            f"{block_name} needs tracked detections (with tracker_id): put a Byte Tracker step "
+            "(roboflow_core/byte_tracker@v3) before it and pass its tracked_detections."
+        )
+
+
+def parse_points(value: Any, field: str, exactly: int | None = None, at_least: int | None = None
+                 ) -> list[tuple[float, float]]:
+    """``[[x, y], ...]`` as float pairs, checked; the message names ``field`` and the expected shape."""
+    shape = f"exactly {exactly}" if exactly is not None else f"at least {at_least}"
+    if not isinstance(value, (list, tuple)):
+        raise InvalidInputError(f"{field} must be a list of {shape} [x, y] points, got {type(value).__name__}.")
+    points: list[tuple[float, float]] = []
+    for point in value:
+        if (not isinstance(point, (list, tuple)) or len(point) != 2
+                or not all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in point)):
+            raise InvalidInputError(f"{field} must be a list of [x, y] points with numeric coordinates; "
+                                    f"got the point {point!r}.")
+        points.append((float(point[0]), float(point[1])))
+    if (exactly is not None and len(points) != exactly) or (at_least is not None and len(points) < at_least):
+        raise InvalidInputError(f"{field} must have {shape} points, it has {len(points)}.")
+    return points
+
+
+def position(name: str, field: str = "triggering_anchor") -> sv.Position:
+    """The ``sv.Position`` called ``name``; a clear error listing the choices otherwise."""
+    try:
+        return sv.Position(name)
+    except ValueError:
+        raise InvalidInputError(f"{field} must be one of {', '.join(POSITIONS)}; got {name!r}.") from None

@@ -1,0 +1,135 @@
+"""Time in Zone (``roboflow_core/time_in_zone@v1|v2``): seconds each tracked object has spent in a polygon.
+
+``sv.PolygonZone`` says which anchors are inside; per video the block remembers when each
+tracker id entered. A detection in the zone gets ``time_in_zone`` = frame time - entry time
+(frame time is ``frame_number / fps`` for video files, else the frame timestamp). Leaving the
+zone resets the clock when ``reset_out_of_zone_detections``; detections outside are dropped when
+``remove_out_of_zone_detections`` (else they carry 0).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+import supervision as sv
+from pydantic import Field
+
+from argus.workflows.blocks.analytics.common import (
+    AnchorField,
+    frame_metadata,
+    frame_time,
+    parse_points,
+    position,
+    require_tracked,
+)
+from argus.workflows.blocks.base import (
+    Block,
+    BlockManifest,
+    ImageSelector,
+    OutputDefinition,
+    Selector,
+    StepOutputSelector,
+    VideoMetadataSelector,
+    block_config,
+)
+from argus.workflows.data import TIME_IN_ZONE_KEY, VideoMetadata, WorkflowImageData
+from argus.workflows.kinds import (
+    BOOLEAN_KIND,
+    INSTANCE_SEGMENTATION_PREDICTION_KIND,
+    LIST_OF_VALUES_KIND,
+    OBJECT_DETECTION_PREDICTION_KIND,
+)
+
+OUTPUT_KEY = "timed_detections"
+_BOX_KINDS = [OBJECT_DETECTION_PREDICTION_KIND, INSTANCE_SEGMENTATION_PREDICTION_KIND]
+
+
+class _TimeInZoneFields(BlockManifest):
+    image: ImageSelector()  # type: ignore[valid-type]
+    detections: StepOutputSelector(kind=_BOX_KINDS) = Field(  # type: ignore[valid-type]
+        description="Tracked detections (from a Byte Tracker step).")
+    zone: list | Selector(kind=[LIST_OF_VALUES_KIND]) = Field(  # type: ignore[valid-type]
+        description="The zone polygon [[x1, y1], [x2, y2], [x3, y3], ...] (at least 3 points).")
+    triggering_anchor: AnchorField = Field(default="CENTER", description="Box point that must be inside.")
+    remove_out_of_zone_detections: bool | Selector(kind=[BOOLEAN_KIND]) = Field(  # type: ignore[valid-type]
+        default=True, description="Drop detections outside the zone.")
+    reset_out_of_zone_detections: bool | Selector(kind=[BOOLEAN_KIND]) = Field(  # type: ignore[valid-type]
+        default=True, description="Restart the clock of objects that leave the zone.")
+
+    @classmethod
+    def describe_outputs(cls) -> list[OutputDefinition]:
+        return [OutputDefinition(name=OUTPUT_KEY, kind=_BOX_KINDS)]
+
+
+class TimeInZoneV1Manifest(_TimeInZoneFields):
+    """v1: frames identified by a ``WorkflowVideoMetadata`` input."""
+
+    model_config = block_config(name="Time in Zone", category="analytics", version="v1",
+                                description="Track duration of time spent by objects in zone.")
+    type: Literal["roboflow_core/time_in_zone@v1"]
+    metadata: VideoMetadataSelector()  # type: ignore[valid-type]
+
+
+class TimeInZoneV2Manifest(_TimeInZoneFields):
+    """v2: video metadata from the image."""
+
+    model_config = block_config(name="Time in Zone", category="analytics", version="v2",
+                                description="Track duration of time spent by objects in zone.")
+    type: Literal["roboflow_core/time_in_zone@v2"]
+
+
+class _ZoneClock:
+    """One video's zone and the entry time of each tracker id inside it."""
+
+    def __init__(self, zone: Any, anchor: str) -> None:
+        polygon = np.array(parse_points(zone, "zone", at_least=3), dtype=np.int32)
+        self.zone = sv.PolygonZone(polygon=polygon, triggering_anchors=(position(anchor),))
+        self.entered: dict[int, float] = {}
+
+    def timed(self, detections: sv.Detections, now: float, remove_out: bool, reset_out: bool) -> sv.Detections:
+        inside = self.zone.trigger(detections) if len(detections) else np.zeros(0, dtype=bool)
+        durations = np.zeros(len(detections), dtype=np.float64)
+        keep = np.ones(len(detections), dtype=bool)
+        for i, (is_in, tracker_id) in enumerate(zip(inside, detections.tracker_id)):
+            tracker_id = int(tracker_id)
+            if is_in:
+                durations[i] = now - self.entered.setdefault(tracker_id, now)
+                continue
+            if reset_out or not remove_out:  # the reference restarts the clock of kept outsiders too
+                self.entered.pop(tracker_id, None)
+            keep[i] = not remove_out
+        result = detections[keep]
+        result.data[TIME_IN_ZONE_KEY] = durations[keep]
+        return result
+
+
+class _TimeInZoneBase(Block):
+    stateful = True
+
+    def _timed(self, metadata: VideoMetadata, detections: sv.Detections, zone: Any, triggering_anchor: str,
+               remove_out_of_zone_detections: bool, reset_out_of_zone_detections: bool) -> dict[str, Any]:
+        require_tracked(detections, "Time in Zone")
+        clock = self.video_state(metadata.video_identifier, lambda: _ZoneClock(zone, triggering_anchor))
+        timed = clock.timed(detections, frame_time(metadata), bool(remove_out_of_zone_detections),
+                            bool(reset_out_of_zone_detections))
+        return {OUTPUT_KEY: timed}
+
+
+class TimeInZoneBlockV1(_TimeInZoneBase):
+    """Per ``WorkflowVideoMetadata`` video."""
+
+    manifest_class = TimeInZoneV1Manifest
+
+    def run(self, image: WorkflowImageData, metadata: VideoMetadata, detections: sv.Detections,
+            **params: Any) -> dict[str, Any]:
+        return self._timed(frame_metadata(self, image, metadata), detections, **params)
+
+
+class TimeInZoneBlockV2(_TimeInZoneBase):
+    """Per the image's video."""
+
+    manifest_class = TimeInZoneV2Manifest
+
+    def run(self, image: WorkflowImageData, detections: sv.Detections, **params: Any) -> dict[str, Any]:
+        return self._timed(frame_metadata(self, image), detections, **params)

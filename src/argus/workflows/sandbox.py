@@ -1,0 +1,203 @@
+"""Run workflow-supplied Python in a separate process with a timeout and a memory limit.
+
+Custom Python blocks (``dynamic_blocks_definitions``) never run in the server process. Each
+compiled dynamic block owns one :class:`SandboxProcess`: a child started with
+``python -m argus.workflows.sandbox_worker`` that caps its address space with
+``resource.setrlimit`` before it sees the code. Inputs go to it pickled over a pipe; its answers
+come back through :class:`SafeUnpickler`, which rebuilds only plain data (numpy arrays,
+``sv.Detections``, workflow images, builtins), so a hostile answer cannot run code in the server
+while it is unpickled.
+
+A call that runs past the timeout kills the child (the next call starts a fresh one); a child
+that dies (killed by the kernel, crashed) is reported with its exit status. Both raise
+:class:`CustomPythonError` naming the block.
+
+Example:
+    >>> code = {"run_function_code": "def run(self, x):\\n    return {'y': x * 2}"}
+    >>> with SandboxProcess(code, block_type="Doubler") as sandbox:  # doctest: +SKIP
+    ...     sandbox.call({"x": 21})
+    {'y': 42}
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import pickle
+import select
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from argus.errors import ArgusError
+from argus.workflows.sandbox_worker import HEADER
+
+logger = logging.getLogger(__name__)
+
+MAX_REPLY_BYTES = 512 * 1024 * 1024
+
+
+class CustomPythonError(ArgusError):
+    """Custom Python code failed, ran past its time, or went over its memory (HTTP 422)."""
+
+    status_code = 422
+    code = "custom_python_error"
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """Per-call wall-clock timeout (seconds) and the child's address-space cap (MiB, 0 = none)."""
+
+    timeout_s: float = 10.0
+    memory_mb: int = 1024
+    startup_timeout_s: float = 60.0
+
+
+# The only globals an answer's pickle may name: data classes and numpy's own rebuild helpers.
+_SAFE_GLOBALS = {
+    ("builtins", name) for name in ("complex", "set", "frozenset", "slice", "range", "bytearray", "object",
+                                    "list", "dict", "tuple", "int", "float", "str", "bytes", "bool")
+} | {
+    ("copyreg", "_reconstructor"), ("copyreg", "__newobj__"), ("copyreg", "__newobj_ex__"),
+    ("_codecs", "encode"), ("collections", "OrderedDict"),
+    ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "scalar"), ("numpy._core.numeric", "_frombuffer"),
+    ("supervision.detection.core", "Detections"), ("supervision.key_points.core", "KeyPoints"),
+    ("datetime", "datetime"), ("datetime", "date"), ("datetime", "timedelta"), ("datetime", "timezone"),
+} | {
+    ("argus.workflows.data", name) for name in ("WorkflowImageData", "ImageParentMetadata", "OriginCoordinates",
+                                                "VideoMetadata")
+}
+
+
+class SafeUnpickler(pickle.Unpickler):
+    """An unpickler that rebuilds plain data only (never a callable such as ``os.system``)."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        """Allow the names in :data:`_SAFE_GLOBALS` (numpy's ``numpy.core`` spelled as ``numpy._core``)."""
+        canonical = module.replace("numpy.core.", "numpy._core.", 1) if module.startswith("numpy.core.") else module
+        if (canonical, name) not in _SAFE_GLOBALS and not (canonical == "numpy.dtypes" and name.endswith("DType")):
+            raise pickle.UnpicklingError(f"returned an object of a refused type {module}.{name}")
+        return super().find_class(module, name)
+
+
+class SandboxProcess:
+    """One child process running one dynamic block's code; calls are serialised by a lock."""
+
+    def __init__(self, code: dict[str, Any], block_type: str, limits: SandboxLimits | None = None) -> None:
+        self._code = dict(code)
+        self._block_type = block_type
+        self._limits = limits or SandboxLimits()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id while it runs."""
+        return self._process.pid if self._process and self._process.poll() is None else None
+
+    def call(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Run the block's function with ``kwargs`` in the child; its result dict."""
+        with self._lock:
+            self._ensure_started()
+            result = self._request(("run", kwargs), self._limits.timeout_s)
+        if not isinstance(result, dict):
+            raise self._error(f"returned {type(result).__name__}, expected a dict of outputs")
+        return result
+
+    def close(self) -> None:
+        """Stop the child (idempotent)."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        for stream in (process.stdin, process.stdout):
+            if stream:
+                stream.close()
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+
+    def __enter__(self) -> SandboxProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
+    def _ensure_started(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            return
+        self.close()
+        memory_bytes = self._limits.memory_mb * 1024 * 1024
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+               "PYTHONDONTWRITEBYTECODE": "1"}
+        self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "argus.workflows.sandbox_worker", str(memory_bytes)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True,
+        )
+        logger.info("custom Python block %s: sandbox process %d started", self._block_type, self._process.pid)
+        self._request(("init", self._code), self._limits.startup_timeout_s)
+
+    def _request(self, message: tuple[str, Any], timeout_s: float) -> Any:
+        process = self._process
+        assert process is not None and process.stdin is not None and process.stdout is not None
+        payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            process.stdin.write(HEADER.pack(len(payload)) + payload)
+            process.stdin.flush()
+        except (BrokenPipeError, OSError):
+            raise self._died() from None
+        deadline = time.monotonic() + timeout_s
+        header = self._read_exact(HEADER.size, deadline, timeout_s)
+        (size,) = HEADER.unpack(header)
+        if size > MAX_REPLY_BYTES:
+            self.close()
+            raise self._error(f"answer of {size} bytes is over the {MAX_REPLY_BYTES}-byte limit")
+        body = self._read_exact(size, deadline, timeout_s)
+        try:
+            status, value = SafeUnpickler(io.BytesIO(body)).load()
+        except pickle.UnpicklingError as error:
+            raise self._error(str(error)) from None
+        if status != "ok":
+            raise self._error(f"raised {value}")
+        return value
+
+    def _read_exact(self, size: int, deadline: float, timeout_s: float) -> bytes:
+        process = self._process
+        assert process is not None and process.stdout is not None
+        fd = process.stdout.fileno()
+        chunks: list[bytes] = []
+        remaining = size
+        while remaining:
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([fd], [], [], max(0.0, left))
+            if not ready:
+                self.close()
+                raise self._error(f"timed out after {timeout_s:g} s (the sandbox process was stopped; "
+                                  "raise ARGUS_CUSTOM_PYTHON_TIMEOUT if the code needs longer)")
+            chunk = os.read(fd, min(remaining, 1 << 20))
+            if not chunk:
+                raise self._died()
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        return b"".join(chunks)
+
+    def _died(self) -> CustomPythonError:
+        process = self._process
+        code = process.wait() if process is not None else None
+        self.close()
+        how = f"signal {-code}" if code is not None and code < 0 else f"exit status {code}"
+        return self._error(f"sandbox process died ({how}); it may have gone over the "
+                           f"{self._limits.memory_mb} MiB memory limit (ARGUS_CUSTOM_PYTHON_MEMORY_MB)")
+
+    def _error(self, detail: str) -> CustomPythonError:
+        return CustomPythonError(f"Custom Python block {self._block_type!r} {detail}")

@@ -1,0 +1,150 @@
+"""The child side of the custom-Python sandbox: ``python -m argus.workflows.sandbox_worker MEMORY_BYTES``.
+
+The server never runs workflow-supplied code itself: :mod:`argus.workflows.sandbox` starts this
+module in a separate process, which first caps its own address space (``RLIMIT_AS``, soft and
+hard, so the code cannot raise it again) and core dumps, then receives the block's code, runs
+the init function once, and answers ``run`` requests until its input closes.
+
+Frames on stdin/stdout are an 8-byte big-endian length and a pickle. Stdout is handed to the
+protocol before any user code runs; ``print`` in user code goes to stderr.
+
+This module imports nothing heavy at the top so the limit is in place before numpy loads.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import sys
+import traceback
+from typing import Any, BinaryIO
+
+HEADER = struct.Struct(">Q")
+
+# What the reference promises to dynamic block code (PythonCode.run_function_code's description).
+PREAMBLE = """\
+from typing import Any, Dict, List, Optional, Set, Tuple, Union
+import json
+import math
+import os
+import time
+import cv2
+import numpy as np
+import supervision as sv
+from argus.workflows.data import VideoMetadata, WorkflowImageData
+Batch = list
+BlockResult = Dict[str, Any]
+"""
+
+
+def read_frame(stream: BinaryIO) -> Any:
+    """One pickled message, or ``None`` when the peer closed the pipe."""
+    import pickle
+
+    header = stream.read(HEADER.size)
+    if len(header) < HEADER.size:
+        return None
+    (size,) = HEADER.unpack(header)
+    payload = stream.read(size)
+    if len(payload) < size:
+        return None
+    return pickle.loads(payload)
+
+
+def write_frame(stream: BinaryIO, message: Any) -> None:
+    """Pickle ``message`` and write it with its length."""
+    import pickle
+
+    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(HEADER.pack(len(payload)) + payload)
+    stream.flush()
+
+
+class _BlockSelf:
+    """What ``self`` is inside ``run(self, ...)``: carries ``_init_results`` as in the reference."""
+
+    def __init__(self, init_results: dict[str, Any]) -> None:
+        self._init_results = init_results
+
+
+def _limit_resources(memory_bytes: int) -> None:
+    import resource
+
+    if memory_bytes > 0:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _load(code: dict[str, Any]) -> tuple[Any, _BlockSelf]:
+    """Exec the imports, the run function and the init function; return ``run`` and its ``self``."""
+    namespace: dict[str, Any] = {"__name__": "argus_dynamic_block"}
+    source = PREAMBLE + "\n".join(code.get("imports") or []) + "\n"
+    exec(compile(source, "<dynamic block imports>", "exec"), namespace)  # noqa: S102 - the sandbox's purpose
+    exec(compile(code["run_function_code"], "<run_function_code>", "exec"), namespace)  # noqa: S102
+    run_name = code.get("run_function_name") or "run"
+    run = namespace.get(run_name)
+    if not callable(run):
+        raise NameError(f"run_function_code defines no function named {run_name!r}")
+    init_results: dict[str, Any] = {}
+    if code.get("init_function_code"):
+        exec(compile(code["init_function_code"], "<init_function_code>", "exec"), namespace)  # noqa: S102
+        init_name = code.get("init_function_name") or "init"
+        init = namespace.get(init_name)
+        if not callable(init):
+            raise NameError(f"init_function_code defines no function named {init_name!r}")
+        init_results = init()
+        if not isinstance(init_results, dict):
+            raise TypeError(f"{init_name}() must return a dict, it returned {type(init_results).__name__}")
+    return run, _BlockSelf(init_results)
+
+
+def _describe(error: BaseException) -> str:
+    """The exception and the last frames of user code (not this module's frames)."""
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename.startswith("<")]
+    where = "".join(traceback.format_list(frames[-3:]))
+    return f"{type(error).__name__}: {error}" + (f"\n{where.rstrip()}" if where else "")
+
+
+def serve(requests: BinaryIO, replies: BinaryIO) -> None:
+    """Answer ``("init", code)`` once, then ``("run", kwargs)`` until the input closes."""
+    run: Any = None
+    block_self: _BlockSelf | None = None
+    while True:
+        message = read_frame(requests)
+        if message is None:
+            return
+        action, payload = message
+        try:
+            if action == "init":
+                run, block_self = _load(payload)
+                write_frame(replies, ("ok", os.getpid()))
+            elif action == "run":
+                result = run(block_self, **payload)
+                if not isinstance(result, dict):
+                    raise TypeError(f"run() must return a dict of outputs, it returned {type(result).__name__}")
+                write_frame(replies, ("ok", result))
+            else:
+                write_frame(replies, ("error", f"unknown request {action!r}"))
+        except MemoryError:
+            write_frame(replies, ("error", "MemoryError: the custom code went over the sandbox's memory limit"))
+        except BaseException as error:  # noqa: BLE001 - every failure of user code goes back as a message
+            write_frame(replies, ("error", _describe(error)))
+
+
+def main(argv: list[str]) -> None:
+    """Entry point: take the protocol's stdout, cap resources, import the preamble's libraries, serve."""
+    replies = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    requests = sys.stdin.buffer
+    sys.stdin = open(os.devnull)  # noqa: SIM115 - user code must not read the protocol
+    _limit_resources(int(argv[0]) if argv else 0)
+    import cv2  # noqa: F401 - loaded before the limit could be hit by user allocations
+    import numpy  # noqa: F401
+    import supervision  # noqa: F401
+
+    serve(requests, replies)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
