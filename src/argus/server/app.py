@@ -23,7 +23,7 @@ from argus.server.errors import install_error_handlers
 from argus.server.metrics import ServerMetrics
 from argus.server.middleware import ServerMiddleware
 from argus.server.responses import ORJSONResponse
-from argus.server.routes import infer, legacy, models, oip, ops
+from argus.server.routes import infer, legacy, models, oip, ops, streams
 from argus.server.state import AppState
 from argus.settings import Settings
 
@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None, manager: ModelManager | None = 
             logger.warning("serving on %s without API keys: set ARGUS_API_KEYS to require them", settings.host)
         threading.Thread(target=_preload, args=(state,), name="argus-preload", daemon=True).start()
         yield
+        streams.shutdown_stream_manager(app)
 
     app = FastAPI(title="Argus", version=argus.__version__, lifespan=lifespan,
                   default_response_class=ORJSONResponse)
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, manager: ModelManager | None = 
     app.include_router(models.router, dependencies=secured)
     app.include_router(infer.router, dependencies=secured)
     app.include_router(oip.router, dependencies=secured)
+    app.include_router(streams.router, dependencies=[Depends(streams.require_stream_api_key)])
     app.include_router(legacy.router, dependencies=secured)  # last: its path pattern catches two-segment paths
     app.add_middleware(ServerMiddleware, metrics=state.metrics, max_body_bytes=settings.max_body_bytes)
     return app
