@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from argus.cli import infer, models, serve, server, zoo
+from argus.cli import infer, models, serve, server, video, zoo
 
 app = typer.Typer(name="argus", help="Argus: self-hosted computer-vision inference.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -15,6 +15,7 @@ app.command("serve")(serve.serve)
 app.add_typer(models.app, name="models")
 app.add_typer(zoo.app, name="zoo")
 app.add_typer(server.app, name="server")
+app.add_typer(video.app, name="video")
 
 
 @app.callback()
