@@ -85,6 +85,10 @@ STEP_SELECTOR_PATTERN = r"^\$steps\.[A-Za-z_0-9\-]+$"
 STEP_OUTPUT_SELECTOR_PATTERN = r"^\$steps\.[A-Za-z_0-9\-]+\.([A-Za-z_0-9\-]+|\*)$"
 ANY_DATA_SELECTOR_PATTERN = r"^\$(inputs\.[A-Za-z_0-9\-]+|steps\.[A-Za-z_0-9\-]+\.([A-Za-z_0-9\-]+|\*))$"
 
+FloatZeroToOne = Annotated[float, Field(ge=0.0, le=1.0)]
+"""A literal in [0, 1]; use it inside unions with selectors (``Field(ge=...)`` on a union rejects selectors)."""
+PositiveInt = Annotated[int, Field(ge=1)]
+
 
 @dataclass(frozen=True)
 class SelectorSpec:

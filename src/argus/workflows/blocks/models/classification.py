@@ -1,0 +1,58 @@
+"""Classification model blocks: single-label and multi-label, v1 and v2."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from argus.workflows.blocks.base import block_config
+from argus.workflows.blocks.models.common import ModelBlock, ModelManifest
+from argus.workflows.kinds import CLASSIFICATION_PREDICTION_KIND, Kind
+
+_SINGLE = block_config(name="Single-Label Classification Model", category="model",
+                       description="Apply a single tag to an image.")
+_MULTI = block_config(name="Multi-Label Classification Model", category="model",
+                      description="Apply multiple tags to an image.")
+
+
+class ClassificationManifestV1(ModelManifest):
+    model_config = _SINGLE
+    type: Literal["roboflow_core/roboflow_classification_model@v1", "RoboflowClassificationModel",
+                  "ClassificationModel"]
+    prediction_kind: ClassVar[Kind] = CLASSIFICATION_PREDICTION_KIND
+
+
+class ClassificationManifestV2(ClassificationManifestV1):
+    model_config = _SINGLE
+    type: Literal["roboflow_core/roboflow_classification_model@v2"]  # type: ignore[assignment]
+
+
+class MultiLabelClassificationManifestV1(ModelManifest):
+    model_config = _MULTI
+    type: Literal["roboflow_core/roboflow_multi_label_classification_model@v1",
+                  "RoboflowMultiLabelClassificationModel", "MultiLabelClassificationModel"]
+    prediction_kind: ClassVar[Kind] = CLASSIFICATION_PREDICTION_KIND
+
+
+class MultiLabelClassificationManifestV2(MultiLabelClassificationManifestV1):
+    model_config = _MULTI
+    type: Literal["roboflow_core/roboflow_multi_label_classification_model@v2"]  # type: ignore[assignment]
+
+
+class ClassificationModelV1(ModelBlock):
+    manifest_class = ClassificationManifestV1
+    tasks = ("classification",)
+    prediction_type = "classification"
+
+
+class ClassificationModelV2(ClassificationModelV1):
+    manifest_class = ClassificationManifestV2
+
+
+class MultiLabelClassificationModelV1(ModelBlock):
+    manifest_class = MultiLabelClassificationManifestV1
+    tasks = ("multi-label-classification",)
+    prediction_type = "classification"
+
+
+class MultiLabelClassificationModelV2(MultiLabelClassificationModelV1):
+    manifest_class = MultiLabelClassificationManifestV2

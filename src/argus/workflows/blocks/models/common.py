@@ -1,0 +1,116 @@
+"""What the Roboflow model blocks share: manifest fields, batched inference through the ModelManager."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from pydantic import AliasChoices, Field
+
+from argus.core.predictions import ClassificationResult, DetectionResult
+from argus.errors import InvalidInputError, ServerError
+from argus.workflows.blocks.base import (
+    Block,
+    BlockManifest,
+    Element,
+    FloatZeroToOne,
+    ImageSelector,
+    OutputDefinition,
+    PositiveInt,
+    Selector,
+)
+from argus.workflows.data import PARENT_ID_KEY, ROOT_PARENT_ID_KEY, WorkflowImageData, detections_from_result
+from argus.workflows.kinds import (
+    BOOLEAN_KIND,
+    FLOAT_ZERO_TO_ONE_KIND,
+    INFERENCE_ID_KIND,
+    INTEGER_KIND,
+    LIST_OF_VALUES_KIND,
+    ROBOFLOW_MODEL_ID_KIND,
+    ROBOFLOW_PROJECT_KIND,
+    Kind,
+)
+
+PARAMETER_NAMES = ("confidence", "iou_threshold", "class_agnostic_nms", "class_filter", "max_detections",
+                   "max_candidates", "keypoint_confidence", "mask_decode_mode")
+
+
+class ModelManifest(BlockManifest):
+    """Fields every Roboflow model block has."""
+
+    images: ImageSelector() = Field(validation_alias=AliasChoices("images", "image"),
+                                    description="The image to infer on")
+    model_id: str | Selector(kind=[ROBOFLOW_MODEL_ID_KIND]) = Field(description="Model id (store id or zoo alias)")
+    confidence: FloatZeroToOne | Selector(kind=[FLOAT_ZERO_TO_ONE_KIND]) | None = 0.4
+    disable_active_learning: bool | Selector(kind=[BOOLEAN_KIND]) = True
+    active_learning_target_dataset: Selector(kind=[ROBOFLOW_PROJECT_KIND]) | str | None = None
+
+    prediction_kind: ClassVar[Kind]
+
+    @classmethod
+    def describe_outputs(cls) -> list[OutputDefinition]:
+        return [OutputDefinition(name="inference_id", kind=[INFERENCE_ID_KIND]),
+                OutputDefinition(name="predictions", kind=[cls.prediction_kind])]
+
+
+class DetectionModelManifest(ModelManifest):
+    """Fields of the detection-type model blocks."""
+
+    class_agnostic_nms: bool | Selector(kind=[BOOLEAN_KIND]) | None = False
+    class_filter: list[str] | Selector(kind=[LIST_OF_VALUES_KIND]) | None = None
+    iou_threshold: FloatZeroToOne | Selector(kind=[FLOAT_ZERO_TO_ONE_KIND]) | None = 0.3
+    max_detections: PositiveInt | Selector(kind=[INTEGER_KIND]) | None = 300
+    max_candidates: PositiveInt | Selector(kind=[INTEGER_KIND]) | None = 3000
+
+
+def _frozen(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+class ModelBlock(Block):
+    """Runs the step's model on every image of the batch, grouping images that share parameters."""
+
+    tasks: ClassVar[tuple[str, ...]]
+    prediction_type: ClassVar[str]
+
+    def run(self, **kwargs: Any) -> dict[str, Any]:
+        return self.run_batch([Element(kwargs)])[0]  # type: ignore[return-value]
+
+    def run_batch(self, elements: list[Element]) -> list[Any]:
+        groups: dict[tuple[Any, ...], list[int]] = {}
+        for position, element in enumerate(elements):
+            kwargs = element.kwargs
+            key = (kwargs["model_id"],) + tuple(_frozen(kwargs.get(name)) for name in PARAMETER_NAMES)
+            groups.setdefault(key, []).append(position)
+        results: list[Any] = [None] * len(elements)
+        for key, positions in groups.items():
+            params = {name: value for name, value in zip(PARAMETER_NAMES, key[1:]) if value is not None}
+            images = [elements[p].kwargs["images"] for p in positions]
+            for position, output in zip(positions, self._infer(str(key[0]), images, params)):
+                results[position] = output
+        return results
+
+    def _infer(self, model_id: str, images: Sequence[WorkflowImageData], params: dict[str, Any]) -> list[Any]:
+        manager = self.context.manager
+        if manager is None:
+            raise ServerError("this workflow runs without a model manager; model blocks cannot run")
+        model = manager.get(model_id)
+        if model.task.value not in self.tasks:
+            raise InvalidInputError(f"model '{model_id}' is a {model.task.value} model; this block "
+                                    f"({self.step.type}) needs a {' or '.join(self.tasks)} model.")
+        if "class_filter" in params:
+            params["class_filter"] = list(params["class_filter"])
+        predictions = model.infer_arrays([image.numpy_image for image in images], model.params(**params))
+        return [self.to_output(prediction, image) for prediction, image in zip(predictions, images)]
+
+    def to_output(self, prediction: Any, image: WorkflowImageData) -> dict[str, Any]:
+        """The block's outputs for one image."""
+        if isinstance(prediction, DetectionResult):
+            detections = detections_from_result(prediction, image, self.prediction_type)
+            return {"inference_id": prediction.inference_id, "predictions": detections}
+        assert isinstance(prediction, ClassificationResult)
+        body = prediction.to_roboflow()
+        body["prediction_type"] = self.prediction_type
+        body[PARENT_ID_KEY] = image.parent_metadata.parent_id
+        body[ROOT_PARENT_ID_KEY] = image.workflow_root_ancestor_metadata.parent_id
+        return {"inference_id": prediction.inference_id, "predictions": body}

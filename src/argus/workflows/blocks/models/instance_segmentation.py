@@ -1,0 +1,36 @@
+"""Instance segmentation model blocks (v1 and v2)."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from argus.workflows.blocks.base import Selector, block_config
+from argus.workflows.blocks.models.common import DetectionModelManifest, ModelBlock
+from argus.workflows.kinds import FLOAT_ZERO_TO_ONE_KIND, INSTANCE_SEGMENTATION_PREDICTION_KIND, STRING_KIND, Kind
+
+_CONFIG = block_config(name="Instance Segmentation Model", category="model",
+                       description="Predict the shape, size, and location of objects.")
+
+
+class InstanceSegmentationManifestV1(DetectionModelManifest):
+    model_config = _CONFIG
+    type: Literal["roboflow_core/roboflow_instance_segmentation_model@v1", "RoboflowInstanceSegmentationModel",
+                  "InstanceSegmentationModel"]
+    mask_decode_mode: Literal["accurate", "tradeoff", "fast"] | Selector(kind=[STRING_KIND]) = "accurate"
+    tradeoff_factor: float | Selector(kind=[FLOAT_ZERO_TO_ONE_KIND]) = 0.0
+    prediction_kind: ClassVar[Kind] = INSTANCE_SEGMENTATION_PREDICTION_KIND
+
+
+class InstanceSegmentationManifestV2(InstanceSegmentationManifestV1):
+    model_config = _CONFIG
+    type: Literal["roboflow_core/roboflow_instance_segmentation_model@v2"]  # type: ignore[assignment]
+
+
+class InstanceSegmentationModelV1(ModelBlock):
+    manifest_class = InstanceSegmentationManifestV1
+    tasks = ("instance-segmentation",)
+    prediction_type = "instance-segmentation"
+
+
+class InstanceSegmentationModelV2(InstanceSegmentationModelV1):
+    manifest_class = InstanceSegmentationManifestV2

@@ -1,0 +1,35 @@
+"""Object detection model blocks (v1 and v2: same fields, same outputs)."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from argus.workflows.blocks.base import block_config
+from argus.workflows.blocks.models.common import DetectionModelManifest, ModelBlock
+from argus.workflows.kinds import OBJECT_DETECTION_PREDICTION_KIND, Kind
+
+_CONFIG = block_config(name="Object Detection Model", category="model",
+                       description="Predict the location of objects with bounding boxes.")
+
+
+class ObjectDetectionManifestV1(DetectionModelManifest):
+    model_config = _CONFIG
+    type: Literal["roboflow_core/roboflow_object_detection_model@v1", "RoboflowObjectDetectionModel",
+                  "ObjectDetectionModel"]
+    prediction_kind: ClassVar[Kind] = OBJECT_DETECTION_PREDICTION_KIND
+
+
+class ObjectDetectionManifestV2(DetectionModelManifest):
+    model_config = _CONFIG
+    type: Literal["roboflow_core/roboflow_object_detection_model@v2"]
+    prediction_kind: ClassVar[Kind] = OBJECT_DETECTION_PREDICTION_KIND
+
+
+class ObjectDetectionModelV1(ModelBlock):
+    manifest_class = ObjectDetectionManifestV1
+    tasks = ("object-detection",)
+    prediction_type = "object-detection"
+
+
+class ObjectDetectionModelV2(ObjectDetectionModelV1):
+    manifest_class = ObjectDetectionManifestV2

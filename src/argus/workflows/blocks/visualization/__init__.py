@@ -1,0 +1,1 @@
+"""Visualization blocks: supervision annotators drawing detections, zones and lines on workflow images."""
