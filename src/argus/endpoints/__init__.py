@@ -1,0 +1,1 @@
+"""Endpoints: named, autoscaled deployments of a model (spec → store → controller → backend → router)."""

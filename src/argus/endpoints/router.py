@@ -1,0 +1,164 @@
+"""The data plane: forwards a request for an endpoint to one of its ready replicas.
+
+Least outstanding requests wins. At zero replicas a request wakes the endpoint and, with
+``X-Scale-Up-Timeout: <seconds>``, is held until a replica is ready (whichever becomes ready first);
+without it the answer is 503 with ``Retry-After``. The body is kept, so a request whose replica dies
+before answering is sent again to another one (inference requests have no side effects).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+import httpx
+
+from argus.endpoints.backends.base import Replica
+from argus.endpoints.controller import EndpointController
+from argus.endpoints.runtime import EndpointRuntime
+from argus.errors import InvalidInputError, NotFoundError, OverloadedError, ServerError
+from argus.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+SCALE_UP_HEADER = "x-scale-up-timeout"
+RETRY_BUDGET_S = 60.0
+"""How long an accepted request may keep trying after replica failures."""
+MAX_ATTEMPTS = 6
+# Hop-by-hop headers (RFC 9110 §7.6.1) and those the router sets itself.
+_DROP_REQUEST = frozenset({"host", "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
+                           "trailer", "transfer-encoding", "upgrade", "content-length", "authorization",
+                           SCALE_UP_HEADER})
+_DROP_RESPONSE = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding",
+                            "x-processing-time", "x-request-id", "date", "server"})
+
+
+class ReplicaGoneError(ServerError):
+    """Every attempt to reach a replica failed."""
+
+    status_code = 502
+    code = "bad_gateway"
+
+
+@dataclass(frozen=True)
+class Forwarded:
+    """A replica's answer."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    content: bytes
+    replica: str
+
+
+def hold_seconds(raw: str | None, limit: float) -> float:
+    """``X-Scale-Up-Timeout`` in seconds (0 when absent), or a 400 naming the header."""
+    if raw is None or raw.strip() == "":
+        return 0.0
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidInputError(f"X-Scale-Up-Timeout must be a number of seconds, got {raw[:40]!r}.") from None
+    if not math.isfinite(value) or value < 0:
+        raise InvalidInputError(f"X-Scale-Up-Timeout must be 0 or more seconds, got {raw[:40]!r}.")
+    return min(value, limit)
+
+
+class EndpointRouter:
+    """Sends requests to replicas and counts what the autoscaler needs."""
+
+    def __init__(self, controller: EndpointController, settings: Settings) -> None:
+        self.controller = controller
+        self.settings = settings
+        self.client = httpx.AsyncClient(
+            timeout=httpx.Timeout(connect=2.0, read=600.0, write=60.0, pool=None), trust_env=False,
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=256))
+
+    async def close(self) -> None:
+        """Close pooled connections."""
+        await self.client.aclose()
+
+    @staticmethod
+    def _pick(runtime: EndpointRuntime, skip: set[str]) -> Replica | None:
+        candidates = [r for r in runtime.ready() if r.id not in skip]
+        return min(candidates, key=lambda r: r.outstanding) if candidates else None
+
+    async def _wait_for_replica(self, runtime: EndpointRuntime, deadline: float) -> bool:
+        """Hold until a replica is ready (True) or ``deadline`` passes (False)."""
+        runtime.waiting += 1
+        self.controller.kick()
+        try:
+            while not runtime.ready() and not runtime.deleted:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                try:
+                    await asyncio.wait_for(runtime.ready_event.wait(), min(remaining, 1.0))
+                except TimeoutError:
+                    continue
+                if not runtime.ready():
+                    await asyncio.sleep(0.01)  # the event was set for a replica that is already gone
+            return not runtime.deleted
+        finally:
+            runtime.waiting -= 1
+
+    def _unavailable(self, runtime: EndpointRuntime) -> OverloadedError:
+        if runtime.paused:
+            return OverloadedError(f"Endpoint '{runtime.name}' is paused; resume it to send requests.",
+                                   retry_after=60.0)
+        return OverloadedError(
+            f"Endpoint '{runtime.name}' is starting a replica. Retry shortly, or send "
+            "'X-Scale-Up-Timeout: <seconds>' to wait for it.", retry_after=max(1.0, math.ceil(runtime.cold_start_s)))
+
+    async def forward(self, runtime: EndpointRuntime, method: str, path: str, query: str,
+                      headers: list[tuple[str, str]], body: bytes, hold_s: float) -> Forwarded:
+        """Send the request to a ready replica; retry on another one if the replica fails before answering."""
+        started = time.monotonic()
+        self.controller.wake(runtime)
+        if runtime.paused:
+            raise self._unavailable(runtime)
+        hold_deadline = started + hold_s
+        retry_deadline = started + max(hold_s, RETRY_BUDGET_S)
+        outgoing = [(k, v) for k, v in headers if k.lower() not in _DROP_REQUEST]
+        target_path = "/" + path + (f"?{query}" if query else "")
+        tried: set[str] = set()
+        attempts = 0
+        last_error = ""
+        while True:
+            replica = self._pick(runtime, tried)
+            if replica is None:
+                if tried and runtime.ready():
+                    tried.clear()  # every ready replica failed once: give them another go after a moment
+                    await asyncio.sleep(0.1)
+                    continue
+                deadline = retry_deadline if attempts else hold_deadline
+                if runtime.paused or not await self._wait_for_replica(runtime, deadline):
+                    if runtime.deleted:
+                        raise NotFoundError(f"Endpoint '{runtime.name}' was deleted.")
+                    runtime.traffic.record(502 if attempts else 503, time.monotonic() - started)
+                    if attempts:
+                        raise ReplicaGoneError(f"No replica of '{runtime.name}' could answer: {last_error}")
+                    raise self._unavailable(runtime)
+                continue
+            replica.outstanding += 1
+            try:
+                response = await self.client.request(method, replica.url + target_path, content=body,
+                                                     headers=outgoing + list(replica.headers.items()))
+            except httpx.TransportError as error:
+                attempts += 1
+                last_error = f"{type(error).__name__}: {error}"
+                tried.add(replica.id)
+                self.controller.kick()  # let the controller notice a dead replica soon
+                logger.info("replica %s failed a request (%s); retrying", replica.id, last_error)
+                if attempts >= MAX_ATTEMPTS or time.monotonic() > retry_deadline:
+                    runtime.traffic.record(502, time.monotonic() - started)
+                    raise ReplicaGoneError(f"No replica of '{runtime.name}' could answer: {last_error}") from None
+                continue
+            finally:
+                replica.outstanding -= 1
+                runtime.last_request_at = time.monotonic()
+            runtime.traffic.record(response.status_code, time.monotonic() - started)
+            kept = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _DROP_RESPONSE]
+            return Forwarded(response.status_code, kept, response.content, replica.id)

@@ -1,0 +1,161 @@
+"""The endpoint control plane: ``/v2/endpoint/{namespace}[/{name}[/action]]`` (the Inference Endpoints API).
+
+Keys come as ``Authorization: Bearer <key>`` (what ``huggingface_hub`` sends) or ``?api_key=``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import PlainTextResponse, StreamingResponse
+
+from argus.endpoints.keys import Principal
+from argus.endpoints.service import EndpointService
+from argus.errors import InvalidInputError
+from argus.server.auth import presented_key
+from argus.server.responses import ORJSONResponse
+from argus.server.routes.endpoints_app import plane
+
+router = APIRouter(prefix="/v2/endpoint", tags=["endpoints"])
+
+FOLLOW_POLL_S = 0.5
+
+
+async def caller(request: Request) -> tuple[EndpointService, Principal]:
+    """The service and who is calling (401 for a wrong key)."""
+    service, _ = plane(request)
+    return service, await service.principal(await presented_key(request), control_plane=True)
+
+
+async def json_body(request: Request) -> Any:
+    """The request's JSON, or a 400 that says so."""
+    raw = await request.body()
+    if not raw:
+        raise InvalidInputError("The body is empty; send the endpoint as JSON.")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise InvalidInputError(f"The body is not valid JSON: {error}") from None
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url)
+
+
+@router.get("/{namespace}")
+async def list_endpoints(request: Request, namespace: str) -> ORJSONResponse:
+    """``{"items": [Endpoint, ...]}``."""
+    service, principal = await caller(request)
+    service.require_read(principal, namespace)
+    return ORJSONResponse({"items": [service.render(r, _base(request)) for r in service.list(namespace)]})
+
+
+@router.post("/{namespace}", status_code=201)
+async def create_endpoint(request: Request, namespace: str) -> ORJSONResponse:
+    """Create an endpoint."""
+    service, principal = await caller(request)
+    runtime = await service.create(principal, namespace, await json_body(request))
+    return ORJSONResponse(service.render(runtime, _base(request)), status_code=201)
+
+
+@router.get("/{namespace}/{name}")
+async def get_endpoint(request: Request, namespace: str, name: str) -> ORJSONResponse:
+    """One endpoint."""
+    service, principal = await caller(request)
+    service.require_read(principal, namespace)
+    return ORJSONResponse(service.render(service.runtime(namespace, name), _base(request)))
+
+
+@router.put("/{namespace}/{name}")
+async def update_endpoint(request: Request, namespace: str, name: str) -> ORJSONResponse:
+    """Partial update; a model change rolls replicas without dropping requests."""
+    service, principal = await caller(request)
+    runtime = await service.update(principal, namespace, name, await json_body(request))
+    return ORJSONResponse(service.render(runtime, _base(request)))
+
+
+@router.delete("/{namespace}/{name}", status_code=204)
+async def delete_endpoint(request: Request, namespace: str, name: str) -> Response:
+    """Delete an endpoint (its replicas drain and stop)."""
+    service, principal = await caller(request)
+    await service.delete(principal, namespace, name)
+    return Response(status_code=204)
+
+
+@router.post("/{namespace}/{name}/pause")
+async def pause_endpoint(request: Request, namespace: str, name: str) -> ORJSONResponse:
+    """Zero replicas until resumed."""
+    service, principal = await caller(request)
+    runtime = await service.set_paused(principal, namespace, name, True)
+    return ORJSONResponse(service.render(runtime, _base(request)))
+
+
+@router.post("/{namespace}/{name}/resume")
+async def resume_endpoint(request: Request, namespace: str, name: str) -> ORJSONResponse:
+    """Back to the scaling range."""
+    service, principal = await caller(request)
+    runtime = await service.set_paused(principal, namespace, name, False)
+    return ORJSONResponse(service.render(runtime, _base(request)))
+
+
+@router.post("/{namespace}/{name}/scale-to-zero")
+async def scale_to_zero(request: Request, namespace: str, name: str) -> ORJSONResponse:
+    """Drop replicas now; the next request wakes the endpoint."""
+    service, principal = await caller(request)
+    runtime = await service.scale_to_zero(principal, namespace, name)
+    return ORJSONResponse(service.render(runtime, _base(request)))
+
+
+@router.get("/{namespace}/{name}/metrics")
+async def endpoint_metrics(request: Request, namespace: str, name: str, since: datetime | None = None,
+                           limit: Annotated[int, Query(ge=1, le=10_000)] = 360) -> ORJSONResponse:
+    """Requests, errors, latency quantiles and replicas over time."""
+    service, principal = await caller(request)
+    service.require_read(principal, namespace)
+    return ORJSONResponse(await service.metrics(service.runtime(namespace, name), since, limit))
+
+
+@router.get("/{namespace}/{name}/logs", response_model=None)
+async def endpoint_logs(request: Request, namespace: str, name: str,
+                        tail: Annotated[int, Query(ge=1, le=10_000)] = 200,
+                        follow: bool = False) -> PlainTextResponse | StreamingResponse:
+    """Recent replica logs as text, each line prefixed with its replica; ``follow=true`` streams new lines."""
+    service, principal = await caller(request)
+    service.require_manage(principal, namespace)
+    service.runtime(namespace, name)
+    backend = service.controller.backend
+    text = "".join(f"[{replica}] {line}\n" for replica, lines in backend.logs(namespace, name, tail)
+                   for line in lines)
+    if not follow:
+        return PlainTextResponse(text)
+    return StreamingResponse(_follow(request, service, namespace, name, text), media_type="text/plain")
+
+
+async def _follow(request: Request, service: EndpointService, namespace: str, name: str,
+                  first: str) -> AsyncIterator[str]:
+    """Yield ``first``, then lines appended to any replica log, until the client leaves or the endpoint goes."""
+    yield first
+    backend = service.controller.backend
+    offsets: dict[Path, int] = {path: path.stat().st_size for _, path in backend.log_files(namespace, name)}
+    while not await request.is_disconnected() and (namespace, name) in service.controller.runtimes:
+        chunks = []
+        for replica, path in backend.log_files(namespace, name):
+            start = offsets.get(path, 0)
+            try:
+                with open(path, "rb") as handle:
+                    handle.seek(start)
+                    data = handle.read()
+            except OSError:
+                continue
+            complete = data[:data.rfind(b"\n") + 1]
+            offsets[path] = start + len(complete)
+            chunks.extend(f"[{replica}] {line}\n" for line in complete.decode(errors="replace").splitlines())
+        if chunks:
+            yield "".join(chunks)
+        await asyncio.sleep(FOLLOW_POLL_S)

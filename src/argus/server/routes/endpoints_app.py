@@ -1,0 +1,95 @@
+"""Wiring of the endpoint control plane into the app: its lifespan, its routers, and the accessor routes use.
+
+The controller runs in the server's event loop while the app lives; on shutdown every replica is
+stopped. A server started by a process manager with several workers (``--workers N``) runs no
+controller (each worker would start its own replicas): its endpoint routes answer 501.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI, Request
+
+from argus.endpoints.backends.local import LocalProcessBackend
+from argus.endpoints.controller import EndpointController
+from argus.endpoints.router import EndpointRouter
+from argus.endpoints.service import EndpointService
+from argus.endpoints.store import EndpointStore
+from argus.errors import NotImplementedFeatureError, ServerError
+from argus.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class EndpointsPlane:
+    """What the endpoint routes use; ``unavailable`` says why they cannot (None while they can)."""
+
+    service: EndpointService | None = None
+    router: EndpointRouter | None = None
+    unavailable: str | None = "The endpoint controller has not started yet."
+    status_code: int = 503
+
+
+def plane(request: Request) -> tuple[EndpointService, EndpointRouter]:
+    """The running service and router, or the reason there are none (501 or 503)."""
+    current: EndpointsPlane | None = getattr(request.app.state, "endpoints", None)
+    if current is None or current.service is None or current.router is None:
+        reason = current.unavailable if current else "Endpoints are not wired into this app."
+        if current is not None and current.status_code == 501:
+            raise NotImplementedFeatureError(reason or "Endpoints are off.")
+        raise ServerError(reason or "Endpoints are unavailable.")
+    return current.service, current.router
+
+
+def _disabled_reason(settings: Settings) -> str | None:
+    if not settings.endpoints_enabled:
+        return "Endpoints are off on this server (ARGUS_ENDPOINTS_ENABLED=false)."
+    if settings.workers > 1 or multiprocessing.parent_process() is not None:
+        return "Endpoints need a single server process: start it without --workers to manage endpoints."
+    return None
+
+
+@asynccontextmanager
+async def running(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
+    """Open the store, restore endpoints and run the controller for the app's lifetime."""
+    current = EndpointsPlane()
+    app.state.endpoints = current
+    reason = _disabled_reason(settings)
+    if reason is not None:
+        current.unavailable, current.status_code = reason, 501
+        yield
+        return
+    try:
+        store = EndpointStore.open(settings.database)
+    except Exception as error:  # the inference routes keep working without the control plane
+        logger.exception("the endpoint database could not be opened")
+        current.unavailable = f"The endpoint database could not be opened: {error}"
+        yield
+        return
+    controller = EndpointController(settings, store, LocalProcessBackend(settings))
+    router = EndpointRouter(controller, settings)
+    await controller.start()
+    current.service, current.router, current.unavailable = EndpointService(settings, store, controller), router, None
+    try:
+        yield
+    finally:
+        current.service, current.router = None, None
+        current.unavailable = "The server is shutting down."
+        await controller.stop()
+        await router.close()
+        store.close()
+
+
+def include(app: FastAPI) -> None:
+    """Add the endpoint routes (before the legacy catch-all route)."""
+    from argus.server.routes import endpoints, endpoints_keys, endpoints_proxy
+
+    app.include_router(endpoints.router)
+    app.include_router(endpoints_keys.router)
+    app.include_router(endpoints_proxy.router)

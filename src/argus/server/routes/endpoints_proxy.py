@@ -1,0 +1,46 @@
+"""Traffic to endpoints: ``/endpoints/{namespace}/{name}/<any route the model speaks>`` → a replica."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode
+
+from fastapi import APIRouter, Request, Response
+
+from argus.endpoints.keys import can_invoke
+from argus.endpoints.router import SCALE_UP_HEADER, hold_seconds
+from argus.errors import ForbiddenError, UnauthorizedError
+from argus.server.auth import presented_key
+from argus.server.routes.endpoints_app import plane
+
+router = APIRouter(tags=["endpoint traffic"])
+
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+def _without_key(query: str) -> str:
+    """The query string minus ``api_key`` (the replica has its own key; the caller's stays here)."""
+    if "api_key" not in query:
+        return query
+    return urlencode([(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != "api_key"])
+
+
+@router.api_route("/endpoints/{namespace}/{name}/{path:path}", methods=METHODS, include_in_schema=False)
+async def forward(request: Request, namespace: str, name: str, path: str) -> Response:
+    """Check the caller against the endpoint's type, then forward to the least busy ready replica."""
+    service, endpoint_router = plane(request)
+    runtime = service.runtime(namespace, name)
+    key = await presented_key(request)
+    principal = await service.principal(key, control_plane=False)
+    if not can_invoke(principal, namespace, name, runtime.kind):
+        if key is None:
+            raise UnauthorizedError(f"Endpoint '{name}' is {runtime.kind.value}: send an API key "
+                                    "('Authorization: Bearer <key>').")
+        raise ForbiddenError(f"This API key may not call endpoint '{name}'.")
+    hold = hold_seconds(request.headers.get(SCALE_UP_HEADER), service.settings.endpoint_max_hold_s)
+    body = await request.body()
+    answer = await endpoint_router.forward(runtime, request.method, path, _without_key(request.url.query),
+                                           request.headers.items(), body, hold)
+    response = Response(content=answer.content, status_code=answer.status)
+    response.raw_headers.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in answer.headers)
+    response.raw_headers.append((b"x-argus-replica", answer.replica.encode("latin-1")))
+    return response
