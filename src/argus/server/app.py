@@ -23,7 +23,7 @@ from argus.server.errors import install_error_handlers
 from argus.server.metrics import ServerMetrics
 from argus.server.middleware import ServerMiddleware
 from argus.server.responses import ORJSONResponse
-from argus.server.routes import infer, legacy, models, oip, ops, streams
+from argus.server.routes import endpoints_app, infer, legacy, models, oip, ops, streams
 from argus.server.state import AppState
 from argus.settings import Settings
 
@@ -72,7 +72,8 @@ def create_app(settings: Settings | None = None, manager: ModelManager | None = 
         if not state.api_keys and settings.host not in ("127.0.0.1", "localhost", "::1"):
             logger.warning("serving on %s without API keys: set ARGUS_API_KEYS to require them", settings.host)
         threading.Thread(target=_preload, args=(state,), name="argus-preload", daemon=True).start()
-        yield
+        async with endpoints_app.running(app, settings):  # endpoint controller; its replicas stop with it
+            yield
         streams.shutdown_stream_manager(app)
 
     app = FastAPI(title="Argus", version=argus.__version__, lifespan=lifespan,
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None, manager: ModelManager | None = 
     app.state.argus = state
     install_error_handlers(app)
     app.include_router(ops.router)
+    endpoints_app.include(app)  # /v2/endpoint, /v2/keys, /v2/audit, /endpoints/...: their own key checks
     secured = [Depends(require_api_key)]
     app.include_router(models.router, dependencies=secured)
     app.include_router(infer.router, dependencies=secured)
