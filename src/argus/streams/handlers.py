@@ -86,7 +86,9 @@ def workflow_handler(definition: dict[str, Any], *, image_input_name: str = "ima
 
     def run(frames: list[VideoFrame]) -> list[Any]:
         inputs = dict(parameters)
-        inputs[image_input_name] = [frame.image for frame in frames]
+        # Each image carries its frame's metadata, so stateful blocks key their state by source.
+        inputs[image_input_name] = [{"type": "numpy_object", "value": frame.image,
+                                     "video_metadata": frame.video_metadata()} for frame in frames]
         if wants_metadata:
             inputs[video_metadata_input_name] = [frame.video_metadata() for frame in frames]
         return list(compiled.run(inputs).outputs)

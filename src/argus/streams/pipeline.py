@@ -254,7 +254,7 @@ class InferencePipeline:
             if not pending or (frames and deadline is not None and time.monotonic() >= deadline):
                 break
             time.sleep(0.001)
-        return frames
+        return sorted(frames, key=lambda frame: frame.source_id)
 
     def _put(self, item: Any, force: bool = False) -> None:
         while True:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import queue
 import threading
 import time
@@ -72,7 +73,7 @@ class VideoSource:
 
     def __init__(
         self,
-        video_reference: str | int,
+        video_reference: str | int | os.PathLike[str],
         *,
         source_id: int = 0,
         buffer_size: int = DEFAULT_BUFFER_SIZE,
@@ -90,6 +91,8 @@ class VideoSource:
         open_timeout: float = DEFAULT_OPEN_TIMEOUT_S,
         read_timeout: float = DEFAULT_READ_TIMEOUT_S,
     ) -> None:
+        if isinstance(video_reference, os.PathLike):
+            video_reference = os.fspath(video_reference)
         kind, is_file = describe_reference(video_reference)  # a missing file fails here, not in a thread
         if buffer_size < 1:
             raise ValueError("buffer_size must be at least 1")
