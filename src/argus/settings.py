@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -87,6 +87,26 @@ class Settings(BaseSettings):
     url_max_bytes: int = Field(default=25_000_000, ge=1, validation_alias=_env("url_max_bytes"))
     max_body_bytes: int = Field(default=60_000_000, ge=1, validation_alias=_env("max_body_bytes"))
     """Requests with a larger body are refused with 413 before they are read."""
+
+    allow_custom_python: bool = Field(
+        default=False, validation_alias=_env("allow_custom_python", "ALLOW_CUSTOM_PYTHON_EXECUTION_IN_WORKFLOWS"))
+    """Run workflows' custom Python blocks (in a sandbox process); off: such workflows get 403."""
+    custom_python_timeout: float = Field(default=10.0, gt=0, validation_alias=_env("custom_python_timeout"))
+    """Seconds one call of a custom Python block may run before its sandbox process is killed."""
+    custom_python_memory_mb: int = Field(default=1024, ge=0, validation_alias=_env("custom_python_memory_mb"))
+    """Address-space limit of a custom Python sandbox process (MiB; the interpreter and numpy need ~500)."""
+    allow_private_webhook_urls: bool = Field(default=False, validation_alias=_env("allow_private_webhook_urls"))
+    """Let the webhook sink call loopback, private or link-local addresses (off: SSRF guard)."""
+    workflow_sink_dir: Path | None = Field(
+        default=None, validation_alias=_env("workflow_sink_dir", "WORKFLOW_BLOCKS_WRITE_DIRECTORY"))
+    """The only directory the local file sink writes under; defaults to ``<home>/sink_outputs``."""
+    smtp_host: str | None = Field(default=None, validation_alias=_env("smtp_host"))
+    """SMTP server of the email sink (a step's ``smtp_server`` overrides it)."""
+    smtp_port: int = Field(default=465, ge=1, le=65535, validation_alias=_env("smtp_port"))
+    smtp_user: str | None = Field(default=None, validation_alias=_env("smtp_user"))
+    smtp_password: str | None = Field(default=None, validation_alias=_env("smtp_password"))
+    smtp_tls: Literal["ssl", "starttls", "none"] = Field(default="ssl", validation_alias=_env("smtp_tls"))
+    """``ssl``: TLS from the start (port 465); ``starttls``: upgrade (port 587); ``none``: plain (tests only)."""
 
     database_url: str | None = Field(default=None, validation_alias=_env("database_url"))
     """SQLAlchemy URL of the control-plane database; defaults to SQLite at ``<home>/argus.db``."""

@@ -195,9 +195,11 @@ class SandboxProcess:
         process = self._process
         code = process.wait() if process is not None else None
         self.close()
-        how = f"signal {-code}" if code is not None and code < 0 else f"exit status {code}"
-        return self._error(f"sandbox process died ({how}); it may have gone over the "
-                           f"{self._limits.memory_mb} MiB memory limit (ARGUS_CUSTOM_PYTHON_MEMORY_MB)")
+        if code is not None and code < 0:
+            return self._error(f"sandbox process was killed by signal {-code} (SIGKILL is what the kernel sends "
+                               f"a process out of memory; the limit is {self._limits.memory_mb} MiB, "
+                               "ARGUS_CUSTOM_PYTHON_MEMORY_MB)")
+        return self._error(f"sandbox process exited with status {code} before answering")
 
     def _error(self, detail: str) -> CustomPythonError:
         return CustomPythonError(f"Custom Python block {self._block_type!r} {detail}")

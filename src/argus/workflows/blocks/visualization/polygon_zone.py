@@ -1,0 +1,61 @@
+"""Polygon Zone Visualization (``roboflow_core/polygon_zone_visualization@v1``): zones filled at an opacity.
+
+``zone`` is one polygon ``[[x, y], ...]`` or a list of them; each is drawn with
+``sv.draw_filled_polygon``, so pixels outside every polygon keep their values.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+import supervision as sv
+from pydantic import Field
+
+from argus.workflows.blocks.analytics.common import parse_points
+from argus.workflows.blocks.base import Block, Selector
+from argus.workflows.blocks.visualization.common import (
+    VisualizationManifest,
+    canvas,
+    drawn,
+    str_to_color,
+    visualization_config,
+)
+from argus.workflows.data import WorkflowImageData
+from argus.workflows.kinds import FLOAT_ZERO_TO_ONE_KIND, LIST_OF_VALUES_KIND, STRING_KIND
+
+
+class PolygonZoneManifest(VisualizationManifest):
+    """The zone(s), colour and opacity."""
+
+    model_config = visualization_config("Polygon Zone Visualization", "Paint a mask over polygon zones.")
+    type: Literal["roboflow_core/polygon_zone_visualization@v1"]
+    zone: list | Selector(kind=[LIST_OF_VALUES_KIND]) = Field(  # type: ignore[valid-type]
+        description="A polygon [[x1, y1], [x2, y2], [x3, y3], ...] or a list of such polygons.")
+    color: str | Selector(kind=[STRING_KIND]) = Field(  # type: ignore[valid-type]
+        default="#5bb573", description="Color of the zone.")
+    opacity: float | Selector(kind=[FLOAT_ZERO_TO_ONE_KIND]) = Field(  # type: ignore[valid-type]
+        default=0.3, ge=0, le=1, description="Opacity of the zone.")
+
+
+def polygons(zone: Any) -> list[np.ndarray]:
+    """One polygon or a list of polygons, as int arrays of at least 3 points."""
+    if not isinstance(zone, (list, tuple)) or not zone:
+        return []
+    many = isinstance(zone[0], (list, tuple)) and zone[0] and isinstance(zone[0][0], (list, tuple))
+    shapes = zone if many else [zone]
+    return [np.array(parse_points(shape, "zone", at_least=3)).round().astype(np.int64) for shape in shapes]
+
+
+class PolygonZoneVisualizationBlockV1(Block):
+    """Filled zones; nothing else changes."""
+
+    manifest_class = PolygonZoneManifest
+
+    def run(self, image: WorkflowImageData, zone: Any, copy_image: bool = True, color: str = "#5bb573",
+            opacity: float = 0.3) -> dict[str, Any]:
+        scene = canvas(image, copy_image)
+        for polygon in polygons(zone):
+            scene[:] = sv.draw_filled_polygon(scene=scene, polygon=polygon, color=str_to_color(color),
+                                              opacity=float(opacity))
+        return drawn(image, scene)
