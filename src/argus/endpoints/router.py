@@ -13,14 +13,17 @@ import logging
 import math
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import httpx
 
 from argus.endpoints.backends.base import Replica
-from argus.endpoints.controller import EndpointController
 from argus.endpoints.runtime import EndpointRuntime
 from argus.errors import InvalidInputError, NotFoundError, OverloadedError, ServerError
 from argus.settings import Settings
+
+if TYPE_CHECKING:
+    from argus.endpoints.controller import EndpointController
 
 logger = logging.getLogger(__name__)
 

@@ -9,18 +9,20 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
-from argus.endpoints.keys import Principal
-from argus.endpoints.service import EndpointService
 from argus.errors import InvalidInputError
 from argus.server.auth import presented_key
 from argus.server.responses import ORJSONResponse
 from argus.server.routes.endpoints_app import plane
+
+if TYPE_CHECKING:
+    from argus.endpoints.keys import Principal
+    from argus.endpoints.service import EndpointService
 
 router = APIRouter(prefix="/v2/endpoint", tags=["endpoints"])
 

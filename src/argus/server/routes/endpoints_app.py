@@ -13,15 +13,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 from fastapi import FastAPI, Request
 
-from argus.endpoints.backends.local import LocalProcessBackend
-from argus.endpoints.controller import EndpointController
-from argus.endpoints.router import EndpointRouter
-from argus.endpoints.service import EndpointService
-from argus.endpoints.store import EndpointStore
 from argus.errors import NotImplementedFeatureError, ServerError
 from argus.settings import Settings
+
+if TYPE_CHECKING:
+    from argus.endpoints.router import EndpointRouter
+    from argus.endpoints.service import EndpointService
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,13 @@ async def running(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
         current.unavailable, current.status_code = reason, 501
         yield
         return
+    # Imported here: replicas (endpoints off) start faster without SQLAlchemy and Alembic.
+    from argus.endpoints.backends.local import LocalProcessBackend
+    from argus.endpoints.controller import EndpointController
+    from argus.endpoints.router import EndpointRouter
+    from argus.endpoints.service import EndpointService
+    from argus.endpoints.store import EndpointStore
+
     try:
         store = EndpointStore.open(settings.database)
     except Exception as error:  # the inference routes keep working without the control plane

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from argus.endpoints.keys import Role
 from argus.endpoints.spec import Name, iso
-from argus.endpoints.tables import ApiKeyRow
 from argus.errors import InvalidInputError
 from argus.server.responses import ORJSONResponse
 from argus.server.routes.endpoints import caller, json_body
+
+if TYPE_CHECKING:
+    from argus.endpoints.tables import ApiKeyRow
 
 router = APIRouter(prefix="/v2", tags=["endpoint keys"])
 
