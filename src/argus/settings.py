@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     """Batch concurrent requests per model (up to the manifest's ``batching.max_batch_size``)."""
     max_pending_images: int = Field(default=64, ge=1, validation_alias=_env("max_pending_images"))
     """Per model: images admitted and not yet run before new requests get 503 + Retry-After."""
+    reduced_jpeg_decode: bool = Field(default=True, validation_alias=_env("reduced_jpeg_decode"))
+    """Decode large JPEGs at 1/2-1/8 scale (in libjpeg's DCT) when the model would shrink them that far."""
 
     max_image_pixels: int = Field(default=80_000_000, ge=1, validation_alias=_env("max_image_pixels"))
     """Decompression-bomb guard: images whose header declares more pixels are refused."""

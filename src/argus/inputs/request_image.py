@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from argus.core.images import decode_base64, decode_image_bytes, load_image
+from argus.core.images import DecodeHint, decode_base64, decode_image_bytes, load_image
 from argus.errors import ForbiddenError, ImageDecodeError, InvalidInputError
 from argus.inputs.url import fetch_url
 from argus.settings import Settings
@@ -40,13 +40,14 @@ def _numpy_image(value: Any) -> np.ndarray:
     return array
 
 
-def resolve_image(image: Any, settings: Settings) -> np.ndarray:
+def resolve_image(image: Any, settings: Settings, hint: DecodeHint | None = None) -> np.ndarray:
     """Decode one image object of the wire protocol (base64, url, numpy) to BGR.
 
-    A bare string is taken as base64, as the reference's legacy route does.
+    A bare string is taken as base64, as the reference's legacy route does. ``hint`` lets a JPEG decode
+    at reduced scale for the model it is meant for (see :class:`~argus.core.images.DecodeHint`).
     """
     if isinstance(image, str):
-        return decode_image_bytes(decode_base64(image), settings.max_image_pixels)
+        return decode_image_bytes(decode_base64(image), settings.max_image_pixels, hint)
     if not isinstance(image, dict):
         raise InvalidInputError("'image' must be an object {\"type\": ..., \"value\": ...} or a list of them.")
     kind = str(image.get("type", "")).lower()
@@ -56,20 +57,20 @@ def resolve_image(image: Any, settings: Settings) -> np.ndarray:
     if kind == "base64":
         if not isinstance(value, str):
             raise InvalidInputError("'image.value' must be a base64 string for type 'base64'.")
-        return decode_image_bytes(decode_base64(value), settings.max_image_pixels)
+        return decode_image_bytes(decode_base64(value), settings.max_image_pixels, hint)
     if kind == "url":
         if not settings.allow_url_input:
             raise ForbiddenError("URL image inputs are disabled on this server (ARGUS_ALLOW_URL_INPUT=false).")
         data = fetch_url(str(value), allow_private=settings.allow_private_urls, timeout=settings.url_fetch_timeout,
                          max_bytes=settings.url_max_bytes)
-        return decode_image_bytes(data, settings.max_image_pixels)
+        return decode_image_bytes(data, settings.max_image_pixels, hint)
     if kind in ("numpy", "numpy_object"):
         if not settings.allow_numpy_input:
             raise ForbiddenError("numpy image inputs are disabled on this server; send base64 instead "
                                  "(or set ARGUS_ALLOW_NUMPY_INPUT=true for trusted clients).")
         return load_image(_numpy_image(value), settings.max_image_pixels)
     if kind in ("multipart", "bytes") and isinstance(value, (bytes, bytearray)):
-        return decode_image_bytes(bytes(value), settings.max_image_pixels)
+        return decode_image_bytes(bytes(value), settings.max_image_pixels, hint)
     raise InvalidInputError(
         f"image type {kind!r} is not accepted over HTTP; use 'base64', 'url' or (when enabled) 'numpy'."
     )

@@ -58,6 +58,9 @@ class BatchPolicy:
 class _Item:
     tensor: np.ndarray
     future: Future[list[np.ndarray]] = field(default_factory=Future)
+    queued_at: float = field(default_factory=time.perf_counter)
+    started_at: float = 0.0  # when its batch began to run
+    run_seconds: float = 0.0  # how long its batch ran
 
     @property
     def rows(self) -> int:
@@ -70,12 +73,18 @@ class Ticket:
     def __init__(self, batcher: DynamicBatcher, rows: int) -> None:
         self._batcher = batcher
         self._rows = rows  # admitted rows not yet queued
+        self.queue_seconds = 0.0  # time its tensors waited for a batch
+        self.run_seconds = 0.0  # time the batches holding its tensors ran
 
     def run(self, tensor: np.ndarray) -> list[np.ndarray]:
         """Run ``tensor`` (at most ``max_batch_size`` rows) in the next batch; its rows of each output."""
         queued = min(self._rows, int(tensor.shape[0]))
         self._rows -= queued
-        return self._batcher._submit(tensor, admitted=queued).result()
+        item = self._batcher._submit(tensor, admitted=queued)
+        outputs = item.future.result()
+        self.queue_seconds += item.started_at - item.queued_at
+        self.run_seconds += item.run_seconds
+        return outputs
 
     def _release(self) -> None:
         if self._rows:
@@ -137,7 +146,7 @@ class DynamicBatcher:
             self._incoming -= rows
             self._cond.notify_all()
 
-    def _submit(self, tensor: np.ndarray, admitted: int) -> Future[list[np.ndarray]]:
+    def _submit(self, tensor: np.ndarray, admitted: int) -> _Item:
         item = _Item(tensor)
         with self._cond:
             self._incoming -= admitted
@@ -151,7 +160,7 @@ class DynamicBatcher:
                 self._cond.notify_all()
         if closed:
             self._run([item])
-        return item.future
+        return item
 
     def _ensure_runner(self) -> None:
         if self._thread is None:
@@ -194,6 +203,8 @@ class DynamicBatcher:
         if not batch:
             return
         started = time.perf_counter()
+        for item in batch:
+            item.started_at = started
         try:
             tensor = batch[0].tensor if len(batch) == 1 else np.concatenate([i.tensor for i in batch])
             outputs = self._run_batch(tensor)
@@ -204,15 +215,20 @@ class DynamicBatcher:
                 for item in batch:
                     self._run_alone(item)
             return
-        self._record(time.perf_counter() - started, sum(i.rows for i in batch))
+        seconds = time.perf_counter() - started
+        self._record(seconds, sum(i.rows for i in batch))
         offset = 0
         for item in batch:
+            item.run_seconds = seconds
             item.future.set_result(_rows_of(outputs, offset, item.rows, int(tensor.shape[0])))
             offset += item.rows
 
     def _run_alone(self, item: _Item) -> None:
+        item.started_at = time.perf_counter()
         try:
-            item.future.set_result(self._run_batch(item.tensor))
+            outputs = self._run_batch(item.tensor)
+            item.run_seconds = time.perf_counter() - item.started_at
+            item.future.set_result(outputs)
         except Exception as error:  # noqa: BLE001 - handed to the caller
             item.future.set_exception(error)
 

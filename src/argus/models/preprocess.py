@@ -50,9 +50,14 @@ def fit_image(image: np.ndarray, width: int, height: int, mode: ResizeMode, pad_
     """Resize ``image`` (H, W, 3) to ``(height, width)`` and return the inverse transform.
 
     Letterbox follows the ultralytics convention (centred, pads split with the 0.1 rounding rule),
-    so boxes map back exactly as the exporter's own tooling maps them.
+    so boxes map back exactly as the exporter's own tooling maps them. A
+    :class:`~argus.core.images.ReducedImage` is fitted with the geometry of its full size, so the
+    transform maps to full-scale pixels.
     """
     h, w = image.shape[:2]
+    full_size = getattr(image, "full_size", None)
+    if full_size is not None:
+        w, h = full_size
     if mode == ResizeMode.STRETCH:
         fitted = _resize(image, width, height)
         return fitted, Transform(width / w, height / h, 0.0, 0.0, w, h)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from argus.core.images import ImageInput, load_image
+from argus.core.images import DecodeHint, ImageInput, load_image
 from argus.core.predictions import ClassificationResult, DetectionResult, Result
 from argus.errors import InvalidInputError, ModelArtifactError
 from argus.models.families import DETECTION_DECODERS, DecodeContext, class_scores
@@ -25,7 +25,7 @@ from argus.models.preprocess import Transform, fit_image, to_tensor
 from argus.models.session import OnnxSession
 from argus.models.batching import BatchPolicy, DynamicBatcher, Ticket
 from argus.settings import Settings
-from argus.store.manifest import Layout, ModelManifest, Task
+from argus.store.manifest import Layout, ModelManifest, ResizeMode, Task
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +55,14 @@ class VisionModel:
     def class_names(self) -> list[str]:
         """Class names, by class id."""
         return self.manifest.class_names
+
+    @property
+    def decode_hint(self) -> DecodeHint | None:
+        """What JPEGs sent to this model may be decoded down to (None when reduced decoding is off)."""
+        if not self.settings.reduced_jpeg_decode:
+            return None
+        m = self.manifest
+        return DecodeHint(m.input_width, m.input_height, cover=m.resize != ResizeMode.LETTERBOX)
 
     @property
     def batch_size(self) -> int | None:

@@ -68,6 +68,8 @@ class InferenceOutcome:
     load_seconds: float
     seconds: float
     images: list[Any] = field(default_factory=list, repr=False)
+    stages: dict[str, float] = field(default_factory=dict)
+    """Seconds per stage: decode, queue (waiting for a batch), model (the batch's run), pre/post, render."""
 
 
 InferenceObserver = Callable[[str, int, float], None]
@@ -98,13 +100,19 @@ class InferenceService:
         model, cold, load_seconds = self.model_for(model_id, route)
         started = time.perf_counter()
         with model.admit(len(images)) as ticket:  # 503 before any decoding when the model's queue is full
-            arrays = [resolve_image(image, model.settings) for image in images]
+            hint = None if options.visualize else model.decode_hint  # a visualisation needs full resolution
+            arrays = [resolve_image(image, model.settings, hint) for image in images]
+            decoded = time.perf_counter()
             results = model.infer_arrays(arrays, model.params(**params), ticket)
+        inferred = time.perf_counter()
         bodies = [self.render(result, array, options, inference_id) for result, array in zip(results, arrays)]
-        seconds = time.perf_counter() - started
+        finished = time.perf_counter()
         for observer in self.observers:
-            observer(model.model_id, len(arrays), seconds)
-        return InferenceOutcome(bodies, model.model_id, cold, load_seconds, seconds, arrays)
+            observer(model.model_id, len(arrays), finished - started)
+        stages = {"decode": decoded - started, "queue": ticket.queue_seconds, "model": ticket.run_seconds,
+                  "prepost": max(0.0, inferred - decoded - ticket.queue_seconds - ticket.run_seconds),
+                  "render": finished - inferred}
+        return InferenceOutcome(bodies, model.model_id, cold, load_seconds, finished - started, arrays, stages)
 
     @staticmethod
     def render(result: Result, image: Any, options: RenderOptions, inference_id: str | None = None

@@ -184,3 +184,28 @@ def test_a_full_model_queue_answers_503_with_retry_after(zoo_settings, zoo_manag
     assert "waiting" in refused.json()["message"]
     assert accepted.status_code == 200 and accepted.json()["predictions"]
     manager.clear()
+
+
+def test_reduced_jpeg_decoding_finds_what_a_full_decode_finds(client: TestClient, zoo_manager) -> None:
+    """A 2560x1440 JPEG is decoded at half scale for the 416 model; the oracle is a full decode."""
+    import numpy as np
+
+    from argus.core.images import decode_image_bytes
+
+    ok, encoded = cv2.imencode(".jpg", collage(width=2560, height=1440), [cv2.IMWRITE_JPEG_QUALITY, 95])
+    assert ok
+    large = encoded.tobytes()
+    model = zoo_manager.get(MODEL)
+    assert model.decode_hint is not None and model.decode_hint.reduction(2560, 1440) == 2
+    served = client.post("/infer/object_detection", json={"model_id": MODEL, "image": {"type": "base64",
+                                                                                       "value": _b64(large)}}).json()
+    oracle = model.infer(decode_image_bytes(large)).to_roboflow()
+    assert (served["image"]["width"], served["image"]["height"]) == (2560, 1440)
+    assert _classes(served) == _classes(oracle) and len(served["predictions"]) >= 3
+
+    def boxes(body: dict) -> np.ndarray:
+        ordered = sorted(body["predictions"], key=lambda p: (p["class"], p["x"]))
+        return np.array([[p["x"], p["y"], p["width"], p["height"]] for p in ordered])
+
+    assert np.abs(boxes(served) - boxes(oracle)).max() < 0.01 * 2560  # resampled, not misplaced
+    assert not np.array_equal(boxes(served), boxes(oracle))  # it did take the reduced path

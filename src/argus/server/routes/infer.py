@@ -48,11 +48,12 @@ def detection_params(body: ObjectDetectionRequest) -> dict[str, Any]:
 
 
 def model_headers(outcome: InferenceOutcome) -> dict[str, str]:
-    """The reference's model response headers."""
+    """The reference's model response headers, plus a W3C ``Server-Timing`` breakdown of the request."""
     return {
         "X-Model-Id": outcome.model_id,
         "X-Model-Cold-Start": "true" if outcome.cold_start else "false",
         "X-Model-Load-Time": f"{outcome.load_seconds:.6f}",
+        "Server-Timing": ", ".join(f"{stage};dur={seconds * 1e3:.2f}" for stage, seconds in outcome.stages.items()),
     }
 
 
