@@ -184,14 +184,18 @@ def _source_parents(selector: ParsedSelector, state: RunState) -> list[Index]:
 def _indices(step: StepPlan, plan: WorkflowPlan, state: RunState) -> list[Index]:
     """Element indices at the step's input depth where every input is present and flow control allows it."""
     deepest = [s for s in step.data_sources if source_dim(s, plan) == step.input_dim and step.input_dim > 0]
+    lenient = step.block_class.accepts_empty_values
     if not deepest:
         candidates: list[Index] = [()]
+    elif lenient and step.input_dim == 1:
+        candidates = [(i,) for i in range(state.inputs.batch_size)]
     else:
         domains = [source_domain(s, state) or {} for s in deepest]
-        candidates = [index for index in domains[0] if all(index in d for d in domains[1:])]
+        candidates = sorted(set().union(*domains)) if lenient else [
+            index for index in domains[0] if all(index in d for d in domains[1:])]
     selected = []
     for index in candidates:
-        if all(lookup(s, index, plan, state)[0] for s in step.data_sources):
+        if lenient or all(lookup(s, index, plan, state)[0] for s in step.data_sources):
             if all(name_allowed(step.name, c, index, plan, state) for c in step.controlled_by):
                 selected.append(index)
     return sorted(selected)

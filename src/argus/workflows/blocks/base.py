@@ -220,6 +220,8 @@ class Block(ABC):
     manifest_class: ClassVar[type[BlockManifest]]
     output_dimensionality_offset: ClassVar[int] = 0
     stateful: ClassVar[bool] = False
+    accepts_empty_values: ClassVar[bool] = False
+    """True: the block also runs where some inputs are missing (skipped branches), which arrive as None."""
 
     def __init__(self, step: BlockManifest, context: BlockContext) -> None:
         self.step = step
