@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     url_max_bytes: int = Field(default=25_000_000, ge=1, validation_alias=_env("url_max_bytes"))
     max_body_bytes: int = Field(default=60_000_000, ge=1, validation_alias=_env("max_body_bytes"))
     """Requests with a larger body are refused with 413 before they are read."""
+    workflows_dir: Path | None = Field(default=None, validation_alias=_env("workflows_dir"))
+    """Local workflow store (``<workspace>/<workflow_id>.json``); defaults to ``<home>/workflows``."""
 
     allow_custom_python: bool = Field(
         default=False, validation_alias=_env("allow_custom_python", "ALLOW_CUSTOM_PYTHON_EXECUTION_IN_WORKFLOWS"))
@@ -152,6 +154,11 @@ class Settings(BaseSettings):
     def model_store_dir(self) -> Path:
         """Directory of the model store."""
         return (self.models_dir or self.home_dir / "models").expanduser()
+
+    @property
+    def workflow_store_dir(self) -> Path:
+        """Directory of the local workflow store."""
+        return (self.workflows_dir or self.home_dir / "workflows").expanduser()
 
     @property
     def zoo_cache_path(self) -> Path:
