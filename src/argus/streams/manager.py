@@ -109,6 +109,7 @@ class StreamManager:
             try:
                 report = self._call(managed, "status", {}, self.command_timeout)["report"]
                 managed.last_report = report
+                managed.last_error = report.get("last_error") or managed.last_error
                 return report  # type: ignore[no-any-return]
             except PipelineProcessError:
                 if managed.process.is_alive():
@@ -116,8 +117,7 @@ class StreamManager:
         report = dict(managed.last_report)
         exit_code = managed.process.exitcode
         report.update({"pipeline_state": "ERROR" if exit_code else "ENDED", "process_alive": False,
-                       "exit_code": exit_code,
-                       "last_error": managed.last_error or f"the pipeline process exited with code {exit_code}"})
+                       "exit_code": exit_code, "last_error": self._exit_description(managed)})
         return report
 
     def pause(self, pipeline_id: str) -> None:
@@ -187,15 +187,18 @@ class StreamManager:
                 raise PipelineProcessError(self._dead_message(managed)) from error
         if not response.get("ok"):
             message = response.get("message", "unknown error")
-            managed.last_error = message
+            if response.get("error_type") == "internal_error":
+                managed.last_error = message
             raise _ERRORS.get(response.get("error_type", ""), ServerError)(message)
         return response  # type: ignore[no-any-return]
 
-    def _dead_message(self, managed: ManagedPipeline) -> str:
+    def _exit_description(self, managed: ManagedPipeline) -> str:
         managed.process.join(0.1)
-        code = managed.process.exitcode
-        managed.last_error = managed.last_error or f"the pipeline process exited with code {code}"
-        return f"The pipeline process is not running (exit code {code}): {managed.last_error}"
+        text = f"the pipeline process exited with code {managed.process.exitcode}"
+        return f"{text}; its last error: {managed.last_error}" if managed.last_error else text
+
+    def _dead_message(self, managed: ManagedPipeline) -> str:
+        return f"The pipeline is not running: {self._exit_description(managed)}"
 
     def _end_process(self, managed: ManagedPipeline) -> None:
         process = managed.process
