@@ -121,7 +121,7 @@ class SandboxProcess:
             process.kill()
         process.wait()
 
-    def __enter__(self) -> SandboxProcess:
+    def __enter__(self) -> SandboxProcess:  # noqa: PYI034
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -130,7 +130,7 @@ class SandboxProcess:
     def __del__(self) -> None:
         try:
             self.close()
-        except Exception:  # noqa: BLE001 - interpreter shutdown
+        except Exception:  # noqa: BLE001, S110 - interpreter shutdown: nothing left to report to
             pass
 
     def _ensure_started(self) -> None:
@@ -140,7 +140,7 @@ class SandboxProcess:
         memory_bytes = self._limits.memory_mb * 1024 * 1024
         env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                "PYTHONDONTWRITEBYTECODE": "1"}
-        self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        self._process = subprocess.Popen(
             [sys.executable, "-m", "argus.workflows.sandbox_worker", str(memory_bytes)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True,
         )

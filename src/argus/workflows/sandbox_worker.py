@@ -84,7 +84,7 @@ def _load(code: dict[str, Any]) -> tuple[Any, _BlockSelf]:
     run_name = code.get("run_function_name") or "run"
     run = namespace.get(run_name)
     if not callable(run):
-        raise NameError(f"run_function_code defines no function named {run_name!r}")
+        raise NameError(f"run_function_code defines no function named {run_name!r}")  # noqa: TRY004
     init_results: dict[str, Any] = {}
     if code.get("init_function_code"):
         exec(compile(code["init_function_code"], "<init_function_code>", "exec"), namespace)  # noqa: S102

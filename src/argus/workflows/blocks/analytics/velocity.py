@@ -18,7 +18,11 @@ import supervision as sv
 from pydantic import Field
 
 from argus.errors import InvalidInputError
-from argus.workflows.blocks.analytics.common import frame_metadata, frame_time, require_tracked
+from argus.workflows.blocks.analytics.common import (
+    frame_metadata,
+    frame_time,
+    require_tracked,
+)
 from argus.workflows.blocks.base import (
     Block,
     BlockManifest,
@@ -35,7 +39,11 @@ from argus.workflows.data import (
     VELOCITY_KEY,
     WorkflowImageData,
 )
-from argus.workflows.kinds import FLOAT_KIND, INSTANCE_SEGMENTATION_PREDICTION_KIND, OBJECT_DETECTION_PREDICTION_KIND
+from argus.workflows.kinds import (
+    FLOAT_KIND,
+    INSTANCE_SEGMENTATION_PREDICTION_KIND,
+    OBJECT_DETECTION_PREDICTION_KIND,
+)
 
 OUTPUT_KEY = "velocity_detections"
 _BOX_KINDS = [OBJECT_DETECTION_PREDICTION_KIND, INSTANCE_SEGMENTATION_PREDICTION_KIND]

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from enum import Enum
-from typing import Any, Literal, Optional, Union
+from typing import Any, Literal, Union
 
 from pydantic import BaseModel, Field, ValidationError, create_model
 
@@ -201,7 +201,7 @@ def _input_type(name: str, spec: DynamicInputDefinition, block_type: str) -> tup
     options.extend(_VALUE_TYPES[value_type] for value_type in spec.value_types)
     annotation: Any = Union[tuple(options)] if len(options) > 1 else (options[0] if options else Any)  # noqa: UP007
     if spec.is_optional:
-        return Optional[annotation], spec.default_value  # noqa: UP007
+        return annotation | None, spec.default_value
     if spec.has_default_value:
         return annotation, spec.default_value
     return annotation, ...

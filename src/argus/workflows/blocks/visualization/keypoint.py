@@ -21,8 +21,18 @@ from argus.workflows.blocks.visualization.common import (
     str_to_color,
     visualization_config,
 )
-from argus.workflows.data import KEYPOINTS_CLASS_NAME_KEY, KEYPOINTS_CONFIDENCE_KEY, KEYPOINTS_XY_KEY
-from argus.workflows.kinds import FLOAT_KIND, INTEGER_KIND, KEYPOINT_DETECTION_PREDICTION_KIND, LIST_OF_VALUES_KIND, STRING_KIND
+from argus.workflows.data import (
+    KEYPOINTS_CLASS_NAME_KEY,
+    KEYPOINTS_CONFIDENCE_KEY,
+    KEYPOINTS_XY_KEY,
+)
+from argus.workflows.kinds import (
+    FLOAT_KIND,
+    INTEGER_KIND,
+    KEYPOINT_DETECTION_PREDICTION_KIND,
+    LIST_OF_VALUES_KIND,
+    STRING_KIND,
+)
 
 
 class KeypointManifest(VisualizationManifest):

@@ -23,7 +23,13 @@ from argus.workflows.blocks.visualization.common import (
     visualization_config,
 )
 from argus.workflows.data import WorkflowImageData
-from argus.workflows.kinds import FLOAT_KIND, FLOAT_ZERO_TO_ONE_KIND, INTEGER_KIND, LIST_OF_VALUES_KIND, STRING_KIND
+from argus.workflows.kinds import (
+    FLOAT_KIND,
+    FLOAT_ZERO_TO_ONE_KIND,
+    INTEGER_KIND,
+    LIST_OF_VALUES_KIND,
+    STRING_KIND,
+)
 
 
 class LineZoneManifest(VisualizationManifest):

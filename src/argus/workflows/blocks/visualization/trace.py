@@ -11,7 +11,11 @@ from typing import Any, Literal
 import supervision as sv
 from pydantic import Field
 
-from argus.workflows.blocks.analytics.common import AnchorField, frame_metadata, require_tracked
+from argus.workflows.blocks.analytics.common import (
+    AnchorField,
+    frame_metadata,
+    require_tracked,
+)
 from argus.workflows.blocks.analytics.common import position as anchor_position
 from argus.workflows.blocks.base import Selector
 from argus.workflows.blocks.visualization.common import (
