@@ -227,7 +227,12 @@ def _link_step(plan: StepPlan, inputs: dict[str, InputPlan], steps: dict[str, St
                                 error_type="InvalidReferenceTargetError")
                 plan.next_steps.append(selector.name)
                 continue
-            produced = _source_kinds(selector, inputs, steps, plan.name, path)
+            try:
+                produced = _source_kinds(selector, inputs, steps, plan.name, path)
+            except WorkflowDefinitionError as error:
+                for item in error.blocks_errors:
+                    item["block_type"] = type_id
+                raise
             accepted = [k for spec in fitting for k in spec.kinds]
             if not kinds_compatible(produced, accepted):
                 raise _fail(f"field '{path}' expects {' or '.join(kind_names(accepted))} but '{raw}' is "
