@@ -7,6 +7,7 @@ import logging
 import typer
 
 from argus.cli import endpoints, infer, keys, models, serve, server, video, zoo
+from argus.cli import workflows
 
 app = typer.Typer(name="argus", help="Argus: self-hosted computer-vision inference.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -18,6 +19,7 @@ app.add_typer(server.app, name="server")
 app.add_typer(video.app, name="video")
 app.add_typer(endpoints.app, name="endpoints")
 app.add_typer(keys.app, name="keys")
+app.add_typer(workflows.app, name="workflows")
 
 
 @app.callback()
