@@ -33,7 +33,6 @@ from argus.workflows.blocks.base import (
     ImageSelector,
     OutputDefinition,
     Selector,
-    StepOutputSelector,
     VideoMetadataSelector,
     block_config,
 )
@@ -68,7 +67,7 @@ class ByteTrackerV1Manifest(_TrackerParams):
                                 description="Track objects across video frames with ByteTrack.")
     type: Literal["roboflow_core/byte_tracker@v1"]
     metadata: VideoMetadataSelector()  # type: ignore[valid-type]
-    predictions: StepOutputSelector(kind=list(DETECTION_KINDS)) = Field(  # type: ignore[valid-type]
+    predictions: Selector(kind=list(DETECTION_KINDS)) = Field(  # type: ignore[valid-type]
         description="Detections of the current frame.")
     frame_rate: float | None | Selector(kind=[FLOAT_KIND]) = Field(  # type: ignore[valid-type]
         default=None, description="Frame rate of the video (default: the metadata's fps).")
@@ -85,7 +84,7 @@ class ByteTrackerV2Manifest(_TrackerParams):
                                 description="Track objects across video frames with ByteTrack.")
     type: Literal["roboflow_core/byte_tracker@v2"]
     image: ImageSelector()  # type: ignore[valid-type]
-    detections: StepOutputSelector(kind=list(DETECTION_KINDS))  # type: ignore[valid-type]
+    detections: Selector(kind=list(DETECTION_KINDS))  # type: ignore[valid-type]
     minimum_consecutive_frames: int | Selector(kind=[INTEGER_KIND]) = Field(  # type: ignore[valid-type]
         default=1, description="Frames a track must last before it is reported.")
 

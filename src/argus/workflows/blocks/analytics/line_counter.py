@@ -26,7 +26,6 @@ from argus.workflows.blocks.base import (
     ImageSelector,
     OutputDefinition,
     Selector,
-    StepOutputSelector,
     VideoMetadataSelector,
     block_config,
 )
@@ -42,7 +41,7 @@ _BOX_KINDS = [OBJECT_DETECTION_PREDICTION_KIND, INSTANCE_SEGMENTATION_PREDICTION
 
 
 class _LineCounterFields(BlockManifest):
-    detections: StepOutputSelector(kind=_BOX_KINDS) = Field(  # type: ignore[valid-type]
+    detections: Selector(kind=_BOX_KINDS) = Field(  # type: ignore[valid-type]
         description="Tracked detections (from a Byte Tracker step).")
     line_segment: list | Selector(kind=[LIST_OF_VALUES_KIND]) = Field(  # type: ignore[valid-type]
         description="The line as two points [[x1, y1], [x2, y2]].", examples=[[[0, 50], [500, 50]]])

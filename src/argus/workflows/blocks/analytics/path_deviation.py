@@ -28,7 +28,6 @@ from argus.workflows.blocks.base import (
     ImageSelector,
     OutputDefinition,
     Selector,
-    StepOutputSelector,
     VideoMetadataSelector,
     block_config,
 )
@@ -62,7 +61,7 @@ def frechet_distance(path: np.ndarray, reference: np.ndarray) -> float:
 
 
 class _PathDeviationFields(BlockManifest):
-    detections: StepOutputSelector(kind=_BOX_KINDS) = Field(  # type: ignore[valid-type]
+    detections: Selector(kind=_BOX_KINDS) = Field(  # type: ignore[valid-type]
         description="Tracked detections (from a Byte Tracker step).")
     triggering_anchor: AnchorField = Field(default="CENTER", description="Box point whose path is followed.")
     reference_path: list | Selector(kind=[LIST_OF_VALUES_KIND]) = Field(  # type: ignore[valid-type]

@@ -29,7 +29,6 @@ from argus.workflows.blocks.base import (
     ImageSelector,
     OutputDefinition,
     Selector,
-    StepOutputSelector,
     VideoMetadataSelector,
     block_config,
 )
@@ -47,7 +46,7 @@ _BOX_KINDS = [OBJECT_DETECTION_PREDICTION_KIND, INSTANCE_SEGMENTATION_PREDICTION
 
 class _TimeInZoneFields(BlockManifest):
     image: ImageSelector()  # type: ignore[valid-type]
-    detections: StepOutputSelector(kind=_BOX_KINDS) = Field(  # type: ignore[valid-type]
+    detections: Selector(kind=_BOX_KINDS) = Field(  # type: ignore[valid-type]
         description="Tracked detections (from a Byte Tracker step).")
     zone: list | Selector(kind=[LIST_OF_VALUES_KIND]) = Field(  # type: ignore[valid-type]
         description="The zone polygon [[x1, y1], [x2, y2], [x3, y3], ...] (at least 3 points).")

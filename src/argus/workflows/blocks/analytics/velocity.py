@@ -29,7 +29,6 @@ from argus.workflows.blocks.base import (
     ImageSelector,
     OutputDefinition,
     Selector,
-    StepOutputSelector,
     block_config,
 )
 from argus.workflows.data import (
@@ -57,7 +56,7 @@ class VelocityManifest(BlockManifest):
                                             "and unit conversion.")
     type: Literal["roboflow_core/velocity@v1"]
     image: ImageSelector()  # type: ignore[valid-type]
-    detections: StepOutputSelector(kind=_BOX_KINDS) = Field(  # type: ignore[valid-type]
+    detections: Selector(kind=_BOX_KINDS) = Field(  # type: ignore[valid-type]
         description="Tracked detections (from a Byte Tracker step).")
     smoothing_alpha: float | Selector(kind=[FLOAT_KIND]) = Field(  # type: ignore[valid-type]
         default=0.5, description="EMA factor in (0, 1]; lower smooths more.")

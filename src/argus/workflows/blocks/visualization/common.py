@@ -28,7 +28,6 @@ from argus.workflows.blocks.base import (
     ImageSelector,
     OutputDefinition,
     Selector,
-    StepOutputSelector,
     block_config,
 )
 from argus.workflows.data import WorkflowImageData
@@ -107,7 +106,7 @@ class VisualizationManifest(BlockManifest):
 class PredictionsVisualizationManifest(VisualizationManifest):
     """Plus the detections to draw."""
 
-    predictions: StepOutputSelector(kind=list(DETECTION_KINDS)) = Field(  # type: ignore[valid-type]
+    predictions: Selector(kind=list(DETECTION_KINDS)) = Field(  # type: ignore[valid-type]
         description="Detections to draw.", examples=["$steps.object_detection_model.predictions"])
 
 

@@ -14,7 +14,7 @@ import supervision as sv
 from pydantic import Field
 
 from argus.errors import InvalidInputError
-from argus.workflows.blocks.base import Selector, StepOutputSelector
+from argus.workflows.blocks.base import Selector
 from argus.workflows.blocks.visualization.common import (
     AnnotatorBlock,
     VisualizationManifest,
@@ -40,7 +40,7 @@ class KeypointManifest(VisualizationManifest):
 
     model_config = visualization_config("Keypoint Visualization", "Draw keypoints on detected objects.")
     type: Literal["roboflow_core/keypoint_visualization@v1", "KeypointVisualization"]
-    predictions: StepOutputSelector(kind=[KEYPOINT_DETECTION_PREDICTION_KIND]) = Field(  # type: ignore[valid-type]
+    predictions: Selector(kind=[KEYPOINT_DETECTION_PREDICTION_KIND]) = Field(  # type: ignore[valid-type]
         description="Keypoint detections.")
     annotator_type: Literal["edge", "vertex", "vertex_label"] = Field(default="edge", description="Drawing mode.")
     color: str | Selector(kind=[STRING_KIND]) = Field(  # type: ignore[valid-type]
