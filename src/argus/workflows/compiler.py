@@ -158,6 +158,13 @@ def _validate_step(raw: Any, position: int, registry: BlockRegistry) -> tuple[Bl
     except ValidationError as error:
         first = error.errors()[0] if error.errors() else {}
         prop = str(first.get("loc", ("",))[0]) if first.get("loc") else None
+        selector = next((e for e in error.errors() if isinstance(e.get("input"), str)
+                         and e["input"].startswith("$")), None)
+        if selector is not None:
+            where = ".".join(str(p) for p in selector.get("loc", ()))
+            raise _fail(f"field '{where}' cannot take '{selector['input']}': it is not a selector of the kind this "
+                        "field takes ('$inputs.<name>' or '$steps.<step>.<output>').", step=name,
+                        block_type=type_id, property_name=prop, error_type="InvalidReferenceTargetError") from None
         raise _fail(f"invalid '{type_id}' step: {describe_validation(error)}", step=name, block_type=type_id,
                     property_name=prop, error_type="ManifestValidationError") from None
     return manifest, block
