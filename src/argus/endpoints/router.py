@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import httpx
+import orjson
 
 from argus.endpoints.backends.base import Replica
 from argus.endpoints.runtime import EndpointRuntime
@@ -54,6 +55,34 @@ class Forwarded:
     headers: list[tuple[str, str]]
     content: bytes
     replica: str
+
+
+class ModelBody:
+    """A JSON inference body whose ``model_id`` is set to the model of the replica it goes to.
+
+    An endpoint serves its own model: clients need not name it (or its version, which an update changes),
+    and during a rolling update each replica gets the model it was started with.
+    """
+
+    def __init__(self, path: str, content_type: str, body: bytes) -> None:
+        self.body = body
+        self.document: dict[str, object] | None = None
+        self._by_model: dict[str, bytes] = {}
+        if path.startswith("infer/") and "json" in content_type and body:
+            try:
+                parsed = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                return  # the replica answers the malformed body with its own 400
+            if isinstance(parsed, dict):
+                self.document = parsed
+
+    def for_model(self, model_id: str) -> bytes:
+        """The body to send to a replica serving ``model_id``."""
+        if self.document is None:
+            return self.body
+        if model_id not in self._by_model:
+            self._by_model[model_id] = orjson.dumps({**self.document, "model_id": model_id})
+        return self._by_model[model_id]
 
 
 def hold_seconds(raw: str | None, limit: float) -> float:
@@ -125,6 +154,7 @@ class EndpointRouter:
         hold_deadline = started + hold_s
         retry_deadline = started + max(hold_s, RETRY_BUDGET_S)
         outgoing = [(k, v) for k, v in headers if k.lower() not in _DROP_REQUEST]
+        content = ModelBody(path, next((v for k, v in headers if k.lower() == "content-type"), ""), body)
         target_path = "/" + path + (f"?{query}" if query else "")
         tried: set[str] = set()
         attempts = 0
@@ -147,7 +177,8 @@ class EndpointRouter:
                 continue
             replica.outstanding += 1
             try:
-                response = await self.client.request(method, replica.url + target_path, content=body,
+                response = await self.client.request(method, replica.url + target_path,
+                                                     content=content.for_model(replica.spec.model_id),
                                                      headers=outgoing + list(replica.headers.items()))
             except httpx.TransportError as error:
                 attempts += 1
