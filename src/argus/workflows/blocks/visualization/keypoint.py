@@ -58,7 +58,7 @@ class KeypointManifest(VisualizationManifest):
     radius: int | Selector(kind=[INTEGER_KIND]) = Field(  # type: ignore[valid-type]
         default=10, description="Vertex radius (vertex, vertex_label).")
     edges: list | None | Selector(kind=[LIST_OF_VALUES_KIND]) = Field(  # type: ignore[valid-type]
-        default=None, description="Pairs of keypoint indices joined by edges (edge).")
+        default=None, description="Pairs of keypoint indices joined by edges (edge); 1-based, as supervision.")
 
 
 def to_key_points(predictions: sv.Detections) -> sv.KeyPoints:
@@ -91,7 +91,10 @@ class KeypointVisualizationBlockV1(AnnotatorBlock):
 
     def annotate(self, annotator: Any, scene: np.ndarray, predictions: sv.Detections) -> np.ndarray:
         key_points = to_key_points(predictions)
-        if isinstance(annotator, sv.VertexLabelAnnotator) and "class_name" in key_points.data:
-            return annotator.annotate(scene=scene, key_points=key_points,
-                                      labels=[str(n) for n in key_points.data["class_name"][0]])
-        return annotator.annotate(scene=scene, key_points=key_points)
+        try:
+            if isinstance(annotator, sv.VertexLabelAnnotator) and "class_name" in key_points.data:
+                return annotator.annotate(scene=scene, key_points=key_points,
+                                          labels=[str(n) for n in key_points.data["class_name"][0]])
+            return annotator.annotate(scene=scene, key_points=key_points)
+        except ValueError as error:  # supervision checks edges against the keypoints (1-based indices)
+            raise InvalidInputError(f"edges: {error}") from None
