@@ -52,6 +52,7 @@ class BatchPolicy:
     max_batch_size: int = 1
     max_queue_delay: float = 0.002  # seconds a batch may wait to fill while more requests are on the way
     max_pending_rows: int = 64  # images admitted (preprocessing or queued) before new requests get a 503
+    instances: int = 1  # runner threads, each running its own batches (Triton's instance count)
 
 
 @dataclass
@@ -104,7 +105,7 @@ class DynamicBatcher:
         self._incoming = 0  # admitted rows still being preprocessed
         self._queued = 0  # rows in the queue
         self._closed = False
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._batch_seconds = 0.0  # moving average, for Retry-After
         self.batches_run = 0
         self.rows_run = 0
@@ -138,7 +139,7 @@ class DynamicBatcher:
             self._cond.notify_all()
 
     def _retry_after(self, pending: int) -> float:
-        batches_ahead = pending / self.policy.max_batch_size
+        batches_ahead = pending / (self.policy.max_batch_size * self.policy.instances)
         return max(1.0, round(batches_ahead * (self._batch_seconds or 0.05)))
 
     def _release(self, rows: int) -> None:
@@ -162,10 +163,17 @@ class DynamicBatcher:
             self._run([item])
         return item
 
+    @property
+    def runners(self) -> list[threading.Thread]:
+        """The runner threads started so far."""
+        return list(self._threads)
+
     def _ensure_runner(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name=f"argus-batcher-{self.name}", daemon=True)
-            self._thread.start()
+        if not self._threads:
+            for index in range(self.policy.instances):
+                thread = threading.Thread(target=self._loop, name=f"argus-batcher-{self.name}-{index}", daemon=True)
+                self._threads.append(thread)
+                thread.start()
 
     def _loop(self) -> None:
         while True:
@@ -233,9 +241,10 @@ class DynamicBatcher:
             item.future.set_exception(error)
 
     def _record(self, seconds: float, rows: int) -> None:
-        self._batch_seconds = seconds if not self.batches_run else 0.8 * self._batch_seconds + 0.2 * seconds
-        self.batches_run += 1
-        self.rows_run += rows
+        with self._cond:
+            self._batch_seconds = seconds if not self.batches_run else 0.8 * self._batch_seconds + 0.2 * seconds
+            self.batches_run += 1
+            self.rows_run += rows
 
 
 def _rows_of(outputs: list[np.ndarray], offset: int, rows: int, total: int) -> list[np.ndarray]:

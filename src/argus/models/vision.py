@@ -178,7 +178,8 @@ class VisionModel:
         dynamic = self.batch_size is None and self.settings.dynamic_batching
         return BatchPolicy(max_batch_size=batching.max_batch_size if dynamic else 1,
                            max_queue_delay=batching.max_queue_delay_ms / 1000,
-                           max_pending_rows=self.settings.max_pending_images)
+                           max_pending_rows=self.settings.max_pending_images,
+                           instances=self.settings.model_instances)
 
     def _check_input_shape(self) -> None:
         shape = self.session.input.shape

@@ -163,9 +163,23 @@ def test_after_close_the_runner_exits_and_requests_still_run() -> None:
     model = GatedModel()
     batcher = DynamicBatcher(model, BatchPolicy(max_batch_size=4))
     run_one(batcher, rows(1))
-    runner = batcher._thread
+    [runner] = batcher.runners
     batcher.close()
-    assert runner is not None
     runner.join(WAIT)
     assert not runner.is_alive()
     assert run_one(batcher, rows(2))[0][0, 0] == 4
+
+
+def test_several_instances_run_batches_side_by_side() -> None:
+    both_inside = threading.Barrier(2, timeout=WAIT)
+
+    def meet(tensor: np.ndarray) -> list[np.ndarray]:
+        both_inside.wait()  # each request's batch must be running at once, on its own runner
+        return [tensor * 2]
+
+    batcher = DynamicBatcher(meet, BatchPolicy(max_batch_size=1, instances=2))
+    with ThreadPoolExecutor(2) as pool:
+        results = [pool.submit(run_one, batcher, rows(v)) for v in (1, 2)]
+        assert [r.result(WAIT)[0][0, 0] for r in results] == [2, 4]
+    assert len(batcher.runners) == 2
+    batcher.close()

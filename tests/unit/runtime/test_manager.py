@@ -126,8 +126,8 @@ def test_unloading_stops_the_models_batching_thread(settings: Settings, store: M
     manager = ModelManager(settings.model_copy(update={"max_active_models": 1}), repository=store)
     model = manager.get("a/1")
     model.infer(np.zeros((8, 8, 3), np.uint8))  # starts the batcher's runner thread
-    runner = model.batcher._thread
-    assert runner is not None and runner.is_alive()
+    [runner] = model.batcher.runners
+    assert runner.is_alive()
     manager.get("b/1")  # evicts a/1
     runner.join(5)
     assert not runner.is_alive()
