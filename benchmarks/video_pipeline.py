@@ -33,11 +33,11 @@ ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "unit" / "streams"))  # video writer and RTSP server helpers
 sys.path.insert(0, str(ROOT / "tests"))
 
-from stream_videos import RtspServer, write_video  # noqa: E402
+from stream_videos import RtspServer, write_video
 
-from argus.runtime.manager import ModelManager  # noqa: E402
-from argus.settings import Settings  # noqa: E402
-from argus.streams import InferencePipeline, VideoFileSink, VideoFrame, multi_sink  # noqa: E402
+from argus.runtime.manager import ModelManager
+from argus.settings import Settings
+from argus.streams import InferencePipeline, VideoFileSink, VideoFrame, multi_sink
 
 console = Console()
 

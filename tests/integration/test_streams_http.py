@@ -20,7 +20,7 @@ from sdk_venv import run_in_sdk
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "unit" / "streams"))
 
-from stream_videos import RtspServer, moving_square, write_video  # noqa: E402
+from stream_videos import RtspServer, moving_square, write_video
 
 pytestmark = pytest.mark.slow
 

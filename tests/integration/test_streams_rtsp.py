@@ -12,10 +12,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "unit" / "streams"))
 
-from stream_videos import RtspServer, moving_square, square_x, write_video  # noqa: E402
+from stream_videos import RtspServer, moving_square, square_x, write_video
 
-from argus.streams import InferencePipeline, StreamState, VideoFrame  # noqa: E402
-from argus.streams.entities import STATE_UPDATE_EVENT, StatusUpdate  # noqa: E402
+from argus.streams import InferencePipeline, StreamState, VideoFrame
+from argus.streams.entities import STATE_UPDATE_EVENT, StatusUpdate
 
 SPEED, COUNT, FPS = 2, 50, 25
 

@@ -79,8 +79,7 @@ def run(
     on_prediction = partial(multi_sink, sinks=sinks)
     references: list[str | int] = [int(s) if s.isdigit() else s for s in sources]
     if model is not None:
-        params = {"confidence": confidence} if confidence is not None else {}
-        pipeline = InferencePipeline.init(references, model, on_prediction, max_fps=max_fps, **params)
+        pipeline = InferencePipeline.init(references, model, on_prediction, max_fps=max_fps, confidence=confidence)
     else:
         pipeline = InferencePipeline.init_with_workflow(references, _load_workflow(str(workflow)), on_prediction,
                                                         max_fps=max_fps)

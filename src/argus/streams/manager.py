@@ -97,7 +97,7 @@ class StreamManager:
         logger.info("pipeline %s started (pid %s)", pipeline_id, process.pid)
         return pipeline_id
 
-    def list(self) -> list[str]:
+    def pipeline_ids(self) -> list[str]:
         """Ids of the pipelines the manager holds (running or not, until terminated)."""
         with self._lock:
             return list(self._pipelines)

@@ -128,7 +128,8 @@ class InferencePipeline:
                batch_collection_timeout: float | None = None, sink_mode: SinkMode | str = SinkMode.ADAPTIVE,
                predictions_queue_size: int = PREDICTIONS_QUEUE_SIZE,
                decoding_buffer_size: int = DEFAULT_BUFFER_SIZE, **source_options: Any) -> InferencePipeline:
-        references = list(video_reference) if isinstance(video_reference, (list, tuple)) else [video_reference]
+        references: list[Any] = (list(video_reference) if isinstance(video_reference, (list, tuple))
+                                 else [video_reference])
         if not references:
             raise ValueError("video_reference is empty")
         watchdog = watchdog or PipelineWatchDog()

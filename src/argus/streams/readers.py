@@ -12,7 +12,7 @@ import glob
 import logging
 import os
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 from urllib.parse import urlparse
 
 import cv2
@@ -81,8 +81,7 @@ def open_reader(reference: str | int, properties: dict[str, Any] | None = None,
     if kind == "folder":
         return ImageFolderReader(str(reference), properties or {})
     path = str(reference)
-    if path.startswith("file://"):
-        path = path[len("file://"):]
+    path = path.removeprefix("file://")
     return PyAVReader(path, is_stream=kind == "stream", properties=properties or {},
                       open_timeout=open_timeout, read_timeout=read_timeout)
 
@@ -143,7 +142,7 @@ class PyAVReader:
 class OpenCVCaptureReader:
     """A webcam by index through OpenCV (``video_source_properties``: frame_width, frame_height, fps)."""
 
-    _PROPS = {"frame_width": cv2.CAP_PROP_FRAME_WIDTH, "frame_height": cv2.CAP_PROP_FRAME_HEIGHT,
+    _PROPS: ClassVar[dict[str, int]] = {"frame_width": cv2.CAP_PROP_FRAME_WIDTH, "frame_height": cv2.CAP_PROP_FRAME_HEIGHT,
               "fps": cv2.CAP_PROP_FPS}
 
     def __init__(self, index: int, properties: dict[str, Any]) -> None:

@@ -104,9 +104,9 @@ def annotate_frame(prediction: Any, frame: VideoFrame) -> np.ndarray:
     canvas = sv.BoxAnnotator(thickness=2).annotate(frame.image.copy(), detections)
     if len(detections):
         names = detections.data.get("class_name")
+        names = [str(n) for n in names] if names is not None else [""] * len(detections)
         scores = detections.confidence if detections.confidence is not None else [None] * len(detections)
-        labels = [f"{names[i] if names is not None else ''} {s:.2f}" if s is not None else str(names[i])
-                  for i, s in enumerate(scores)]
+        labels = [f"{name} {score:.2f}" if score is not None else name for name, score in zip(names, scores)]
         canvas = sv.LabelAnnotator(text_scale=0.4, text_padding=3).annotate(canvas, detections, labels=labels)
     return canvas
 
@@ -162,6 +162,7 @@ class VideoFileSink:
             fps = self._fps or frame.fps or frame.measured_fps or 25.0
             container = av.open(str(self._path_for(frame.source_id)), mode="w")
             stream = container.add_stream(self._codec, rate=round(fps))
+            assert isinstance(stream, av.VideoStream)
             stream.width, stream.height = image.shape[1] - image.shape[1] % 2, image.shape[0] - image.shape[0] % 2
             stream.pix_fmt = "yuv420p"
             self._writers[frame.source_id] = (container, stream)

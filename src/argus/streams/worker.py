@@ -13,7 +13,12 @@ import os
 import time
 from typing import Any
 
-from argus.errors import ArgusError, ClientError, NotFoundError, NotImplementedFeatureError
+from argus.errors import (
+    ArgusError,
+    ClientError,
+    NotFoundError,
+    NotImplementedFeatureError,
+)
 from argus.streams.entities import FINAL_STATES, StreamState
 from argus.streams.pipeline import InferencePipeline
 from argus.streams.sinks import InMemoryBufferSink, serialize_prediction

@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Self
 
 import av
 import numpy as np
@@ -89,7 +90,7 @@ class RtspServer:
         """The stream of file ``name`` (looping forever with ``play_count=0``)."""
         return f"rtsp://127.0.0.1:{self.port}/{name}" + ("?play_count=0" if loop else "")
 
-    def start(self, timeout: float = 20.0) -> RtspServer:
+    def start(self, timeout: float = 20.0) -> Self:
         """Start and wait until the port accepts connections."""
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen([sys.executable, "-c", _SERVE, str(self.directory), str(self.port)],
@@ -111,7 +112,7 @@ class RtspServer:
             self.process.wait(timeout=10)
         self.process = None
 
-    def __enter__(self) -> RtspServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

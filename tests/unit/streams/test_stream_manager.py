@@ -62,7 +62,7 @@ def manager(zoo_settings: Settings, zoo_manager: Any) -> Any:
 def test_results_status_and_terminate(manager: StreamManager, tmp_path: Path) -> None:
     clip = write_video(tmp_path / "square.mp4", moving_square(COUNT))
     pipeline_id = manager.initialise(payload(str(clip)))
-    assert manager.list() == [pipeline_id]
+    assert manager.pipeline_ids() == [pipeline_id]
     frame_ids: list[int] = []
 
     def drained() -> bool:
@@ -79,7 +79,7 @@ def test_results_status_and_terminate(manager: StreamManager, tmp_path: Path) ->
     assert report["sources_metadata"][0]["source_properties"]["total_frames"] == COUNT
     assert report["process_alive"] is True
     manager.terminate(pipeline_id)
-    assert manager.list() == []
+    assert manager.pipeline_ids() == []
     with pytest.raises(NotFoundError):
         manager.status(pipeline_id)
 
@@ -87,7 +87,7 @@ def test_results_status_and_terminate(manager: StreamManager, tmp_path: Path) ->
 def test_a_bad_source_fails_initialise_and_leaves_no_pipeline(manager: StreamManager) -> None:
     with pytest.raises(InvalidInputError, match="not found"):
         manager.initialise(payload("/no/such/clip.mp4"))
-    assert manager.list() == []
+    assert manager.pipeline_ids() == []
 
 
 def test_a_killed_pipeline_is_reported_not_restarted(manager: StreamManager) -> None:
@@ -103,7 +103,7 @@ def test_a_killed_pipeline_is_reported_not_restarted(manager: StreamManager) -> 
     assert "-9" in report["last_error"]
     with pytest.raises(PipelineProcessError):
         manager.consume(pipeline_id)
-    assert manager.list() == [pipeline_id]  # still listed until terminated
+    assert manager.pipeline_ids() == [pipeline_id]  # still listed until terminated
     manager.terminate(pipeline_id)
 
 

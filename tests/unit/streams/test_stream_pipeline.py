@@ -15,7 +15,13 @@ import pytest
 from photos import collage
 from stream_videos import moving_square, square_x, write_video
 
-from argus.streams import InferencePipeline, InMemoryBufferSink, StreamState, VideoFrame, multi_sink
+from argus.streams import (
+    InferencePipeline,
+    InMemoryBufferSink,
+    StreamState,
+    VideoFrame,
+    multi_sink,
+)
 from argus.streams.entities import INFERENCE_ERROR_EVENT, SINK_ERROR_EVENT, StatusUpdate
 
 COUNT, SHORT, SPEED, PAN = 37, 20, 3, 8

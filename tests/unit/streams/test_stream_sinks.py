@@ -15,7 +15,13 @@ import pytest
 import supervision as sv
 from stream_videos import count_frames, moving_square, square_x
 
-from argus.streams import InMemoryBufferSink, UDPSink, VideoFileSink, VideoFrame, WebhookSink
+from argus.streams import (
+    InMemoryBufferSink,
+    UDPSink,
+    VideoFileSink,
+    VideoFrame,
+    WebhookSink,
+)
 from argus.streams.sinks import annotate_frame, serialize_prediction
 
 # A model response with one box around the square of frame 0 (centre 10, 50; 20 x 20).
@@ -80,7 +86,7 @@ def test_webhook_sink_posts_json(tmp_path: Path) -> None:
     got_all = threading.Event()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_POST(self) -> None:
             received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
             self.send_response(204 if len(received) != 2 else 500)  # one failure must not stop it
             self.end_headers()

@@ -19,7 +19,11 @@ from argus.streams import (
     StreamState,
     VideoSource,
 )
-from argus.streams.entities import SOURCE_CONNECTION_ATTEMPT_FAILED_EVENT, STATE_UPDATE_EVENT, StatusUpdate
+from argus.streams.entities import (
+    SOURCE_CONNECTION_ATTEMPT_FAILED_EVENT,
+    STATE_UPDATE_EVENT,
+    StatusUpdate,
+)
 
 COUNT, FPS, SPEED = 37, 10, 3
 

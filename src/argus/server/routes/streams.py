@@ -21,7 +21,10 @@ from starlette.concurrency import run_in_threadpool
 
 from argus.errors import ForbiddenError, InvalidInputError, UnauthorizedError
 from argus.server.auth import key_is_valid, presented_key
-from argus.server.routes.streams_schemas import ConsumeResultsPayload, InitialisePipelinePayload
+from argus.server.routes.streams_schemas import (
+    ConsumeResultsPayload,
+    InitialisePipelinePayload,
+)
 from argus.server.state import get_state
 from argus.streams.manager import StreamManager
 
@@ -85,7 +88,7 @@ def _response(pipeline_id: str | None = None, **extra: Any) -> dict[str, Any]:
 @router.get("/list")
 async def list_pipelines(request: Request) -> dict[str, Any]:
     """``ListPipelinesResponse``."""
-    return _response(pipelines=_manager(request).list())
+    return _response(pipelines=_manager(request).pipeline_ids())
 
 
 @router.post("/initialise")
@@ -103,25 +106,28 @@ async def status(request: Request, pipeline_id: str) -> dict[str, Any]:
     return _response(pipeline_id, report=report)
 
 
+async def _command(request: Request, pipeline_id: str, operation: str) -> dict[str, Any]:
+    manager = _manager(request)
+    await run_in_threadpool(getattr(manager, operation), pipeline_id)
+    return _response(pipeline_id)
+
+
 @router.post("/{pipeline_id}/pause")
 async def pause(request: Request, pipeline_id: str) -> dict[str, Any]:
     """Pause (the reference mutes: frames keep being read and are dropped)."""
-    await run_in_threadpool(_manager(request).pause, pipeline_id)
-    return _response(pipeline_id)
+    return await _command(request, pipeline_id, "pause")
 
 
 @router.post("/{pipeline_id}/resume")
 async def resume(request: Request, pipeline_id: str) -> dict[str, Any]:
     """Resume a paused pipeline."""
-    await run_in_threadpool(_manager(request).resume, pipeline_id)
-    return _response(pipeline_id)
+    return await _command(request, pipeline_id, "resume")
 
 
 @router.post("/{pipeline_id}/terminate")
 async def terminate(request: Request, pipeline_id: str) -> dict[str, Any]:
     """End the pipeline and its process."""
-    await run_in_threadpool(_manager(request).terminate, pipeline_id)
-    return _response(pipeline_id)
+    return await _command(request, pipeline_id, "terminate")
 
 
 @router.get("/{pipeline_id}/consume")
