@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-
-from test_endpoints_support import HOLD, Load, build_store, image_body, replica_processes, spec, wait_for
+from test_endpoints_support import (
+    HOLD,
+    Load,
+    build_store,
+    image_body,
+    replica_processes,
+    spec,
+    wait_for,
+)
 
 NS = "acme"
 SETTINGS = {

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from huggingface_hub import HfApi, constants
 from huggingface_hub.errors import HfHubHTTPError
-
 from test_endpoints_support import HOLD, build_store, image_body, wait_for
 
 ROOT = "root-key-for-hub-tests"

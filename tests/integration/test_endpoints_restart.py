@@ -9,8 +9,14 @@ from typing import Any
 
 import httpx
 import pytest
-
-from test_endpoints_support import HOLD, build_store, image_body, replica_processes, spec, wait_for
+from test_endpoints_support import (
+    HOLD,
+    build_store,
+    image_body,
+    replica_processes,
+    spec,
+    wait_for,
+)
 
 NS = "acme"
 ROOT = "root-key-for-tests"

@@ -9,14 +9,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import cv2
 import httpx
 import numpy as np
+import onnx_builders
 import psutil
 
-import onnx_builders
 from argus.store.importers import import_model
 from argus.store.repository import ModelRepository
 
@@ -100,7 +100,7 @@ class Load:
                 self.outcomes.append(Outcome(response.status_code, top, response.headers.get("x-argus-replica"),
                                              "" if response.status_code == 200 else response.text[:300]))
 
-    def __enter__(self) -> Load:
+    def __enter__(self) -> Self:
         self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(self.clients)]
         for thread in self._threads:
             thread.start()

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
+from typing import Any
 
 from argus.endpoints.autoscaling import LoadSample, Metric, ScalingContext, decide
 from argus.endpoints.backends.base import Backend, Replica, ReplicaPhase, ReplicaSpec
@@ -89,8 +90,8 @@ class EndpointController:
                 pass
             self._kick.clear()
 
-    def _spawn(self, coroutine: object) -> None:
-        task = asyncio.ensure_future(coroutine)  # type: ignore[arg-type]
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coroutine)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 

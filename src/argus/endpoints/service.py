@@ -13,13 +13,34 @@ from datetime import datetime
 from typing import Any
 
 from argus.endpoints.controller import EndpointController
-from argus.endpoints.keys import ANONYMOUS, Principal, Role, can_manage, can_read, open_admin, same_digest
+from argus.endpoints.keys import (
+    ANONYMOUS,
+    Principal,
+    Role,
+    can_manage,
+    can_read,
+    open_admin,
+    same_digest,
+)
 from argus.endpoints.runtime import EndpointRuntime
-from argus.endpoints.spec import (NAMESPACE_PATTERN, EndpointSpec, EndpointState, EndpointStatus, iso, render,
-                                  validate_spec)
+from argus.endpoints.spec import (
+    NAMESPACE_PATTERN,
+    EndpointSpec,
+    EndpointState,
+    EndpointStatus,
+    iso,
+    render,
+    validate_spec,
+)
 from argus.endpoints.store import CreatedKey, EndpointStore
 from argus.endpoints.tables import ApiKeyRow, AuditRow
-from argus.errors import ClientError, ForbiddenError, InvalidInputError, ModelNotFoundError, UnauthorizedError
+from argus.errors import (
+    ClientError,
+    ForbiddenError,
+    InvalidInputError,
+    ModelNotFoundError,
+    UnauthorizedError,
+)
 from argus.settings import Settings
 from argus.store.repository import ModelRepository
 from argus.store.zoo import Zoo
@@ -100,7 +121,7 @@ class EndpointService:
         """The live endpoint, or 404."""
         return self.controller.get(namespace, name)
 
-    def list(self, namespace: str) -> list[EndpointRuntime]:
+    def list_endpoints(self, namespace: str) -> list[EndpointRuntime]:
         """Endpoints of a namespace, by name."""
         return sorted((r for r in self.controller.runtimes.values() if r.namespace == namespace),
                       key=lambda r: r.name)

@@ -26,7 +26,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from argus.endpoints.keys import Role, digest_of, new_key_id, new_secret
-from argus.endpoints.tables import ApiKeyRow, AuditRow, EndpointRow, MetricSampleRow, utcnow
+from argus.endpoints.tables import (
+    ApiKeyRow,
+    AuditRow,
+    EndpointRow,
+    MetricSampleRow,
+    utcnow,
+)
 from argus.errors import ConflictError, NotFoundError
 
 logger = logging.getLogger(__name__)

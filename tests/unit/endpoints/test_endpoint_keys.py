@@ -6,8 +6,18 @@ import hashlib
 
 import pytest
 
-from argus.endpoints.keys import (ANONYMOUS, Principal, Role, can_invoke, can_manage, can_read, digest_of,
-                                  new_secret, open_admin, same_digest)
+from argus.endpoints.keys import (
+    ANONYMOUS,
+    Principal,
+    Role,
+    can_invoke,
+    can_manage,
+    can_read,
+    digest_of,
+    new_secret,
+    open_admin,
+    same_digest,
+)
 from argus.endpoints.spec import EndpointType
 
 PUBLIC, AUTH, PRIVATE = EndpointType.PUBLIC, EndpointType.AUTHENTICATED, EndpointType.PRIVATE

@@ -6,8 +6,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from argus.endpoints.spec import (EndpointSpec, EndpointState, EndpointStatus, EndpointType, render,
-                                  validate_spec)
+from argus.endpoints.spec import (
+    EndpointSpec,
+    EndpointState,
+    EndpointStatus,
+    EndpointType,
+    render,
+    validate_spec,
+)
 from argus.errors import InvalidInputError
 
 

@@ -21,7 +21,7 @@ from collections import deque
 from pathlib import Path
 
 import httpx
-import psutil
+import psutil  # type: ignore[import-untyped]
 
 from argus.endpoints.backends.base import Backend, Replica, ReplicaSpec
 from argus.settings import Settings
@@ -86,9 +86,12 @@ class LocalProcessBackend(Backend):
         log_path = directory / f"{replica_id}.log"
         command = [sys.executable, "-m", "argus.endpoints.backends.replica", str(os.getpid()), "-v", "serve",
                    "--host", "127.0.0.1", "--port", str(port), "--preload", spec.model_id, "--log-level", "info"]
-        with open(log_path, "ab") as log_file:
-            process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                       env=self._environment(spec, key), cwd=str(directory), start_new_session=True)
+        # Spawned from the event loop's own thread on purpose (not a worker thread): PR_SET_PDEATHSIG fires when
+        # the spawning *thread* exits. Popen returns in a few milliseconds.
+        with open(log_path, "ab") as log_file:  # noqa: ASYNC230
+            process = subprocess.Popen(  # noqa: ASYNC220
+                command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env=self._environment(spec, key), cwd=str(directory), start_new_session=True)
         replica = Replica(id=replica_id, spec=spec, url=f"http://127.0.0.1:{port}",
                           headers={"authorization": f"Bearer {key}"}, started_at=time.monotonic(),
                           handle=_Handle(process, log_path))

@@ -55,7 +55,7 @@ async def list_endpoints(request: Request, namespace: str) -> ORJSONResponse:
     """``{"items": [Endpoint, ...]}``."""
     service, principal = await caller(request)
     service.require_read(principal, namespace)
-    return ORJSONResponse({"items": [service.render(r, _base(request)) for r in service.list(namespace)]})
+    return ORJSONResponse({"items": [service.render(r, _base(request)) for r in service.list_endpoints(namespace)]})
 
 
 @router.post("/{namespace}", status_code=201)
@@ -146,18 +146,24 @@ async def _follow(request: Request, service: EndpointService, namespace: str, na
     backend = service.controller.backend
     offsets: dict[Path, int] = {path: path.stat().st_size for _, path in backend.log_files(namespace, name)}
     while not await request.is_disconnected() and (namespace, name) in service.controller.runtimes:
-        chunks = []
-        for replica, path in backend.log_files(namespace, name):
-            start = offsets.get(path, 0)
-            try:
-                with open(path, "rb") as handle:
-                    handle.seek(start)
-                    data = handle.read()
-            except OSError:
-                continue
-            complete = data[:data.rfind(b"\n") + 1]
-            offsets[path] = start + len(complete)
-            chunks.extend(f"[{replica}] {line}\n" for line in complete.decode(errors="replace").splitlines())
-        if chunks:
-            yield "".join(chunks)
+        text = await asyncio.to_thread(_new_lines, backend.log_files(namespace, name), offsets)
+        if text:
+            yield text
         await asyncio.sleep(FOLLOW_POLL_S)
+
+
+def _new_lines(files: list[tuple[str, Path]], offsets: dict[Path, int]) -> str:
+    """Complete lines appended to ``files`` since ``offsets`` (advanced), prefixed with their replica."""
+    chunks: list[str] = []
+    for replica, path in files:
+        start = offsets.get(path, 0)
+        try:
+            with open(path, "rb") as handle:
+                handle.seek(start)
+                data = handle.read()
+        except OSError:
+            continue
+        complete = data[:data.rfind(b"\n") + 1]
+        offsets[path] = start + len(complete)
+        chunks.extend(f"[{replica}] {line}\n" for line in complete.decode(errors="replace").splitlines())
+    return "".join(chunks)

@@ -12,7 +12,6 @@ import multiprocessing
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
