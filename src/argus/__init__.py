@@ -21,11 +21,22 @@ __all__ = [
     "ClientError",
     "DetectionResult",
     "Detections",
+    "InferencePipeline",
     "ModelManager",
     "ServerError",
     "Settings",
+    "VideoSource",
     "VisionModel",
     "__version__",
     "get_model",
     "load_image",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The video names load argus.streams (and supervision) on first use, not on ``import argus``.
+    if name in ("InferencePipeline", "VideoSource"):
+        import argus.streams
+
+        return getattr(argus.streams, name)
+    raise AttributeError(f"module 'argus' has no attribute {name!r}")
