@@ -23,7 +23,7 @@ from argus.server.errors import install_error_handlers
 from argus.server.metrics import ServerMetrics
 from argus.server.middleware import ServerMiddleware
 from argus.server.responses import ORJSONResponse
-from argus.server.routes import endpoints_app, infer, legacy, models, oip, ops, streams
+from argus.server.routes import endpoints_app, infer, legacy, models, oip, ops, streams, unsupported
 from argus.server.routes import workflows as workflow_routes
 from argus.server.state import AppState
 from argus.settings import Settings
@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None, manager: ModelManager | None = 
     app.include_router(oip.router, dependencies=secured)
     app.include_router(streams.router, dependencies=[Depends(streams.require_stream_api_key)])
     app.include_router(workflow_routes.router, dependencies=secured)  # before legacy: /workflows/run is two segments
+    app.include_router(unsupported.router, dependencies=secured)  # 501s for the reference routes Argus lacks
     app.include_router(legacy.router, dependencies=secured)  # last: its path pattern catches two-segment paths
     app.add_middleware(ServerMiddleware, metrics=state.metrics, max_body_bytes=settings.max_body_bytes)
     return app
