@@ -141,8 +141,8 @@ def test_webhook_fire_and_forget_cooldown_and_disable(tmp_path, recorder) -> Non
     first = compiled.run({"dets": [dets()]}).outputs[0]["out"]
     assert first == {"error_status": False, "throttling_status": False,
                      "message": "Notification sent in the background task"}
-    assert compiled.blocks["hook"].pending[0].result(timeout=30) == (False, "Notification sent successfully "
-                                                                            "(HTTP 200, attempts: 1)")
+    delivered = compiled.blocks["hook"].pending[0].result(timeout=30)
+    assert delivered == (False, "Notification sent successfully (HTTP 200, attempts: 1)")
     second = compiled.run({"dets": [dets()]}).outputs[0]["out"]
     assert second["throttling_status"] is True and second["message"] == "Sink cooldown applies"
     disabled = compiled.run({"dets": [dets()], "off": True}).outputs[0]["out"]

@@ -1,0 +1,162 @@
+"""Custom Python blocks: off by default (403), and when on they run in a sandbox process with limits."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import pytest
+import supervision as sv
+
+from argus.errors import ArgusError, ForbiddenError
+from argus.settings import Settings
+from argus.workflows import WorkflowContext, compile_workflow, serialize_outputs
+from argus.workflows.errors import WorkflowDefinitionError
+from argus.workflows.sandbox import CustomPythonError
+
+RUN_INFO = """
+def run(self, image, predictions, factor):
+    kept = predictions[predictions.confidence > self._init_results["threshold"]]
+    return {"pid": os.getpid(), "brightness": float(image.numpy_image.mean()) * factor, "kept": kept,
+            "root": math.sqrt(16)}
+"""
+INIT = "def init():\n    return {'threshold': 0.6}"
+
+
+def block(code: str, block_type: str = "Inspector", init: str | None = None,
+          inputs: dict[str, Any] | None = None, outputs: dict[str, list[str]] | None = None) -> dict:
+    inputs = inputs if inputs is not None else {
+        "image": {"type": "DynamicInputDefinition", "selector_types": ["input_image"]},
+        "predictions": {"type": "DynamicInputDefinition", "selector_types": ["input_parameter", "step_output"],
+                        "selector_data_kind": {"input_parameter": ["object_detection_prediction"]}},
+        "factor": {"type": "DynamicInputDefinition", "selector_types": ["input_parameter"],
+                   "value_types": ["float", "integer"], "has_default_value": True, "default_value": 2},
+    }
+    outputs = outputs or {"pid": ["integer"], "brightness": ["float"], "kept": ["object_detection_prediction"],
+                          "root": []}
+    code_part: dict[str, Any] = {"type": "PythonCode", "run_function_code": code}
+    if init:
+        code_part["init_function_code"] = init
+    return {"type": "DynamicBlockDefinition",
+            "manifest": {"type": "ManifestDescription", "block_type": block_type, "inputs": inputs,
+                         "outputs": {k: {"type": "DynamicOutputDefinition", "kind": v} for k, v in outputs.items()}},
+            "code": code_part}
+
+
+def workflow(code: str = RUN_INFO, init: str | None = INIT, **step_fields: Any) -> dict:
+    step = {"type": "Inspector", "name": "custom", "image": "$inputs.image", "predictions": "$inputs.dets",
+            **step_fields}
+    return {"version": "1.0",
+            "inputs": [{"type": "WorkflowImage", "name": "image"},
+                       {"type": "WorkflowBatchInput", "name": "dets", "kind": ["object_detection_prediction"]}],
+            "dynamic_blocks_definitions": [block(code, init=init)],
+            "steps": [step],
+            "outputs": [{"type": "JsonField", "name": "out", "selector": "$steps.custom.*"}]}
+
+
+def detections() -> sv.Detections:
+    return sv.Detections(xyxy=np.array([[0, 0, 10, 10], [5, 5, 20, 20]], dtype=float),
+                         confidence=np.array([0.9, 0.3]), class_id=np.array([1, 2]),
+                         data={"class_name": np.array(["cat", "dog"])})
+
+
+def inputs() -> dict[str, Any]:
+    return {"image": np.full((8, 8, 3), 10, dtype=np.uint8), "dets": [detections()]}
+
+
+def enabled(tmp_path, **extra: Any) -> WorkflowContext:
+    settings = Settings(home=tmp_path / "home", allow_custom_python=True, custom_python_timeout=2.0, **extra)
+    return WorkflowContext(settings=settings)
+
+
+def test_disabled_by_default_with_a_403_saying_how_to_enable(tmp_path) -> None:
+    with pytest.raises(ForbiddenError) as caught:
+        compile_workflow(workflow(), WorkflowContext(settings=Settings(home=tmp_path / "home")))
+    assert caught.value.status_code == 403
+    assert "Inspector" in caught.value.message and "ARGUS_ALLOW_CUSTOM_PYTHON=true" in caught.value.message
+
+
+def test_reference_environment_variable_enables_it(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("ALLOW_CUSTOM_PYTHON_EXECUTION_IN_WORKFLOWS", "True")
+    assert Settings(home=tmp_path).allow_custom_python is True
+    monkeypatch.delenv("ALLOW_CUSTOM_PYTHON_EXECUTION_IN_WORKFLOWS")
+    assert Settings(home=tmp_path).allow_custom_python is False
+
+
+def test_runs_in_another_process_with_init_results_and_workflow_data(tmp_path) -> None:
+    compiled = compile_workflow(workflow(factor=3), enabled(tmp_path))
+    first = compiled.run(inputs()).outputs[0]["out"]
+    second = compiled.run(inputs()).outputs[0]["out"]
+    assert first["pid"] != os.getpid() and first["pid"] == second["pid"]  # one sandbox process per step
+    assert first["brightness"] == 30.0 and first["root"] == 4.0
+    kept = first["kept"]
+    assert isinstance(kept, sv.Detections) and kept.data["class_name"].tolist() == ["cat"]
+    serialised = serialize_outputs([{"out": first}])[0]["out"]
+    assert [p["class"] for p in serialised["kept"]["predictions"]] == ["cat"]
+
+
+def test_an_endless_loop_times_out_and_the_next_call_gets_a_fresh_process(tmp_path) -> None:
+    code = "def run(self, image, predictions, factor):\n    if factor == 0:\n        while True:\n            pass\n" \
+           "    return {'pid': os.getpid()}"
+    definition = workflow(code, init=None, factor="$inputs.factor")
+    definition["inputs"].append({"type": "WorkflowParameter", "name": "factor", "default_value": 1})
+    compiled = compile_workflow(definition, enabled(tmp_path))
+    before = compiled.run(inputs()).outputs[0]["out"]["pid"]
+    with pytest.raises(CustomPythonError, match=r"Step 'custom': Custom Python block 'Inspector' timed out after 2 s"):
+        compiled.run({**inputs(), "factor": 0})
+    with pytest.raises(OSError):
+        os.kill(before, 0)  # the looping process was stopped
+    after = compiled.run(inputs()).outputs[0]["out"]["pid"]
+    assert after not in (before, os.getpid())
+
+
+@pytest.mark.parametrize("hog", ["bytearray(3 * 1024 ** 3)", "np.ones((1024, 1024, 512))"])
+def test_memory_hog_is_an_error_for_the_step(tmp_path, hog) -> None:
+    code = f"def run(self, image, predictions, factor):\n    data = {hog}\n    return {{'pid': 1}}"
+    compiled = compile_workflow(workflow(code, init=None), enabled(tmp_path, custom_python_memory_mb=1024))
+    with pytest.raises(CustomPythonError, match="memory limit") as caught:
+        compiled.run(inputs())
+    assert caught.value.status_code == 422
+
+
+@pytest.mark.parametrize(("code", "message"), [
+    ("def run(self, image, predictions, factor):\n    return {'pid': 1 / 0}", "ZeroDivisionError: division by zero"),
+    ("def run(self, image, predictions, factor):\n    return [1]", "run\\(\\) must return a dict"),
+    ("def run(self, image, predictions, factor):\n    os._exit(7)", "exited with status 7"),
+    ("def helper():\n    pass", "defines no function named 'run'"),
+    ("class Evil:\n    def __reduce__(self):\n        return (os.system, ('echo pwned',))\n"
+     "def run(self, image, predictions, factor):\n    return {'pid': Evil()}", "refused type posix.system"),
+])
+def test_failures_of_the_code_are_clear_step_errors(tmp_path, code, message) -> None:
+    compiled = compile_workflow(workflow(code, init=None), enabled(tmp_path))
+    with pytest.raises(CustomPythonError, match=message):
+        compiled.run(inputs())
+
+
+def test_server_process_keeps_working_after_a_sandbox_dies(tmp_path) -> None:
+    context = enabled(tmp_path)
+    crashing = compile_workflow(workflow("def run(self, image, predictions, factor):\n    os._exit(1)", init=None),
+                                context)
+    with pytest.raises(ArgusError):
+        crashing.run(inputs())
+    healthy = compile_workflow(workflow(), context).run(inputs()).outputs[0]["out"]
+    assert healthy["brightness"] == 20.0
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"outputs": {"x": {"type": "DynamicOutputDefinition", "kind": ["no_such_kind"]}}},
+     "unknown kinds \\['no_such_kind'\\]"),
+    ({"inputs": {"name": {"type": "DynamicInputDefinition", "value_types": ["string"]}}}, "reserved"),
+])
+def test_bad_dynamic_block_definitions_are_400s(tmp_path, change, message) -> None:
+    definition = workflow()
+    definition["dynamic_blocks_definitions"][0]["manifest"].update(change)
+    with pytest.raises(WorkflowDefinitionError, match=message) as caught:
+        compile_workflow(definition, enabled(tmp_path))
+    assert caught.value.status_code == 400
+
+
+def test_step_fields_are_checked_against_the_generated_manifest(tmp_path) -> None:
+    with pytest.raises(WorkflowDefinitionError, match="Step 'custom'.*factor"):
+        compile_workflow(workflow(factor="three"), enabled(tmp_path))
