@@ -125,8 +125,8 @@ def test_memory_hog_is_an_error_for_the_step(tmp_path, hog) -> None:
     ("def run(self, image, predictions, factor):\n    return [1]", "run\\(\\) must return a dict"),
     ("def run(self, image, predictions, factor):\n    os._exit(7)", "exited with status 7"),
     ("def helper():\n    pass", "defines no function named 'run'"),
-    ("class Evil:\n    def __reduce__(self):\n        return (os.system, ('echo pwned',))\n"
-     "def run(self, image, predictions, factor):\n    return {'pid': Evil()}", "refused type posix.system"),
+    (("class Evil:\n    def __reduce__(self):\n        return (os.system, ('echo pwned',))\n"
+     "def run(self, image, predictions, factor):\n    return {'pid': Evil()}"), "refused type posix.system"),
 ])
 def test_failures_of_the_code_are_clear_step_errors(tmp_path, code, message) -> None:
     compiled = compile_workflow(workflow(code, init=None), enabled(tmp_path))
