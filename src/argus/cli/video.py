@@ -14,6 +14,7 @@ from rich.table import Table
 
 from argus.cli.common import console, err_console, reports_errors
 from argus.errors import InvalidInputError
+from argus.settings import get_settings
 
 app = typer.Typer(help="Run models and workflows on video.", no_args_is_help=True)
 
@@ -79,10 +80,11 @@ def run(
     on_prediction = partial(multi_sink, sinks=sinks)
     references: list[str | int] = [int(s) if s.isdigit() else s for s in sources]
     if model is not None:
-        pipeline = InferencePipeline.init(references, model, on_prediction, max_fps=max_fps, confidence=confidence)
+        pipeline = InferencePipeline.init(references, model, on_prediction, max_fps=max_fps, confidence=confidence,
+                                          settings=get_settings())
     else:
         pipeline = InferencePipeline.init_with_workflow(references, _load_workflow(str(workflow)), on_prediction,
-                                                        max_fps=max_fps)
+                                                        max_fps=max_fps, settings=get_settings())
     started = time.monotonic()
     pipeline.start(use_main_thread=False)
     try:

@@ -149,7 +149,8 @@ class VideoFrame:
 
     def video_metadata(self) -> dict[str, Any]:
         """The workflow engine's ``WorkflowVideoMetadata`` input for this frame."""
-        return {"video_identifier": self.source_reference or str(self.source_id), "frame_number": self.frame_id,
+        # Keyed by source position, as the reference does: unique in a pipeline even for equal references.
+        return {"video_identifier": str(self.source_id), "frame_number": self.frame_id,
                 "frame_timestamp": self.frame_timestamp.timestamp(), "fps": self.fps or self.measured_fps or None,
                 "measured_fps": self.measured_fps or None, "comes_from_video_file": self.comes_from_video_file}
 

@@ -149,3 +149,10 @@ def test_pipelines_end_when_the_server_process_dies(zoo_settings: Settings, zoo_
     finally:
         if server.poll() is None:
             server.kill()
+
+
+def test_consumption_timeout_ends_an_unread_pipeline(manager: StreamManager) -> None:
+    pipeline_id = manager.initialise({**payload(refused_url()), "consumption_timeout": 1.0})
+    report = wait_for(lambda: (r := manager.status(pipeline_id))["process_alive"] is False and r)
+    assert report["exit_code"] == 0 and report["pipeline_state"] == "ENDED"
+    manager.terminate(pipeline_id)

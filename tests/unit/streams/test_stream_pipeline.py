@@ -173,3 +173,59 @@ def test_terminate_ends_a_paused_pipeline(videos: dict[str, Path]) -> None:
     assert not pipeline.running
     assert len(delivered) < COUNT
     assert delivered == sorted(set(delivered))
+
+
+TRACKING_WORKFLOW = {
+    "version": "1.0",
+    "inputs": [{"type": "WorkflowImage", "name": "image"}],
+    "steps": [
+        {"type": "roboflow_core/roboflow_object_detection_model@v2", "name": "detector", "images": "$inputs.image",
+         "model_id": "yolov3-tiny-416", "class_filter": ["cat"]},
+        {"type": "roboflow_core/byte_tracker@v3", "name": "tracker", "image": "$inputs.image",
+         "detections": "$steps.detector.predictions"},
+    ],
+    "outputs": [{"type": "JsonField", "name": "tracked", "selector": "$steps.tracker.tracked_detections"}],
+}
+
+
+def test_workflow_pipeline_keeps_tracker_state_per_source(videos: dict[str, Path], zoo_manager: Any) -> None:
+    """The workflow is compiled once; each source is its own video to the tracker (ids from 1 in each)."""
+    buffer = InMemoryBufferSink(queue_size=100)
+    run(InferencePipeline.init_with_workflow([videos["pan"], videos["pan"]], TRACKING_WORKFLOW,
+                                             buffer.on_prediction, manager=zoo_manager,
+                                             settings=zoo_manager.settings))
+    assert len(buffer) == 12
+    cat_ids: list[int] = []
+    while not buffer.empty():
+        (first, second), frames = buffer.consume_prediction()
+        assert [f.source_id for f in frames] == [0, 1]
+        ids = [list(output["tracked"].tracker_id) for output in (first, second)]
+        assert ids[0] == ids[1]  # same frames, separate trackers: the same ids
+        cat_ids += ids[0]
+    assert cat_ids and max(set(cat_ids), key=cat_ids.count) == 1
+    assert cat_ids.count(1) >= 10  # one track follows the cat across the pan
+
+
+def test_batch_collection_timeout_does_not_wait_for_a_dead_source(videos: dict[str, Path]) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead = f"rtsp://127.0.0.1:{probe.getsockname()[1]}/cam"
+    delivered: list[Any] = []
+    done = threading.Event()
+
+    def sink(predictions: list[Any], frames: list[Any]) -> None:
+        delivered.append([None if f is None else (f.source_id, f.frame_id) for f in frames])
+        if frames[0] is not None and frames[0].frame_id == SHORT:
+            done.set()
+
+    pipeline = InferencePipeline.init_with_custom_logic([videos["short"], dead], square_positions, sink,
+                                                        batch_collection_timeout=0.05)
+    pipeline.start(use_main_thread=False)
+    try:
+        assert done.wait(60), "the file's frames waited on the source that never connects"
+    finally:
+        pipeline.terminate()
+        pipeline.join(timeout=30)
+    assert delivered == [[(0, i), None] for i in range(1, SHORT + 1)]

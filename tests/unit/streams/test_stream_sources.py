@@ -183,3 +183,23 @@ def test_frames_are_copies_not_views_of_decoder_memory(clip: Path) -> None:
     frames = read_all(source)
     assert all(f.image.flags.writeable and f.image.dtype == np.uint8 for f in frames)
     assert len({id(f.image) for f in frames}) == COUNT
+
+
+def test_a_missing_webcam_is_retried_as_a_live_source() -> None:
+    updates: list[StatusUpdate] = []
+    failed = threading.Event()
+
+    def on_update(update: StatusUpdate) -> None:
+        updates.append(update)
+        if update.event_type == SOURCE_CONNECTION_ATTEMPT_FAILED_EVENT:
+            failed.set()
+
+    source = VideoSource(99, status_update_handlers=[on_update], restart_attempt_delay=0.05)
+    assert not source.is_file and source.consumption_strategy is BufferConsumptionStrategy.EAGER
+    source.start()
+    try:
+        assert failed.wait(30)
+        assert "webcam 99" in source.last_error
+    finally:
+        source.terminate()
+    assert source.get_state() is StreamState.ENDED
