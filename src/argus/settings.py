@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     allow_private_urls: bool = Field(default=False, validation_alias=_env("allow_private_urls"))
     """Allow image URLs that resolve to loopback, private or link-local addresses (off: SSRF guard)."""
     allow_numpy_input: bool = Field(default=False, validation_alias=_env("allow_numpy_input", "ALLOW_NUMPY_INPUT"))
+    cors_origins: Annotated[list[str], NoDecode] = Field(default=[], validation_alias=_env("cors_origins", "ALLOW_ORIGINS"))
+    """Browser origins allowed to call the API (CORS); empty sends no CORS headers, ``*`` allows any."""
     """Accept pickled numpy images (unsafe with untrusted clients: pickle runs code)."""
     enable_stream_api: bool = Field(default=False, validation_alias=_env("enable_stream_api", "ENABLE_STREAM_API"))
     """Serve /inference_pipelines (pipelines read server files and open network streams: off by default)."""
@@ -131,7 +133,7 @@ class Settings(BaseSettings):
     """Upper bound on ``X-Scale-Up-Timeout``."""
     endpoint_metrics_interval_s: float = Field(default=10.0, gt=0, validation_alias=_env("endpoint_metrics_interval_s"))
 
-    @field_validator("execution_providers", "preload_models", "api_keys", mode="before")
+    @field_validator("execution_providers", "preload_models", "api_keys", "cors_origins", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str):

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
 import argus
 from argus.runtime.manager import ModelManager
@@ -92,4 +93,7 @@ def create_app(settings: Settings | None = None, manager: ModelManager | None = 
     app.include_router(unsupported.router, dependencies=secured)  # 501s for the reference routes Argus lacks
     app.include_router(legacy.router, dependencies=secured)  # last: its path pattern catches two-segment paths
     app.add_middleware(ServerMiddleware, metrics=state.metrics, max_body_bytes=settings.max_body_bytes)
+    if settings.cors_origins:  # outermost, so even error answers carry the CORS headers
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
+                           allow_headers=["*"], expose_headers=["X-Processing-Time", "X-Model-Id", "Server-Timing"])
     return app

@@ -41,3 +41,4 @@ def test_every_listed_route_is_reachable(client: TestClient) -> None:
 def test_implemented_two_segment_routes_still_reach_the_legacy_route(client: TestClient) -> None:
     response = client.post("/no-such-model/1", json={})
     assert response.status_code in (400, 404) and response.status_code != 501
+
