@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import os
 from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 import supervision as sv
@@ -160,3 +162,44 @@ def test_bad_dynamic_block_definitions_are_400s(tmp_path, change, message) -> No
 def test_step_fields_are_checked_against_the_generated_manifest(tmp_path) -> None:
     with pytest.raises(WorkflowDefinitionError, match="Step 'custom'.*factor"):
         compile_workflow(workflow(factor="three"), enabled(tmp_path))
+
+
+def _http_body(definition: dict) -> dict:
+    png = cv2.imencode(".png", np.full((8, 8, 3), 10, np.uint8))[1].tobytes()
+    image = {"type": "base64", "value": base64.b64encode(png).decode()}
+    return {"specification": definition, "inputs": {"image": image, "factor": 1}}
+
+
+def _http_workflow(code: str) -> dict:
+    definition = {"version": "1.0",
+                  "inputs": [{"type": "WorkflowImage", "name": "image"},
+                             {"type": "WorkflowParameter", "name": "factor", "default_value": 1}],
+                  "dynamic_blocks_definitions": [block(code, inputs={
+                      "image": {"type": "DynamicInputDefinition", "selector_types": ["input_image"]},
+                      "factor": {"type": "DynamicInputDefinition", "selector_types": ["input_parameter"]}},
+                      outputs={"pid": ["integer"]})],
+                  "steps": [{"type": "Inspector", "name": "custom", "image": "$inputs.image",
+                             "factor": "$inputs.factor"}],
+                  "outputs": [{"type": "JsonField", "name": "pid", "selector": "$steps.custom.pid"}]}
+    return _http_body(definition)
+
+
+def test_http_403_when_disabled_and_the_server_keeps_serving_after_a_sandbox_timeout(tmp_path) -> None:
+    from fastapi.testclient import TestClient
+
+    from argus.server.app import create_app
+
+    ok = _http_workflow("def run(self, image, factor):\n    return {'pid': os.getpid()}")
+    loop = _http_workflow("def run(self, image, factor):\n    while True:\n        pass")
+    with TestClient(create_app(Settings(home=tmp_path / "off"))) as client:
+        refused = client.post("/workflows/run", json=ok)
+        assert refused.status_code == 403
+        assert "ARGUS_ALLOW_CUSTOM_PYTHON=true" in refused.json()["message"]
+    settings = Settings(home=tmp_path / "on", allow_custom_python=True, custom_python_timeout=1.0)
+    with TestClient(create_app(settings)) as client:
+        stuck = client.post("/workflows/run", json=loop)
+        assert stuck.status_code == 422 and "timed out after 1 s" in stuck.json()["message"]
+        assert client.get("/healthz").status_code == 200
+        answer = client.post("/workflows/run", json=ok)
+        assert answer.status_code == 200
+        assert answer.json()["outputs"][0]["pid"] not in (os.getpid(), None)
