@@ -49,7 +49,7 @@ def stitch(reference: WorkflowImageData, parts: list[sv.Detections | None], stra
         if part is None or len(part) == 0:
             continue
         offset = np.asarray(part.data[PARENT_COORDINATES_KEY][0], dtype=int)
-        shifted = move_detections(part, np.array([offset[0], offset[1], offset[0], offset[1]]),
+        shifted = move_detections(part, np.array([offset[0], offset[1]]),
                                   (reference.width, reference.height))
         moved.append(shifted)
     merged = sv.Detections.merge(moved) if moved else sv.Detections.empty()
