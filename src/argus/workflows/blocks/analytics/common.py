@@ -10,17 +10,35 @@ Example:
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import supervision as sv
+from pydantic import Field
 
 from argus.errors import InvalidInputError
-from argus.workflows.blocks.base import Block, Selector
+from argus.workflows.blocks.base import Block, BlockManifest, OutputDefinition, Selector
 from argus.workflows.data import VideoMetadata, WorkflowImageData
-from argus.workflows.kinds import STRING_KIND
+from argus.workflows.kinds import (
+    INSTANCE_SEGMENTATION_PREDICTION_KIND,
+    OBJECT_DETECTION_PREDICTION_KIND,
+    STRING_KIND,
+)
 
 POSITIONS = tuple(sv.Position.list())
 AnchorField = Literal[POSITIONS] | Selector(kind=[STRING_KIND])  # type: ignore[valid-type]
+BOX_KINDS = [OBJECT_DETECTION_PREDICTION_KIND, INSTANCE_SEGMENTATION_PREDICTION_KIND]
+
+
+class TrackedDetectionsManifest(BlockManifest):
+    """Fields of blocks that read tracked boxes; their one output (``output_name``) is detections too."""
+
+    output_name: ClassVar[str] = ""
+    detections: Selector(kind=BOX_KINDS) = Field(  # type: ignore[valid-type]
+        description="Tracked detections (from a Byte Tracker step).")
+
+    @classmethod
+    def describe_outputs(cls) -> list[OutputDefinition]:
+        return [OutputDefinition(name=cls.output_name, kind=BOX_KINDS)]
 
 
 def frame_metadata(block: Block, image: WorkflowImageData | None = None,

@@ -14,7 +14,9 @@ import supervision as sv
 from pydantic import Field
 
 from argus.workflows.blocks.analytics.common import (
+    BOX_KINDS,
     AnchorField,
+    TrackedDetectionsManifest,
     frame_metadata,
     parse_points,
     position,
@@ -22,7 +24,6 @@ from argus.workflows.blocks.analytics.common import (
 )
 from argus.workflows.blocks.base import (
     Block,
-    BlockManifest,
     ImageSelector,
     OutputDefinition,
     Selector,
@@ -31,18 +32,12 @@ from argus.workflows.blocks.base import (
 )
 from argus.workflows.data import VideoMetadata, WorkflowImageData
 from argus.workflows.kinds import (
-    INSTANCE_SEGMENTATION_PREDICTION_KIND,
     INTEGER_KIND,
     LIST_OF_VALUES_KIND,
-    OBJECT_DETECTION_PREDICTION_KIND,
 )
 
-_BOX_KINDS = [OBJECT_DETECTION_PREDICTION_KIND, INSTANCE_SEGMENTATION_PREDICTION_KIND]
 
-
-class _LineCounterFields(BlockManifest):
-    detections: Selector(kind=_BOX_KINDS) = Field(  # type: ignore[valid-type]
-        description="Tracked detections (from a Byte Tracker step).")
+class _LineCounterFields(TrackedDetectionsManifest):
     line_segment: list | Selector(kind=[LIST_OF_VALUES_KIND]) = Field(  # type: ignore[valid-type]
         description="The line as two points [[x1, y1], [x2, y2]].", examples=[[[0, 50], [500, 50]]])
 
@@ -76,8 +71,8 @@ class LineCounterV2Manifest(_LineCounterFields):
     def describe_outputs(cls) -> list[OutputDefinition]:
         return [OutputDefinition(name="count_in", kind=[INTEGER_KIND]),
                 OutputDefinition(name="count_out", kind=[INTEGER_KIND]),
-                OutputDefinition(name="detections_in", kind=_BOX_KINDS),
-                OutputDefinition(name="detections_out", kind=_BOX_KINDS)]
+                OutputDefinition(name="detections_in", kind=BOX_KINDS),
+                OutputDefinition(name="detections_out", kind=BOX_KINDS)]
 
 
 class _LineCounterBase(Block):

@@ -17,6 +17,7 @@ from pydantic import Field
 
 from argus.workflows.blocks.analytics.common import (
     AnchorField,
+    TrackedDetectionsManifest,
     frame_metadata,
     parse_points,
     position,
@@ -24,22 +25,17 @@ from argus.workflows.blocks.analytics.common import (
 )
 from argus.workflows.blocks.base import (
     Block,
-    BlockManifest,
     ImageSelector,
-    OutputDefinition,
     Selector,
     VideoMetadataSelector,
     block_config,
 )
 from argus.workflows.data import PATH_DEVIATION_KEY, VideoMetadata, WorkflowImageData
 from argus.workflows.kinds import (
-    INSTANCE_SEGMENTATION_PREDICTION_KIND,
     LIST_OF_VALUES_KIND,
-    OBJECT_DETECTION_PREDICTION_KIND,
 )
 
 OUTPUT_KEY = "path_deviation_detections"
-_BOX_KINDS = [OBJECT_DETECTION_PREDICTION_KIND, INSTANCE_SEGMENTATION_PREDICTION_KIND]
 
 
 def frechet_distance(path: np.ndarray, reference: np.ndarray) -> float:
@@ -60,16 +56,11 @@ def frechet_distance(path: np.ndarray, reference: np.ndarray) -> float:
     return float(row[-1])
 
 
-class _PathDeviationFields(BlockManifest):
-    detections: Selector(kind=_BOX_KINDS) = Field(  # type: ignore[valid-type]
-        description="Tracked detections (from a Byte Tracker step).")
+class _PathDeviationFields(TrackedDetectionsManifest):
+    output_name = OUTPUT_KEY
     triggering_anchor: AnchorField = Field(default="CENTER", description="Box point whose path is followed.")
     reference_path: list | Selector(kind=[LIST_OF_VALUES_KIND]) = Field(  # type: ignore[valid-type]
         description="The expected path [[x1, y1], [x2, y2], ...] (at least 2 points).")
-
-    @classmethod
-    def describe_outputs(cls) -> list[OutputDefinition]:
-        return [OutputDefinition(name=OUTPUT_KEY, kind=_BOX_KINDS)]
 
 
 class PathDeviationV1Manifest(_PathDeviationFields):

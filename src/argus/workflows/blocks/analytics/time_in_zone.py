@@ -17,6 +17,7 @@ from pydantic import Field
 
 from argus.workflows.blocks.analytics.common import (
     AnchorField,
+    TrackedDetectionsManifest,
     frame_metadata,
     frame_time,
     parse_points,
@@ -25,9 +26,7 @@ from argus.workflows.blocks.analytics.common import (
 )
 from argus.workflows.blocks.base import (
     Block,
-    BlockManifest,
     ImageSelector,
-    OutputDefinition,
     Selector,
     VideoMetadataSelector,
     block_config,
@@ -35,19 +34,14 @@ from argus.workflows.blocks.base import (
 from argus.workflows.data import TIME_IN_ZONE_KEY, VideoMetadata, WorkflowImageData
 from argus.workflows.kinds import (
     BOOLEAN_KIND,
-    INSTANCE_SEGMENTATION_PREDICTION_KIND,
     LIST_OF_VALUES_KIND,
-    OBJECT_DETECTION_PREDICTION_KIND,
 )
 
 OUTPUT_KEY = "timed_detections"
-_BOX_KINDS = [OBJECT_DETECTION_PREDICTION_KIND, INSTANCE_SEGMENTATION_PREDICTION_KIND]
 
-
-class _TimeInZoneFields(BlockManifest):
+class _TimeInZoneFields(TrackedDetectionsManifest):
+    output_name = OUTPUT_KEY
     image: ImageSelector()  # type: ignore[valid-type]
-    detections: Selector(kind=_BOX_KINDS) = Field(  # type: ignore[valid-type]
-        description="Tracked detections (from a Byte Tracker step).")
     zone: list | Selector(kind=[LIST_OF_VALUES_KIND]) = Field(  # type: ignore[valid-type]
         description="The zone polygon [[x1, y1], [x2, y2], [x3, y3], ...] (at least 3 points).")
     triggering_anchor: AnchorField = Field(default="CENTER", description="Box point that must be inside.")
@@ -55,10 +49,6 @@ class _TimeInZoneFields(BlockManifest):
         default=True, description="Drop detections outside the zone.")
     reset_out_of_zone_detections: bool | Selector(kind=[BOOLEAN_KIND]) = Field(  # type: ignore[valid-type]
         default=True, description="Restart the clock of objects that leave the zone.")
-
-    @classmethod
-    def describe_outputs(cls) -> list[OutputDefinition]:
-        return [OutputDefinition(name=OUTPUT_KEY, kind=_BOX_KINDS)]
 
 
 class TimeInZoneV1Manifest(_TimeInZoneFields):

@@ -19,15 +19,14 @@ from pydantic import Field
 
 from argus.errors import InvalidInputError
 from argus.workflows.blocks.analytics.common import (
+    TrackedDetectionsManifest,
     frame_metadata,
     frame_time,
     require_tracked,
 )
 from argus.workflows.blocks.base import (
     Block,
-    BlockManifest,
     ImageSelector,
-    OutputDefinition,
     Selector,
     block_config,
 )
@@ -40,32 +39,24 @@ from argus.workflows.data import (
 )
 from argus.workflows.kinds import (
     FLOAT_KIND,
-    INSTANCE_SEGMENTATION_PREDICTION_KIND,
-    OBJECT_DETECTION_PREDICTION_KIND,
 )
 
 OUTPUT_KEY = "velocity_detections"
-_BOX_KINDS = [OBJECT_DETECTION_PREDICTION_KIND, INSTANCE_SEGMENTATION_PREDICTION_KIND]
 
 
-class VelocityManifest(BlockManifest):
+class VelocityManifest(TrackedDetectionsManifest):
     """Fields of the reference's velocity block."""
 
     model_config = block_config(name="Velocity", category="analytics", version="v1",
                                 description="Calculate the velocity and speed of tracked objects with smoothing "
                                             "and unit conversion.")
     type: Literal["roboflow_core/velocity@v1"]
+    output_name = OUTPUT_KEY
     image: ImageSelector()  # type: ignore[valid-type]
-    detections: Selector(kind=_BOX_KINDS) = Field(  # type: ignore[valid-type]
-        description="Tracked detections (from a Byte Tracker step).")
     smoothing_alpha: float | Selector(kind=[FLOAT_KIND]) = Field(  # type: ignore[valid-type]
         default=0.5, description="EMA factor in (0, 1]; lower smooths more.")
     pixels_per_meter: float | Selector(kind=[FLOAT_KIND]) = Field(  # type: ignore[valid-type]
         default=1.0, description="Pixels per meter; velocities are reported in meters per second.")
-
-    @classmethod
-    def describe_outputs(cls) -> list[OutputDefinition]:
-        return [OutputDefinition(name=OUTPUT_KEY, kind=_BOX_KINDS)]
 
 
 @dataclass

@@ -34,6 +34,7 @@ from argus.workflows.data import WorkflowImageData
 from argus.workflows.kinds import (
     BOOLEAN_KIND,
     DETECTION_KINDS,
+    FLOAT_ZERO_TO_ONE_KIND,
     IMAGE_KIND,
     INTEGER_KIND,
     LIST_OF_VALUES_KIND,
@@ -101,6 +102,15 @@ class VisualizationManifest(BlockManifest):
     @classmethod
     def describe_outputs(cls) -> list[OutputDefinition]:
         return [OutputDefinition(name=OUTPUT_IMAGE_KEY, kind=[IMAGE_KIND])]
+
+
+class ZoneVisualizationManifest(VisualizationManifest):
+    """Plus the colour and opacity of a zone (line or polygon) drawn over the image."""
+
+    color: str | Selector(kind=[STRING_KIND]) = Field(  # type: ignore[valid-type]
+        default="#5bb573", description="Color of the zone: #RRGGBB, rgb(...), bgr(...) or a name.")
+    opacity: float | Selector(kind=[FLOAT_ZERO_TO_ONE_KIND]) = Field(  # type: ignore[valid-type]
+        default=0.3, ge=0, le=1, description="Opacity of the zone.")
 
 
 class PredictionsVisualizationManifest(VisualizationManifest):

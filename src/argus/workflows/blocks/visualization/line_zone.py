@@ -16,7 +16,7 @@ from pydantic import Field
 from argus.workflows.blocks.analytics.common import parse_points
 from argus.workflows.blocks.base import Block, Selector
 from argus.workflows.blocks.visualization.common import (
-    VisualizationManifest,
+    ZoneVisualizationManifest,
     canvas,
     drawn,
     str_to_color,
@@ -25,22 +25,18 @@ from argus.workflows.blocks.visualization.common import (
 from argus.workflows.data import WorkflowImageData
 from argus.workflows.kinds import (
     FLOAT_KIND,
-    FLOAT_ZERO_TO_ONE_KIND,
     INTEGER_KIND,
     LIST_OF_VALUES_KIND,
-    STRING_KIND,
 )
 
 
-class LineZoneManifest(VisualizationManifest):
+class LineZoneManifest(ZoneVisualizationManifest):
     """The line, its look, and the counts to print."""
 
     model_config = visualization_config("Line Counter Visualization", "Draw a counting line and its counts.")
     type: Literal["roboflow_core/line_counter_visualization@v1"]
     zone: list | Selector(kind=[LIST_OF_VALUES_KIND]) = Field(  # type: ignore[valid-type]
         description="The line [[x1, y1], [x2, y2]].", examples=[[[0, 50], [500, 50]]])
-    color: str | Selector(kind=[STRING_KIND]) = Field(  # type: ignore[valid-type]
-        default="#5bb573", description="Color of the line.")
     thickness: int | Selector(kind=[INTEGER_KIND]) = Field(  # type: ignore[valid-type]
         default=2, description="Thickness of the line in pixels.")
     text_thickness: int | Selector(kind=[INTEGER_KIND]) = Field(  # type: ignore[valid-type]
@@ -51,8 +47,6 @@ class LineZoneManifest(VisualizationManifest):
         default=0, description="Objects that crossed in ($steps.line_counter.count_in).")
     count_out: int | Selector(kind=[INTEGER_KIND]) = Field(  # type: ignore[valid-type]
         default=0, description="Objects that crossed out ($steps.line_counter.count_out).")
-    opacity: float | Selector(kind=[FLOAT_ZERO_TO_ONE_KIND]) = Field(  # type: ignore[valid-type]
-        default=0.3, ge=0, le=1, description="Opacity of the line.")
 
 
 class LineCounterZoneVisualizationBlockV1(Block):

@@ -15,7 +15,7 @@ from pydantic import Field
 from argus.workflows.blocks.analytics.common import parse_points
 from argus.workflows.blocks.base import Block, Selector
 from argus.workflows.blocks.visualization.common import (
-    VisualizationManifest,
+    ZoneVisualizationManifest,
     canvas,
     drawn,
     str_to_color,
@@ -23,23 +23,17 @@ from argus.workflows.blocks.visualization.common import (
 )
 from argus.workflows.data import WorkflowImageData
 from argus.workflows.kinds import (
-    FLOAT_ZERO_TO_ONE_KIND,
     LIST_OF_VALUES_KIND,
-    STRING_KIND,
 )
 
 
-class PolygonZoneManifest(VisualizationManifest):
+class PolygonZoneManifest(ZoneVisualizationManifest):
     """The zone(s), colour and opacity."""
 
     model_config = visualization_config("Polygon Zone Visualization", "Paint a mask over polygon zones.")
     type: Literal["roboflow_core/polygon_zone_visualization@v1"]
     zone: list | Selector(kind=[LIST_OF_VALUES_KIND]) = Field(  # type: ignore[valid-type]
         description="A polygon [[x1, y1], [x2, y2], [x3, y3], ...] or a list of such polygons.")
-    color: str | Selector(kind=[STRING_KIND]) = Field(  # type: ignore[valid-type]
-        default="#5bb573", description="Color of the zone.")
-    opacity: float | Selector(kind=[FLOAT_ZERO_TO_ONE_KIND]) = Field(  # type: ignore[valid-type]
-        default=0.3, ge=0, le=1, description="Opacity of the zone.")
 
 
 def polygons(zone: Any) -> list[np.ndarray]:
