@@ -1,0 +1,126 @@
+"""Model blocks through the ModelManager with tiny ONNX models whose answers are known by construction."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parents[2]))  # tests/ holds onnx_builders
+
+import onnx_builders  # noqa: E402
+
+from argus.errors import InvalidInputError  # noqa: E402
+from argus.runtime.manager import ModelManager  # noqa: E402
+from argus.settings import Settings  # noqa: E402
+from argus.store.importers import import_model  # noqa: E402
+from argus.store.repository import ModelRepository  # noqa: E402
+from argus.workflows import WorkflowContext, compile_workflow, serialize_outputs  # noqa: E402
+
+# The detector sees a 64x64 input; images are 128x128, so boxes double: A at [16, 48), B at [80, 112).
+BOXES = np.array([[16.0, 16.0, 16.0, 16.0], [48.0, 48.0, 16.0, 16.0]])
+SCORES = np.array([[0.9, 0.0], [0.0, 0.8]])
+
+
+def sigmoid(x: float) -> float:
+    return float(1 / (1 + np.exp(-x)))
+
+
+@pytest.fixture(scope="module")
+def context(tmp_path_factory: pytest.TempPathFactory) -> WorkflowContext:
+    root = tmp_path_factory.mktemp("wf-models")
+    settings = Settings(home=root, intra_op_threads=1, inter_op_threads=1)
+    repository = ModelRepository(settings.model_store_dir)
+
+    def add(model: Any, model_id: str, **manifest: Any) -> None:
+        import_model(onnx_builders.save(model, root / f"{model_id.replace('/', '-')}.onnx"), model_id, repository,
+                     **manifest)
+
+    add(onnx_builders.yolov8_detection(BOXES, SCORES), "det/1", family="yolov8", task="object-detection",
+        class_names=["cat", "dog"])
+    # logits [2 - 4m, -2 + 4m] where m is the crop's mean brightness in [0, 1]: bright crops are "bright"
+    add(onnx_builders.classifier(np.array([2.0, -2.0]), deltas={"output0": np.array([-4.0, 4.0])}), "bright/1",
+        task="classification", class_names=["dark", "bright"])
+    add(onnx_builders.classifier(np.array([3.0, -3.0, 0.5])), "tags/1", task="multi-label-classification",
+        class_names=["a", "b", "c"])
+    return WorkflowContext(settings=settings, manager=ModelManager(settings, repository))
+
+
+def scene() -> np.ndarray:
+    image = np.full((128, 128, 3), 128, np.uint8)
+    image[16:48, 16:48] = 255  # box A: white
+    image[80:112, 80:112] = 0  # box B: black
+    return image
+
+
+DETECT_CROP_CLASSIFY = {
+    "version": "1.0",
+    "inputs": [{"type": "InferenceImage", "name": "image"},
+               {"type": "InferenceParameter", "name": "classifier", "default_value": "bright/1"}],
+    "steps": [
+        {"type": "ObjectDetectionModel", "name": "det", "image": "$inputs.image", "model_id": "det/1"},
+        {"type": "Crop", "name": "crop", "image": "$inputs.image", "predictions": "$steps.det.predictions"},
+        {"type": "roboflow_core/roboflow_classification_model@v2", "name": "cls", "images": "$steps.crop.crops",
+         "model_id": "$inputs.classifier"},
+        {"type": "roboflow_core/roboflow_multi_label_classification_model@v1", "name": "tags",
+         "images": "$inputs.image", "model_id": "tags/1"},
+    ],
+    "outputs": [{"type": "JsonField", "name": "detections", "selector": "$steps.det.predictions"},
+                {"type": "JsonField", "name": "crop_classes", "selector": "$steps.cls.predictions"},
+                {"type": "JsonField", "name": "tags", "selector": "$steps.tags.predictions"}],
+}
+
+
+def test_per_crop_classification_comes_back_aligned_with_parent_detections(context):
+    result = compile_workflow(DETECT_CROP_CLASSIFY, context).run({"image": [scene(), np.fliplr(scene()).copy()]})
+    body = serialize_outputs(result.outputs)
+    for image_body in body:
+        detections = image_body["detections"]["predictions"]
+        assert [(d["class"], d["x"], d["y"], d["width"]) for d in detections] == [
+            ("cat", 32.0, 32.0, 32.0), ("dog", 96.0, 96.0, 32.0)]
+        classes = image_body["crop_classes"]
+        assert [c["parent_id"] for c in classes] == [d["detection_id"] for d in detections]
+        assert all(c["root_parent_id"] == "image" for c in classes)
+    first, flipped = body
+    assert [c["top"] for c in first["crop_classes"]] == ["bright", "dark"]
+    assert first["crop_classes"][0]["confidence"] == pytest.approx(sigmoid(4.0), abs=1e-3)
+    # flipped left-right: box A now covers a grey/black mix, box B grey/white
+    expected = []
+    for d in flipped["detections"]["predictions"]:
+        x1, y1 = int(d["x"] - d["width"] / 2), int(d["y"] - d["height"] / 2)
+        mean = np.fliplr(scene())[y1:y1 + 32, x1:x1 + 32].mean() / 255
+        expected.append("bright" if mean > 0.5 else "dark")
+    assert [c["top"] for c in flipped["crop_classes"]] == expected
+
+
+def test_multi_label_output_shape(context):
+    result = compile_workflow(DETECT_CROP_CLASSIFY, context).run({"image": scene()})
+    tags = serialize_outputs(result.outputs)[0]["tags"]
+    assert tags["predicted_classes"] == ["a", "c"]
+    assert tags["predictions"]["b"]["confidence"] == pytest.approx(sigmoid(-3.0), abs=1e-4)
+    assert tags["prediction_type"] == "classification" and tags["parent_id"] == "image"
+
+
+def test_detection_parameters_reach_the_model(context):
+    definition = {"version": "1.0", "inputs": [{"type": "WorkflowImage", "name": "image"},
+                                               {"type": "WorkflowParameter", "name": "conf"}],
+                  "steps": [{"type": "roboflow_core/roboflow_object_detection_model@v1", "name": "det",
+                             "images": "$inputs.image", "model_id": "det/1", "confidence": "$inputs.conf",
+                             "class_filter": ["dog"]}],
+                  "outputs": [{"type": "JsonField", "name": "p", "selector": "$steps.det.predictions"}]}
+    compiled = compile_workflow(definition, context)
+    assert [d["class"] for d in serialize_outputs(compiled.run({"image": scene(), "conf": 0.5}).outputs)[0]["p"][
+        "predictions"]] == ["dog"]
+    assert serialize_outputs(compiled.run({"image": scene(), "conf": 0.85}).outputs)[0]["p"]["predictions"] == []
+
+
+def test_a_model_of_the_wrong_task_is_a_client_error(context):
+    definition = {"version": "1.0", "inputs": [{"type": "WorkflowImage", "name": "image"}],
+                  "steps": [{"type": "ObjectDetectionModel", "name": "det", "images": "$inputs.image",
+                             "model_id": "bright/1"}],
+                  "outputs": [{"type": "JsonField", "name": "p", "selector": "$steps.det.predictions"}]}
+    with pytest.raises(InvalidInputError, match="Step 'det': model 'bright/1' is a classification model"):
+        compile_workflow(definition, context).run({"image": scene()})
