@@ -109,6 +109,7 @@ class DynamicBatcher:
         self._batch_seconds = 0.0  # moving average, for Retry-After
         self.batches_run = 0
         self.rows_run = 0
+        self.refused = 0  # admissions refused as overloaded
 
     @property
     def pending_rows(self) -> int:
@@ -122,6 +123,7 @@ class DynamicBatcher:
         with self._cond:
             pending = self._incoming + self._queued
             if pending and pending + rows > self.policy.max_pending_rows:
+                self.refused += 1
                 raise OverloadedError(
                     f"Model '{self.name}' has {pending} images waiting (limit {self.policy.max_pending_rows}); "
                     "retry later or add capacity.", retry_after=self._retry_after(pending))

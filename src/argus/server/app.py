@@ -47,6 +47,7 @@ def _wire_metrics(state: AppState) -> None:
     state.manager.load_listeners.append(on_load)
     state.manager.unload_listeners.append(lambda model_id: metrics.model_unloads.labels(model_id).inc())
     state.service.observers.append(on_inference)
+    metrics.watch_queues(state.manager)
 
 
 def _preload(state: AppState) -> None:

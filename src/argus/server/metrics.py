@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from argus.runtime.manager import ModelManager
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24)
 
@@ -26,9 +32,34 @@ class ServerMetrics:
                                    registry=r)
         self.model_unloads = Counter("argus_model_unloads", "Model unloads and evictions", ["model"], registry=r)
         self.models_loaded = Gauge("argus_models_loaded", "Models in memory", registry=r)
-        self.queue_depth = Gauge("argus_inference_queue_depth", "Inference requests waiting or running", ["model"],
-                                 registry=r)
+
+    def watch_queues(self, manager: ModelManager) -> None:
+        """Report the batching queues of ``manager``'s loaded models at each scrape."""
+        self.registry.register(BatchingCollector(manager))
 
     def render(self) -> bytes:
         """The exposition text."""
         return generate_latest(self.registry)
+
+
+class BatchingCollector(Collector):
+    """Per loaded model, read at scrape time: images waiting, batches run, images batched, requests refused."""
+
+    def __init__(self, manager: ModelManager) -> None:
+        self.manager = manager
+
+    def collect(self) -> Iterator[Metric]:
+        pending = GaugeMetricFamily("argus_inference_pending_images",
+                                    "Images admitted and not yet taken into a batch", labels=["model"])
+        batches = CounterMetricFamily("argus_inference_batches", "session.run calls by the batcher", labels=["model"])
+        batched = CounterMetricFamily("argus_inference_batched_images", "Images run in batches (divide by batches "
+                                      "for the mean batch size)", labels=["model"])
+        refused = CounterMetricFamily("argus_inference_refused", "Requests refused with 503 because the model's "
+                                      "queue was full", labels=["model"])
+        for model_id, loaded in self.manager.loaded().items():
+            batcher = loaded.model.batcher
+            pending.add_metric([model_id], batcher.pending_rows)
+            batches.add_metric([model_id], batcher.batches_run)
+            batched.add_metric([model_id], batcher.rows_run)
+            refused.add_metric([model_id], batcher.refused)
+        yield from (pending, batches, batched, refused)

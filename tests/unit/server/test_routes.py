@@ -178,7 +178,12 @@ def test_a_full_model_queue_answers_503_with_retry_after(zoo_settings, zoo_manag
     with TestClient(create_app(settings, manager=manager)) as client:
         with model.admit(2):  # two images in flight: the queue is full
             refused = client.post("/infer/object_detection", json=request)
+            waiting = client.get("/metrics").text
         accepted = client.post("/infer/object_detection", json=request)
+        after = client.get("/metrics").text
+    assert 'argus_inference_pending_images{model="coco-yolov3-tiny/1"} 2.0' in waiting
+    assert 'argus_inference_refused_total{model="coco-yolov3-tiny/1"} 1.0' in after
+    assert 'argus_inference_batched_images_total{model="coco-yolov3-tiny/1"} 1.0' in after
     assert refused.status_code == 503
     assert int(refused.headers["Retry-After"]) >= 1
     assert "waiting" in refused.json()["message"]
