@@ -89,6 +89,12 @@ CASES = [
      lambda: sv.BoxAnnotator(color=sv.ColorPalette.from_hex(["#FF0000", "#00FF00"]), color_lookup=sv.ColorLookup.INDEX)),
     ("roboflow_core/bounding_box_visualization@v1", {"color_palette": "Matplotlib Viridis", "palette_size": 4},
      lambda: sv.BoxAnnotator(color=sv.ColorPalette.from_matplotlib("viridis", 4))),
+    ("CircleVisualization", {"thickness": 3}, lambda: sv.CircleAnnotator(thickness=3)),
+    ("EllipseVisualization", {"start_angle": 0}, lambda: sv.EllipseAnnotator(start_angle=0, end_angle=235)),
+    ("CornerVisualization", {}, lambda: sv.BoxCornerAnnotator(thickness=4, corner_length=15)),
+    ("TriangleVisualization", {"position": "CENTER", "base": 20},
+     lambda: sv.TriangleAnnotator(position=sv.Position.CENTER, base=20, height=10)),
+    ("ColorVisualization", {"opacity": 0.3}, lambda: sv.ColorAnnotator(opacity=0.3)),
 ]
 
 
