@@ -27,6 +27,8 @@ from argus.streams.sources import StreamOperationNotAllowedError
 logger = logging.getLogger(__name__)
 
 _PARENT_CHECK_S = 0.5
+NAMED_WORKFLOWS_MESSAGE = ("Workflows saved on the Roboflow platform (workspace_name / workflow_id) are not available "
+                           "on a self-hosted Argus server: send the definition as workflow_specification.")
 
 
 def error_response(error: BaseException) -> dict[str, Any]:
@@ -65,9 +67,7 @@ def build_pipeline(payload: dict[str, Any], settings: Any, buffer: InMemoryBuffe
         return InferencePipeline.init(video["video_reference"], processing["model_id"], buffer.on_prediction,
                                       **params, **options)
     if processing.get("workflow_specification") is None:
-        raise NotImplementedFeatureError(
-            "Workflows saved on the Roboflow platform (workspace_name / workflow_id) are not available on a "
-            "self-hosted Argus server: send the definition as workflow_specification.")
+        raise NotImplementedFeatureError(NAMED_WORKFLOWS_MESSAGE)
     return InferencePipeline.init_with_workflow(
         video["video_reference"], processing["workflow_specification"], buffer.on_prediction,
         image_input_name=processing.get("image_input_name", "image"),

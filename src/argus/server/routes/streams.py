@@ -19,14 +19,22 @@ from fastapi import APIRouter, FastAPI, Request
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from argus.errors import ForbiddenError, InvalidInputError, UnauthorizedError
+from argus.errors import (
+    ForbiddenError,
+    InvalidInputError,
+    NotImplementedFeatureError,
+    UnauthorizedError,
+)
 from argus.server.auth import key_is_valid, presented_key
 from argus.server.routes.streams_schemas import (
     ConsumeResultsPayload,
     InitialisePipelinePayload,
+    WorkflowConfiguration,
 )
 from argus.server.state import get_state
 from argus.streams.manager import StreamManager
+from argus.streams.readers import describe_reference
+from argus.streams.worker import NAMED_WORKFLOWS_MESSAGE
 
 router = APIRouter(prefix="/inference_pipelines", tags=["inference pipelines"])
 _manager_lock = threading.Lock()
@@ -81,6 +89,16 @@ def _manager(request: Request) -> StreamManager:
     return stream_manager(request.app)
 
 
+def check_payload(payload: InitialisePipelinePayload) -> None:
+    """Refuse missing files (400) and named platform workflows (501) before a process is started."""
+    processing = payload.processing_configuration
+    if isinstance(processing, WorkflowConfiguration) and processing.workflow_specification is None:
+        raise NotImplementedFeatureError(NAMED_WORKFLOWS_MESSAGE)
+    references = payload.video_configuration.video_reference
+    for reference in references if isinstance(references, list) else [references]:
+        describe_reference(reference)
+
+
 def _response(pipeline_id: str | None = None, **extra: Any) -> dict[str, Any]:
     return {"status": "success", "context": {"request_id": str(uuid.uuid4()), "pipeline_id": pipeline_id}, **extra}
 
@@ -95,6 +113,7 @@ async def list_pipelines(request: Request) -> dict[str, Any]:
 async def initialise(request: Request, payload: InitialisePipelinePayload) -> dict[str, Any]:
     """Start a pipeline in its own process; ``context.pipeline_id`` names it."""
     manager = _manager(request)
+    check_payload(payload)  # obvious mistakes answer at once, without starting a process
     pipeline_id = await run_in_threadpool(manager.initialise, payload.model_dump(mode="json"))
     return _response(pipeline_id)
 
