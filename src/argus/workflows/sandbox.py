@@ -10,7 +10,10 @@ while it is unpickled.
 
 A call that runs past the timeout kills the child (the next call starts a fresh one); a child
 that dies (killed by the kernel, crashed) is reported with its exit status. Both raise
-:class:`CustomPythonError` naming the block.
+:class:`CustomPythonError` naming the block. When a block is dropped (its compiled workflow is
+done), a healthy child goes to a small warm pool and serves the next block with the same code
+and limits, so a workflow run per HTTP request does not start an interpreter each time; module
+globals of the code therefore persist between such runs, as they would in one long-lived block.
 
 Example:
     >>> code = {"run_function_code": "def run(self, x):\\n    return {'y': x * 2}"}
@@ -21,7 +24,10 @@ Example:
 
 from __future__ import annotations
 
+import atexit
+import hashlib
 import io
+import json
 import logging
 import os
 import pickle
@@ -30,6 +36,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,6 +92,55 @@ class SafeUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
+class _WarmPool:
+    """Idle sandbox processes of finished blocks, handed to the next block with the same code and limits.
+
+    A compiled workflow lives for one HTTP request; without the pool every request would pay for a
+    fresh interpreter (about a second). Only processes that answered their last call are kept, at
+    most ``size`` of them (the oldest is stopped), and all are stopped when the server exits.
+    """
+
+    def __init__(self, size: int = 4) -> None:
+        self._idle: OrderedDict[int, tuple[str, subprocess.Popen[bytes]]] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def take(self, key: str) -> subprocess.Popen[bytes] | None:
+        with self._lock:
+            for pid, (owner, process) in list(self._idle.items()):
+                if owner == key:
+                    del self._idle[pid]
+                    if process.poll() is None:
+                        return process
+        return None
+
+    def give(self, key: str, process: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._idle[process.pid] = (key, process)
+            evicted = [self._idle.popitem(last=False)[1][1] for _ in range(max(0, len(self._idle) - self._size))]
+        for old in evicted:
+            _stop(old)
+
+    def clear(self) -> None:
+        with self._lock:
+            idle, self._idle = list(self._idle.values()), OrderedDict()
+        for _, process in idle:
+            _stop(process)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    for stream in (process.stdin, process.stdout):
+        if stream:
+            stream.close()
+    if process.poll() is None:
+        process.kill()
+    process.wait()
+
+
+WARM_POOL = _WarmPool()
+atexit.register(WARM_POOL.clear)
+
+
 class SandboxProcess:
     """One child process running one dynamic block's code; calls are serialised by a lock."""
 
@@ -94,6 +150,8 @@ class SandboxProcess:
         self._limits = limits or SandboxLimits()
         self._process: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
+        text = json.dumps([self._code, self._limits.memory_mb], sort_keys=True, default=str)
+        self._pool_key = hashlib.sha256(text.encode()).hexdigest()
 
     @property
     def pid(self) -> int | None:
@@ -112,14 +170,16 @@ class SandboxProcess:
     def close(self) -> None:
         """Stop the child (idempotent)."""
         process, self._process = self._process, None
-        if process is None:
-            return
-        for stream in (process.stdin, process.stdout):
-            if stream:
-                stream.close()
-        if process.poll() is None:
-            process.kill()
-        process.wait()
+        if process is not None:
+            _stop(process)
+
+    def release(self) -> None:
+        """Hand a healthy idle child to the warm pool for the next block with this code (else stop it)."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None and not self._lock.locked():
+            WARM_POOL.give(self._pool_key, process)
+        elif process is not None:
+            _stop(process)
 
     def __enter__(self) -> SandboxProcess:  # noqa: PYI034
         return self
@@ -129,7 +189,7 @@ class SandboxProcess:
 
     def __del__(self) -> None:
         try:
-            self.close()
+            self.release()
         except Exception:  # noqa: BLE001, S110 - interpreter shutdown: nothing left to report to
             pass
 
@@ -137,6 +197,9 @@ class SandboxProcess:
         if self._process is not None and self._process.poll() is None:
             return
         self.close()
+        self._process = WARM_POOL.take(self._pool_key)
+        if self._process is not None:
+            return
         memory_bytes = self._limits.memory_mb * 1024 * 1024
         env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                "PYTHONDONTWRITEBYTECODE": "1"}

@@ -98,6 +98,19 @@ def test_runs_in_another_process_with_init_results_and_workflow_data(tmp_path) -
     assert [p["class"] for p in serialised["kept"]["predictions"]] == ["cat"]
 
 
+def test_a_finished_workflow_hands_its_sandbox_to_the_next_one_with_the_same_code(tmp_path) -> None:
+    import gc
+
+    first = compile_workflow(workflow(), enabled(tmp_path))
+    pid = first.run(inputs()).outputs[0]["out"]["pid"]
+    del first
+    gc.collect()
+    again = compile_workflow(workflow(), enabled(tmp_path)).run(inputs()).outputs[0]["out"]["pid"]
+    assert again == pid
+    other_limits = compile_workflow(workflow(), enabled(tmp_path, custom_python_memory_mb=900))
+    assert other_limits.run(inputs()).outputs[0]["out"]["pid"] not in (pid, os.getpid())
+
+
 def test_an_endless_loop_times_out_and_the_next_call_gets_a_fresh_process(tmp_path) -> None:
     code = "def run(self, image, predictions, factor):\n    if factor == 0:\n        while True:\n            pass\n" \
            "    return {'pid': os.getpid()}"
