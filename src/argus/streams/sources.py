@@ -138,6 +138,10 @@ class VideoSource:
         self._decode_pace = sv.FPSMonitor(sample_size=samples)
         self._reader_pace = sv.FPSMonitor(sample_size=samples)
         self.last_error: str | None = None
+        self.frames_decoded = 0
+        """Frames converted and buffered."""
+        self.frames_dropped = 0
+        """Frames dropped: by the buffer strategy, while muted, by ``max_fps``."""
 
     @classmethod
     def init(cls, video_reference: str | int, **kwargs: Any) -> VideoSource:
@@ -257,7 +261,8 @@ class VideoSource:
                 "buffer_size": self._buffer.maxsize, "state": self._state.value,
                 "buffer_filling_strategy": self.filling_strategy.value,
                 "buffer_consumption_strategy": self.consumption_strategy.value,
-                "measured_fps": self._decode_pace.fps, "last_error": self.last_error}
+                "measured_fps": self._decode_pace.fps, "frames_decoded": self.frames_decoded,
+                "frames_dropped": self.frames_dropped, "last_error": self.last_error}
 
     # ------------------------------------------------------------------------------ the thread
 
@@ -338,10 +343,10 @@ class VideoSource:
         while not self._stop.is_set():
             if not self._playback_allowed.wait(_POLL_S * 2):
                 continue
-            grabbed_at = time.perf_counter()
-            timestamp = dt.datetime.now()
             if not reader.grab():
                 return True
+            grabbed_at = time.perf_counter()  # the frame exists from here (a stream's wait for it is not latency)
+            timestamp = dt.datetime.now()
             self._grab_pace.tick()
             self._frame_counter += 1
             frame_id = self._frame_counter
@@ -365,6 +370,7 @@ class VideoSource:
                                comes_from_video_file=self.is_file, media_time=reader.media_time(),
                                grabbed_at=grabbed_at, source_reference=str(self.reference))
             self._decode_pace.tick()
+            self.frames_decoded += 1
             if not self._put(frame):
                 return False
         return False
@@ -455,6 +461,7 @@ class VideoSource:
                      {"previous_state": previous.value, "new_state": state.value})
 
     def _dropped(self, frame_id: int, cause: str) -> None:
+        self.frames_dropped += 1
         if self._handlers:
             self._notify(UpdateSeverity.DEBUG, FRAME_DROPPED_EVENT, {"frame_id": frame_id, "cause": cause})
 

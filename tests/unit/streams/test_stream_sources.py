@@ -78,6 +78,8 @@ def test_drop_strategies_with_a_reader_that_never_kept_up(clip: Path, strategy: 
     source.start()
     source.join(30)  # decode everything before reading anything
     assert [f.frame_id for f in read_all(source)] == expected
+    metadata = source.describe_source()
+    assert (metadata["frames_dropped"], metadata["state"]) == (COUNT - 4, "ENDED")
 
 
 def test_eager_consumption_takes_the_newest_frame(clip: Path) -> None:
