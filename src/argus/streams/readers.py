@@ -24,6 +24,7 @@ from argus.streams.entities import SourceProperties
 logger = logging.getLogger(__name__)
 
 STREAM_SCHEMES = frozenset({"rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "udp", "tcp", "srt", "rtp"})
+VIDEO_FILE_SUFFIXES = frozenset({".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".flv"})
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 DEFAULT_OPEN_TIMEOUT_S = 5.0
 DEFAULT_READ_TIMEOUT_S = 5.0
@@ -48,7 +49,7 @@ class FrameReader(Protocol):
 
 
 def describe_reference(reference: str | int) -> tuple[str, bool]:
-    """``(kind, is_file)`` of a reference: kind is ``webcam``, ``stream``, ``folder`` or ``file``.
+    """``(kind, is_file)`` of a reference: ``webcam``, ``stream``, ``remote_file``, ``folder`` or ``file``.
 
     Raises:
         InvalidInputError: a local path that does not exist.
@@ -57,7 +58,10 @@ def describe_reference(reference: str | int) -> tuple[str, bool]:
         return "webcam", False
     if not isinstance(reference, str) or not reference.strip():
         raise InvalidInputError("video_reference must be a path, a stream URL or a webcam index")
-    scheme = urlparse(reference).scheme.lower()
+    parsed = urlparse(reference)
+    scheme = parsed.scheme.lower()
+    if scheme in ("http", "https") and Path(parsed.path).suffix.lower() in VIDEO_FILE_SUFFIXES:
+        return "remote_file", True  # a video file over HTTP: read once, every frame, no reconnecting
     if scheme in STREAM_SCHEMES:
         return "stream", False
     path = reference[len("file://"):] if scheme == "file" else reference

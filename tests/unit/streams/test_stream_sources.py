@@ -205,3 +205,24 @@ def test_a_missing_webcam_is_retried_as_a_live_source() -> None:
     finally:
         source.terminate()
     assert source.get_state() is StreamState.ENDED
+
+
+def test_a_video_file_over_http_is_read_like_a_file(clip: Path) -> None:
+    import functools
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(clip.parent)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        source = VideoSource(f"http://127.0.0.1:{server.server_address[1]}/{clip.name}")
+        assert source.is_file and source.filling_strategy is BufferFillingStrategy.WAIT
+        source.start()
+        frames = read_all(source)
+    finally:
+        server.shutdown()
+    assert [f.frame_id for f in frames] == list(range(1, COUNT + 1))
+    assert [round(square_x(f.image)) for f in frames] == [i * SPEED for i in range(COUNT)]
