@@ -39,6 +39,7 @@ from argus.workflows.definition import (
 from argus.workflows.errors import BlockNotImplementedError, UnknownBlockError, WorkflowDefinitionError
 from argus.workflows.introspection import find_selectors, selector_fields
 from argus.workflows.kinds import WILDCARD_KIND, Kind, kind_names, kinds_compatible
+from argus.workflows.reference_catalogue import REFERENCE_BLOCK_TYPES
 from argus.workflows.registry import BlockRegistry, default_registry
 
 if TYPE_CHECKING:
@@ -58,7 +59,6 @@ class WorkflowContext:
     settings: Settings
     manager: ModelManager | None = None
     registry: BlockRegistry | None = None
-    max_workers: int = 4
     workflow_id: str | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -118,7 +118,7 @@ def _fail(message: str, step: str | None = None, error_type: str = "WorkflowDefi
                                    property_name=property_name)
 
 
-def _dynamic_blocks(document: WorkflowDocument, registry: BlockRegistry, context: BlockContext | None
+def extend_registry(document: WorkflowDocument, registry: BlockRegistry, context: BlockContext | None
                     ) -> BlockRegistry:
     """Registry extended by the custom Python blocks of ``dynamic_blocks_definitions``."""
     if not document.dynamic_blocks_definitions:
@@ -150,6 +150,10 @@ def _validate_step(raw: Any, position: int, registry: BlockRegistry) -> tuple[Bl
     if block is None:
         broken = "; ".join(f"{m}: {e}" for m, e in registry.failed_modules.items())
         hint = f" (block modules that failed to load: {broken})" if broken else ""
+        if type_id in REFERENCE_BLOCK_TYPES:
+            raise BlockNotImplementedError(
+                f"Step '{name}': block type '{type_id}' (from Roboflow Inference's catalogue) is not implemented by "
+                f"Argus{hint}. GET /workflows/blocks/describe lists the available blocks.")
         raise UnknownBlockError(f"block type '{type_id}' is not implemented by Argus{hint}. "
                                 "GET /workflows/blocks/describe lists the available blocks.",
                                 error_type="UnknownManifestType", step=name, block_type=type_id)
@@ -291,7 +295,7 @@ def build_plan(definition: Any, registry: BlockRegistry | None = None, context: 
                ) -> WorkflowPlan:
     """Validate ``definition`` into a :class:`WorkflowPlan`; raises :class:`WorkflowDefinitionError` (400)."""
     document = parse_document(definition)
-    registry = _dynamic_blocks(document, registry or default_registry(), context)
+    registry = extend_registry(document, registry or default_registry(), context)
     inputs: dict[str, InputPlan] = {}
     for item in document.inputs:
         if item.name in inputs:

@@ -141,3 +141,15 @@ def test_plans_are_cached_by_hash_but_each_compile_gets_its_own_blocks():
     changed["steps"][3]["name"] = "n"
     changed["outputs"][2]["selector"] = "$steps.n.output"
     assert compile_workflow(changed, context).plan is not first.plan
+
+
+def test_reference_blocks_argus_lacks_are_501_naming_them():
+    from argus.workflows.errors import BlockNotImplementedError
+
+    definition = base()
+    definition["steps"][3] = {"type": "roboflow_core/anthropic_claude@v1", "name": "llm", "images": "$inputs.image"}
+    definition["outputs"] = definition["outputs"][:2]
+    with pytest.raises(BlockNotImplementedError, match="Step 'llm': block type 'roboflow_core/anthropic_claude@v1'"
+                       ) as caught:
+        build_plan(definition)
+    assert caught.value.status_code == 501

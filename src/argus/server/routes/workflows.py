@@ -161,12 +161,12 @@ async def describe_blocks_post(request: Request, body: DescribeBlocksRequest | N
 
     def work() -> dict[str, Any]:
         from argus.workflows.blocks.base import BlockContext
-        from argus.workflows.compiler import _dynamic_blocks
+        from argus.workflows.compiler import extend_registry
         from argus.workflows.definition import WorkflowDocument
         from argus.workflows.registry import default_registry
 
         document = WorkflowDocument(dynamic_blocks_definitions=definitions)
-        registry = _dynamic_blocks(document, default_registry(), BlockContext(settings=state.settings))
+        registry = extend_registry(document, default_registry(), BlockContext(settings=state.settings))
         return describe_blocks(registry)
 
     return await _answer(request, work)
