@@ -87,7 +87,8 @@ def _image_property(value: Any, name: str) -> Any:
     image = getattr(value, "numpy_image", value)
     _check(image, np.ndarray, "ExtractImageProperty")
     height, width = image.shape[:2]
-    return {"size": height * width, "height": height, "width": width, "aspect_ratio": width / height if height else 0}
+    values = {"size": height * width, "height": height, "width": width, "aspect_ratio": width / height if height else 0}
+    return values[name]
 
 
 def _filter(value: sv.Detections, op: e.DetectionsFilter, params: dict[str, Any]) -> sv.Detections:
