@@ -39,7 +39,7 @@ from argus.runtime.manager import ModelManager
 from argus.settings import Settings
 from argus.streams import InferencePipeline, VideoFileSink, VideoFrame, multi_sink
 
-console = Console()
+console = Console(width=140)
 
 
 def panning_clip(path: Path, frames: int, fps: int = 25) -> Path:

@@ -226,3 +226,12 @@ def test_a_video_file_over_http_is_read_like_a_file(clip: Path) -> None:
         server.shutdown()
     assert [f.frame_id for f in frames] == list(range(1, COUNT + 1))
     assert [round(square_x(f.image)) for f in frames] == [i * SPEED for i in range(COUNT)]
+
+
+def test_printf_image_sequence_through_ffmpeg(tmp_path: Path) -> None:
+    for i, image in enumerate(moving_square(6, speed=10)):
+        assert cv2.imwrite(str(tmp_path / f"img_{i:03d}.png"), image)
+    source = VideoSource(str(tmp_path / "img_%03d.png"))
+    assert source.is_file
+    source.start()
+    assert [round(square_x(f.image)) for f in read_all(source)] == [0, 10, 20, 30, 40, 50]
