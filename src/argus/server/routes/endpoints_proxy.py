@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request, Response
 
 from argus.endpoints.keys import can_invoke
 from argus.endpoints.router import SCALE_UP_HEADER, hold_seconds
+from argus.endpoints.spec import EndpointType
 from argus.errors import ForbiddenError, UnauthorizedError
 from argus.server.auth import presented_key
 from argus.server.routes.endpoints_app import plane
@@ -29,18 +30,18 @@ async def forward(request: Request, namespace: str, name: str, path: str) -> Res
     """Check the caller against the endpoint's type, then forward to the least busy ready replica."""
     service, endpoint_router = plane(request)
     runtime = service.runtime(namespace, name)
-    key = await presented_key(request)
-    principal = await service.principal(key, control_plane=False)
-    if not can_invoke(principal, namespace, name, runtime.kind):
-        if key is None:
-            raise UnauthorizedError(f"Endpoint '{name}' is {runtime.kind.value}: send an API key "
-                                    "('Authorization: Bearer <key>').")
-        raise ForbiddenError(f"This API key may not call endpoint '{name}'.")
+    if runtime.kind != EndpointType.PUBLIC:
+        key = await presented_key(request)
+        principal = await service.principal(key, control_plane=False)
+        if not can_invoke(principal, namespace, name, runtime.kind):
+            if key is None:
+                raise UnauthorizedError(f"Endpoint '{name}' is {runtime.kind.value}: send an API key "
+                                        "('Authorization: Bearer <key>').")
+            raise ForbiddenError(f"This API key may not call endpoint '{name}'.")
     hold = hold_seconds(request.headers.get(SCALE_UP_HEADER), service.settings.endpoint_max_hold_s)
     body = await request.body()
     answer = await endpoint_router.forward(runtime, request.method, path, _without_key(request.url.query),
-                                           request.headers.items(), body, hold)
+                                           request.scope["headers"], body, hold)
     response = Response(content=answer.content, status_code=answer.status)
-    response.raw_headers.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in answer.headers)
-    response.raw_headers.append((b"x-argus-replica", answer.replica.encode("latin-1")))
+    response.raw_headers.extend(answer.headers)
     return response

@@ -1,0 +1,251 @@
+"""Endpoints: cold start from zero, scale-up reaction to a step load, and the router's added latency.
+
+Run: ``python benchmarks/endpoints.py [--cold-starts 5] [--steps 3] [--requests 300]``
+
+It starts ``argus serve`` on a free loopback port over a scratch ARGUS_HOME whose store holds the zoo
+detector (``yolov3-tiny-416``, materialised from the zoo cache), with default endpoint settings, and:
+
+1. **Cold start** (target < 3 s): an endpoint with minReplica 0 is scaled to zero, then one request with
+   ``X-Scale-Up-Timeout`` is timed from send to answer (a new ``argus serve`` replica starts, loads the
+   model, answers). Baseline, same run: the same request to the warm endpoint.
+2. **Scale-up reaction**: an endpoint with one ready replica (max 4, pendingRequests 1.5) gets a step from
+   one client to eight; timed from the step until the controller raises the target, and until a second
+   replica is ready.
+3. **Router overhead** (target < 2 ms p50): the same detector request sent, alternately, through the
+   router and straight to the replica (its port and private key read from the process); the table shows
+   both latencies and the difference of medians, plus the median per-pair difference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import httpx
+import psutil
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+console = Console(width=160)
+
+from _stats import Timing, print_table
+
+DETECTOR = "yolov3-tiny-416"
+NS = "bench"
+HOLD = {"X-Scale-Up-Timeout": "120"}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def timing(name: str, samples: list[float]) -> Timing:
+    """Median and p10/p90 of samples in seconds."""
+    if len(samples) < 2:
+        return Timing(name, samples[0], samples[0], samples[0], len(samples))
+    deciles = statistics.quantiles(samples, n=10)
+    return Timing(name, statistics.median(samples), deciles[0], deciles[-1], len(samples))
+
+
+def detector_body() -> bytes:
+    """A detector request with a 640x360 JPEG of the collage."""
+    import orjson
+    from photos import collage
+
+    ok, jpeg = cv2.imencode(".jpg", collage(width=640, height=360), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    assert ok
+    return orjson.dumps({"model_id": DETECTOR, "image": {"type": "base64", "value": base64.b64encode(jpeg).decode()},
+                         "confidence": 0.4})
+
+
+class Server:
+    """``argus serve`` over a scratch home with the zoo detector."""
+
+    def __init__(self) -> None:
+        from argus.settings import Settings
+        from argus.store.zoo import Zoo
+
+        self.home = Path(tempfile.mkdtemp(prefix="argus-bench-endpoints-"))
+        settings = Settings(home=self.home)
+        zoo = Zoo(settings)
+        entry = zoo.entry_for(DETECTOR)
+        assert entry is not None
+        zoo.materialise(entry)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ARGUS_")}
+        env.update({"ARGUS_HOME": str(self.home), "NO_PROXY": "127.0.0.1"})
+        self.log = open(self.home / "server.log", "wb")  # noqa: SIM115 (closed in stop)
+        self.process = subprocess.Popen([sys.executable, "-m", "argus.cli.main", "serve", "--port", str(self.port),
+                                         "--log-level", "warning"], stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        self.http = httpx.Client(base_url=self.url, timeout=180, trust_env=False)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if self.http.get("/healthz").status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError("the server did not start")
+
+    def status(self, name: str) -> dict[str, Any]:
+        return self.http.get(f"/v2/endpoint/{NS}/{name}").json()["status"]
+
+    def wait(self, name: str, check: Any, timeout: float = 120) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            current = self.status(name)
+            if check(current):
+                return current
+            time.sleep(0.02)
+        raise RuntimeError(f"{name}: timed out, last status {current}")
+
+    def create(self, name: str, scaling: dict[str, Any]) -> None:
+        body = {"name": name, "type": "public", "model": {"repository": DETECTOR}, "compute": {"scaling": scaling}}
+        response = self.http.post(f"/v2/endpoint/{NS}", json=body)
+        assert response.status_code == 201, response.text
+
+    def replica(self) -> tuple[str, str]:
+        """URL and private key of the one replica (read from the process, as the router knows them)."""
+        for child in psutil.Process(self.process.pid).children():
+            command = child.cmdline()
+            if "argus.endpoints.backends.replica" in " ".join(command):
+                return f"http://127.0.0.1:{command[command.index('--port') + 1]}", child.environ()["ARGUS_API_KEYS"]
+        raise RuntimeError("no replica")
+
+    def stop(self) -> None:
+        self.http.close()
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=30)
+        self.log.close()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+def cold_starts(server: Server, body: bytes, repeats: int) -> list[Timing]:
+    server.create("cold", {"minReplica": 0, "maxReplica": 1, "scaleToZeroTimeout": 60})
+    headers = {"content-type": "application/json", **HOLD}
+    cold, warm = [], []
+    for _ in range(repeats):
+        server.http.post(f"/v2/endpoint/{NS}/cold/scale-to-zero")
+        server.wait("cold", lambda s: s["state"] == "scaledToZero")
+        time.sleep(0.5)  # the stopped replica's memory is returned
+        started = time.perf_counter()
+        response = server.http.post(f"/endpoints/{NS}/cold/infer/object_detection", content=body, headers=headers)
+        cold.append(time.perf_counter() - started)
+        assert response.status_code == 200, response.text
+        for _ in range(5):
+            started = time.perf_counter()
+            server.http.post(f"/endpoints/{NS}/cold/infer/object_detection", content=body, headers=headers)
+            warm.append(time.perf_counter() - started)
+    server.http.delete(f"/v2/endpoint/{NS}/cold")
+    return [timing("warm request (baseline)", warm), timing("cold start from zero", cold)]
+
+
+def scale_ups(server: Server, body: bytes, repeats: int) -> list[Timing]:
+    decided, ready = [], []
+    for n in range(repeats):
+        name = f"step{n}"
+        server.create(name, {"minReplica": 1, "maxReplica": 4})
+        server.wait(name, lambda s: s["readyReplica"] == 1)
+        stop = threading.Event()
+
+        def client(name: str = name, stop: threading.Event = stop) -> None:
+            with httpx.Client(timeout=120, trust_env=False) as http:
+                while not stop.is_set():
+                    http.post(f"{server.url}/endpoints/{NS}/{name}/infer/object_detection", content=body,
+                              headers={"content-type": "application/json"})
+
+        threads = [threading.Thread(target=client, daemon=True) for _ in range(8)]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        server.wait(name, lambda s: s["targetReplica"] > 1)
+        decided.append(time.perf_counter() - started)
+        server.wait(name, lambda s: s["readyReplica"] > 1)
+        ready.append(time.perf_counter() - started)
+        stop.set()
+        for thread in threads:
+            thread.join()
+        server.http.delete(f"/v2/endpoint/{NS}/{name}")
+        time.sleep(1.0)
+    return [timing("step → target raised", decided), timing("step → 2nd replica ready", ready)]
+
+
+def router_overhead(server: Server, body: bytes | None, route: str, requests: int) -> tuple[list[Timing], float]:
+    """Alternate the same request through the router and straight to the replica of endpoint ``hot``."""
+    replica_url, key = server.replica()
+    through, direct = f"{server.url}/endpoints/{NS}/hot/{route}", f"{replica_url}/{route}"
+    routed, straight, pairs = [], [], []
+    with httpx.Client(timeout=60, trust_env=False) as http:
+        def once(url: str, headers: dict[str, str]) -> float:
+            started = time.perf_counter()
+            response = http.request("POST" if body else "GET", url, content=body, headers=headers)
+            elapsed = time.perf_counter() - started
+            assert response.status_code == 200, response.text
+            return elapsed
+
+        plain = {"content-type": "application/json"}
+        keyed = {**plain, "authorization": f"Bearer {key}"}
+        for _ in range(10):
+            once(through, plain)
+            once(direct, keyed)
+        for _ in range(requests):
+            a, b = once(through, plain), once(direct, keyed)
+            routed.append(a)
+            straight.append(b)
+            pairs.append(a - b)
+    what = "detector request" if body else f"GET /{route}"
+    return [timing(f"{what}: straight to the replica (baseline)", straight),
+            timing(f"{what}: through the router", routed)], statistics.median(pairs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cold-starts", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=300)
+    args = parser.parse_args()
+    body = detector_body()
+    server = Server()
+    try:
+        cold = cold_starts(server, body, args.cold_starts)
+        print_table(f"Cold start from zero, {DETECTOR} (target < 3 s)", cold, baseline=cold[0])
+        steps = scale_ups(server, body, args.steps)
+        print_table("Scale-up reaction to a step from 1 to 8 clients (upscale window 3 s, reconcile 0.5 s)", steps,
+                    baseline=steps[0])
+        server.create("hot", {"minReplica": 1, "maxReplica": 1})
+        server.wait("hot", lambda s: s["readyReplica"] == 1)
+        table = Table(title="Router added latency per request (target < 2 ms at p50)")
+        for column in ("request", "difference of medians ms", "median per-pair difference ms"):
+            table.add_column(column, justify="right")
+        for label, request_body, route in ((f"{DETECTOR}, 640x360 JPEG", body, "infer/object_detection"),
+                                           ("GET /info (fixed cost)", None, "info")):
+            overhead, pair_median = router_overhead(server, request_body, route, args.requests)
+            print_table(f"Router overhead, {label}, sequential requests", overhead, baseline=overhead[0])
+            table.add_row(label, f"{(overhead[1].median - overhead[0].median) * 1e3:.2f}", f"{pair_median * 1e3:.2f}")
+        console.print(table)
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
