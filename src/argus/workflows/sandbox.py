@@ -137,6 +137,19 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     process.wait()
 
 
+# Environment variables the child keeps: enough to find Python and its packages, none of the server's
+# configuration (API keys, SMTP password, database URL live in ARGUS_* and friends).
+_KEPT_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "TMPDIR",
+                     "SYSTEMROOT")
+
+
+def sandbox_environment() -> dict[str, str]:
+    """The child's environment: the server's minus everything but :data:`_KEPT_ENVIRONMENT`, one BLAS thread."""
+    env = {name: os.environ[name] for name in _KEPT_ENVIRONMENT if name in os.environ}
+    env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1")
+    return env
+
+
 WARM_POOL = _WarmPool()
 atexit.register(WARM_POOL.clear)
 
@@ -201,8 +214,7 @@ class SandboxProcess:
         if self._process is not None:
             return
         memory_bytes = self._limits.memory_mb * 1024 * 1024
-        env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-               "PYTHONDONTWRITEBYTECODE": "1"}
+        env = sandbox_environment()
         self._process = subprocess.Popen(
             [sys.executable, "-m", "argus.workflows.sandbox_worker", str(memory_bytes)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True,

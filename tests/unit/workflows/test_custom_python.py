@@ -98,6 +98,14 @@ def test_runs_in_another_process_with_init_results_and_workflow_data(tmp_path) -
     assert [p["class"] for p in serialised["kept"]["predictions"]] == ["cat"]
 
 
+def test_the_sandbox_does_not_see_the_servers_secrets(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("ARGUS_SMTP_PASSWORD", "hunter2")
+    monkeypatch.setenv("ARGUS_API_KEYS", "secret-key")
+    code = "def run(self, image, predictions, factor):\n    return {'pid': sorted(k for k in os.environ if 'ARGUS' in k)}"
+    out = compile_workflow(workflow(code, init=None), enabled(tmp_path)).run(inputs()).outputs[0]["out"]
+    assert out["pid"] == []
+
+
 def test_a_finished_workflow_hands_its_sandbox_to_the_next_one_with_the_same_code(tmp_path) -> None:
     import gc
 
