@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _stats import Timing, interleaved, print_table  # noqa: E402
+from _stats import Timing, interleaved, print_table
 
-from argus.core.images import load_image  # noqa: E402
-from argus.runtime.manager import ModelManager  # noqa: E402
-from argus.settings import Settings  # noqa: E402
-from argus.workflows import WorkflowContext, compile_workflow, serialize_outputs  # noqa: E402
+from argus.core.images import load_image
+from argus.runtime.manager import ModelManager
+from argus.settings import Settings
+from argus.workflows import WorkflowContext, compile_workflow, serialize_outputs
 
 
 def definition(model_id: str) -> dict[str, Any]:

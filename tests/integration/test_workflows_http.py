@@ -144,8 +144,8 @@ def test_crops_cover_the_boxes_and_classifications_follow_their_pixels(pipeline_
     for detection, crop, cls in zip(detections, output["crops"], output["classes"]):
         assert crop["parent_id"] == cls["parent_id"] == detection["detection_id"]
         assert crop["root_parent_id"] == "image"
-        x1 = int(round(detection["x"] - detection["width"] / 2))
-        y1 = int(round(detection["y"] - detection["height"] / 2))
+        x1 = round(detection["x"] - detection["width"] / 2)
+        y1 = round(detection["y"] - detection["height"] / 2)
         assert crop["parent_origin"]["offset_x"] == max(0, x1) and crop["parent_origin"]["offset_y"] == max(0, y1)
         pixels = decode(crop["value"])
         assert abs(pixels.shape[1] - detection["width"]) <= 1.01 and abs(pixels.shape[0] - detection["height"]) <= 1.01
@@ -163,8 +163,8 @@ def test_visualisation_draws_the_boxes(pipeline_run, collage_jpg: Path):
     original = cv2.imread(str(collage_jpg)).astype(int)
     assert drawn.shape == original.shape
     first = output["predictions"]["predictions"][0]
-    y1 = int(round(first["y"] - first["height"] / 2))
-    x1, x2 = int(round(first["x"] - first["width"] / 2)), int(round(first["x"] + first["width"] / 2))
+    y1 = round(first["y"] - first["height"] / 2)
+    x1, x2 = round(first["x"] - first["width"] / 2), round(first["x"] + first["width"] / 2)
     edge = np.abs(drawn[max(y1, 1), x1 + 5:x2 - 5] - original[max(y1, 1), x1 + 5:x2 - 5]).mean()
     assert edge > 20  # the box's top edge is drawn over the photo
 

@@ -36,7 +36,11 @@ from argus.workflows.definition import (
     parse_document,
     parse_selector,
 )
-from argus.workflows.errors import BlockNotImplementedError, UnknownBlockError, WorkflowDefinitionError
+from argus.workflows.errors import (
+    BlockNotImplementedError,
+    UnknownBlockError,
+    WorkflowDefinitionError,
+)
 from argus.workflows.introspection import find_selectors, selector_fields
 from argus.workflows.kinds import WILDCARD_KIND, Kind, kind_names, kinds_compatible
 from argus.workflows.reference_catalogue import REFERENCE_BLOCK_TYPES

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from argus.workflows.errors import WorkflowDefinitionError
-from argus.workflows.kinds import ALL_KINDS, IMAGE_KIND, VIDEO_METADATA_KIND, WILDCARD_KIND, Kind
+from argus.workflows.kinds import (
+    ALL_KINDS,
+    IMAGE_KIND,
+    VIDEO_METADATA_KIND,
+    WILDCARD_KIND,
+    Kind,
+)
 
 _SELECTOR = re.compile(r"^\$(inputs|steps)\.([A-Za-z_0-9\-]+)(?:\.([A-Za-z_0-9\-]+|\*))?$")
 
@@ -39,7 +45,7 @@ class WorkflowBatchInput(_Input):
     dimensionality: int = Field(default=1, ge=1, le=3)
 
 
-InputDefinition = Annotated[Union[WorkflowImage, WorkflowParameter, WorkflowVideoMetadata, WorkflowBatchInput],
+InputDefinition = Annotated[WorkflowImage | WorkflowParameter | WorkflowVideoMetadata | WorkflowBatchInput,
                             Field(discriminator="type")]
 
 

@@ -16,7 +16,11 @@ from pydantic.json_schema import models_json_schema
 
 from argus.workflows.blocks.base import Block
 from argus.workflows.compiler import build_plan
-from argus.workflows.definition import WorkflowDocument, describe_validation, parse_selector
+from argus.workflows.definition import (
+    WorkflowDocument,
+    describe_validation,
+    parse_selector,
+)
 from argus.workflows.errors import UnknownBlockError, WorkflowDefinitionError
 from argus.workflows.introspection import selector_fields
 from argus.workflows.kinds import ALL_KINDS, Kind

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from argus.errors import ArgusError, ClientError, NotImplementedFeatureError, ServerError
+from argus.errors import (
+    ArgusError,
+    ClientError,
+    NotImplementedFeatureError,
+    ServerError,
+)
 
 
 class WorkflowDefinitionError(ClientError):

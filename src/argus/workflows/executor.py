@@ -195,9 +195,9 @@ def _indices(step: StepPlan, plan: WorkflowPlan, state: RunState) -> list[Index]
             index for index in domains[0] if all(index in d for d in domains[1:])]
     selected = []
     for index in candidates:
-        if lenient or all(lookup(s, index, plan, state)[0] for s in step.data_sources):
-            if all(name_allowed(step.name, c, index, plan, state) for c in step.controlled_by):
-                selected.append(index)
+        present = lenient or all(lookup(s, index, plan, state)[0] for s in step.data_sources)
+        if present and all(name_allowed(step.name, c, index, plan, state) for c in step.controlled_by):
+            selected.append(index)
     return sorted(selected)
 
 

@@ -8,7 +8,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from argus.workflows.data import VideoMetadata, WorkflowImageData
-from argus.workflows.definition import WorkflowBatchInput, WorkflowImage, WorkflowParameter, WorkflowVideoMetadata
+from argus.workflows.definition import (
+    WorkflowBatchInput,
+    WorkflowImage,
+    WorkflowParameter,
+    WorkflowVideoMetadata,
+)
 from argus.workflows.errors import WorkflowInputError
 
 if TYPE_CHECKING:

@@ -73,7 +73,7 @@ def discover(package_name: str = _BLOCKS_PACKAGE) -> BlockRegistry:
             continue  # base.py and other helpers directly under blocks/ hold no blocks
         try:
             module = importlib.import_module(info.name)
-        except Exception as error:  # noqa: BLE001 - one broken block must not take the others down
+        except Exception as error:
             logger.exception("workflow block module %s failed to import", info.name)
             registry.failed_modules[info.name] = f"{type(error).__name__}: {error}"
             continue

@@ -63,8 +63,8 @@ def mask_to_polygon(mask: np.ndarray) -> np.ndarray | None:
 
 
 def _origin(coordinates: Any, dimensions: Any) -> dict[str, int]:
-    x, y = (int(round(float(v))) for v in coordinates)
-    height, width = (int(round(float(v))) for v in dimensions)
+    x, y = (round(float(v)) for v in coordinates)
+    height, width = (round(float(v)) for v in dimensions)
     return {"offset_x": x, "offset_y": y, "width": width, "height": height}
 
 

@@ -11,14 +11,14 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[2]))  # tests/ holds onnx_builders
 
-import onnx_builders  # noqa: E402
+import onnx_builders
 
-from argus.errors import InvalidInputError  # noqa: E402
-from argus.runtime.manager import ModelManager  # noqa: E402
-from argus.settings import Settings  # noqa: E402
-from argus.store.importers import import_model  # noqa: E402
-from argus.store.repository import ModelRepository  # noqa: E402
-from argus.workflows import WorkflowContext, compile_workflow, serialize_outputs  # noqa: E402
+from argus.errors import InvalidInputError
+from argus.runtime.manager import ModelManager
+from argus.settings import Settings
+from argus.store.importers import import_model
+from argus.store.repository import ModelRepository
+from argus.workflows import WorkflowContext, compile_workflow, serialize_outputs
 
 # The detector sees a 64x64 input; images are 128x128, so boxes double: A at [16, 48), B at [80, 112).
 BOXES = np.array([[16.0, 16.0, 16.0, 16.0], [48.0, 48.0, 16.0, 16.0]])

@@ -82,16 +82,16 @@ CASES = {
                            "InvalidReferenceTargetError"),
     "missing_step": (_set(("steps", 3, "data"), "$steps.detector.predictions"), "count",
                      "step 'detector', which does not exist", "InvalidReferenceTargetError"),
-    "missing_output": (_set(("steps", 3, "data"), "$steps.model.boxes"), "count", "has outputs: inference_id, "
-                       "predictions", "InvalidReferenceTargetError"),
+    "missing_output": (_set(("steps", 3, "data"), "$steps.model.boxes"), "count",
+                       "has outputs: inference_id, predictions", "InvalidReferenceTargetError"),
     "missing_input": (_set(("steps", 0, "images"), "$inputs.picture"), "model",
                       "input 'picture', which the workflow does not declare", "InvalidReferenceTargetError"),
     "kind_mismatch": (_set(("steps", 0, "confidence"), "$steps.crop.crops"), "model",
                       "field 'confidence' expects float_zero_to_one but '\\$steps.crop.crops' is image",
                       "ReferenceTypeError"),
     "image_into_detections": (_set(("steps", 1, "predictions"), "$inputs.image"), "filter",
-                              "expects object_detection_prediction or instance_segmentation_prediction or "
-                              "keypoint_detection_prediction but '\\$inputs.image' is image", "ReferenceTypeError"),
+                              ("expects object_detection_prediction or instance_segmentation_prediction or "
+                               "keypoint_detection_prediction but '\\$inputs.image' is image"), "ReferenceTypeError"),
     "duplicate_step": (_set(("steps", 3, "name"), "filter"), "filter", "used by more than one step",
                        "DuplicatedNameError"),
     "bad_field_value": (_set(("steps", 1, "operations"), [{"type": "NoSuchOperation"}]), "filter",

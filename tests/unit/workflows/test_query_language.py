@@ -10,7 +10,12 @@ import supervision as sv
 from pydantic import TypeAdapter
 
 from argus.errors import InvalidInputError
-from argus.workflows.query_language import AllOperationsType, StatementGroup, apply_operations, evaluate_statement
+from argus.workflows.query_language import (
+    AllOperationsType,
+    StatementGroup,
+    apply_operations,
+    evaluate_statement,
+)
 
 OPS = TypeAdapter(list[AllOperationsType])
 GROUP = TypeAdapter(StatementGroup)

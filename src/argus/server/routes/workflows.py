@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -129,7 +129,7 @@ async def run_predefined(request: Request, workspace_name: str, workflow_id: str
 
 
 @router.post("/workflows/validate")
-async def validate(request: Request, definition: Any = Body(...)) -> ORJSONResponse:
+async def validate(request: Request, definition: Annotated[Any, Body()]) -> ORJSONResponse:
     """Compile a definition without running it: ``{"status": "ok"}`` or the 400 error."""
 
     def work() -> dict[str, str]:
@@ -192,6 +192,6 @@ async def stored_interface(request: Request, workspace_name: str, workflow_id: s
 
 
 @router.post("/workflows/blocks/dynamic_outputs")
-async def block_outputs(request: Request, step: Any = Body(...)) -> ORJSONResponse:
+async def block_outputs(request: Request, step: Annotated[Any, Body()]) -> ORJSONResponse:
     """Outputs of one step manifest (they may depend on its fields)."""
     return await _answer(request, lambda: dynamic_outputs(step))

@@ -72,7 +72,13 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from argus.workflows.data import DEFAULT_VIDEO_IDENTIFIER, VideoMetadata
-from argus.workflows.kinds import IMAGE_KIND, VIDEO_METADATA_KIND, WILDCARD_KIND, Kind, kind_names
+from argus.workflows.kinds import (
+    IMAGE_KIND,
+    VIDEO_METADATA_KIND,
+    WILDCARD_KIND,
+    Kind,
+    kind_names,
+)
 
 if TYPE_CHECKING:
     from argus.runtime.manager import ModelManager
@@ -108,32 +114,32 @@ def _selector(points_to: str, pattern: str, kind: list[Kind] | None) -> Any:
     ]
 
 
-def Selector(kind: list[Kind] | None = None) -> Any:  # noqa: N802 - reads as a type in manifests
+def Selector(kind: list[Kind] | None = None) -> Any:
     """A field that takes ``$inputs.<name>`` or ``$steps.<step>.<output>`` of the given kinds."""
     return _selector("any_data", ANY_DATA_SELECTOR_PATTERN, kind)
 
 
-def InputSelector(kind: list[Kind] | None = None) -> Any:  # noqa: N802
+def InputSelector(kind: list[Kind] | None = None) -> Any:
     """A field that takes ``$inputs.<name>`` only."""
     return _selector("workflow_input", INPUT_SELECTOR_PATTERN, kind)
 
 
-def StepOutputSelector(kind: list[Kind] | None = None) -> Any:  # noqa: N802
+def StepOutputSelector(kind: list[Kind] | None = None) -> Any:
     """A field that takes ``$steps.<step>.<output>`` only."""
     return _selector("step_output", STEP_OUTPUT_SELECTOR_PATTERN, kind)
 
 
-def StepSelector() -> Any:  # noqa: N802
+def StepSelector() -> Any:
     """A field that names a whole step, ``$steps.<step>`` (flow control targets)."""
     return _selector("step", STEP_SELECTOR_PATTERN, None)
 
 
-def ImageSelector() -> Any:  # noqa: N802
+def ImageSelector() -> Any:
     """An image: a workflow image input or an image produced by a step."""
     return Selector(kind=[IMAGE_KIND])
 
 
-def VideoMetadataSelector() -> Any:  # noqa: N802
+def VideoMetadataSelector() -> Any:
     """A ``WorkflowVideoMetadata`` input."""
     return Selector(kind=[VIDEO_METADATA_KIND])
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -214,14 +214,7 @@ class PickDetectionsByParentClass(Op):
 
 
 AllOperationsType = Annotated[
-    Union[
-        StringToLowerCase, StringToUpperCase, LookupTable, ToNumber, NumberRound, SequenceMap, SequenceApply,
-        NumericSequenceAggregate, ToString, ToBoolean, StringSubSequence, DetectionsPropertyExtract,
-        SequenceAggregate, ExtractDetectionProperty, DetectionsFilter, DetectionsOffset, DetectionsShift,
-        DetectionsRename, RandomNumber, StringMatches, ExtractImageProperty, SequenceLength, SequenceElementsCount,
-        Multiply, Divide, DetectionsSelection, SortDetections, ClassificationPropertyExtract, ConvertImageToJPEG,
-        ConvertImageToBase64, DetectionsToDictionary, ConvertDictionaryToJSON, PickDetectionsByParentClass,
-    ],
+    StringToLowerCase | StringToUpperCase | LookupTable | ToNumber | NumberRound | SequenceMap | SequenceApply | NumericSequenceAggregate | ToString | ToBoolean | StringSubSequence | DetectionsPropertyExtract | SequenceAggregate | ExtractDetectionProperty | DetectionsFilter | DetectionsOffset | DetectionsShift | DetectionsRename | RandomNumber | StringMatches | ExtractImageProperty | SequenceLength | SequenceElementsCount | Multiply | Divide | DetectionsSelection | SortDetections | ClassificationPropertyExtract | ConvertImageToJPEG | ConvertImageToBase64 | DetectionsToDictionary | ConvertDictionaryToJSON | PickDetectionsByParentClass,
     Field(discriminator="type"),
 ]
 
@@ -253,7 +246,7 @@ class DynamicOperand(BaseModel):
     operand_name: str = "_"
 
 
-Operand = Annotated[Union[StaticOperand, DynamicOperand], Field(discriminator="type")]
+Operand = Annotated[StaticOperand | DynamicOperand, Field(discriminator="type")]
 
 
 class BinaryStatement(BaseModel):
@@ -273,7 +266,7 @@ class UnaryStatement(BaseModel):
 
 class StatementGroup(BaseModel):
     type: Literal["StatementGroup"]
-    statements: list[Annotated[Union[BinaryStatement, UnaryStatement, StatementGroup],
+    statements: list[Annotated[BinaryStatement | UnaryStatement | StatementGroup,
                                Field(discriminator="type")]] = Field(min_length=1)
     operator: Literal["and", "or"] = "or"
 

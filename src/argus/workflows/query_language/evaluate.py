@@ -100,7 +100,7 @@ def _filter(value: sv.Detections, op: e.DetectionsFilter, params: dict[str, Any]
 def _jpeg(value: Any, op: e.ConvertImageToJPEG) -> bytes:
     import cv2
 
-    ok, buffer = cv2.imencode(".jpg", value.numpy_image, [cv2.IMWRITE_JPEG_QUALITY, op.compression_level])
+    _, buffer = cv2.imencode(".jpg", value.numpy_image, [cv2.IMWRITE_JPEG_QUALITY, op.compression_level])
     return buffer.tobytes()
 
 
@@ -115,7 +115,7 @@ _OPS: dict[str, OperationFn] = {
     "StringToUpperCase": lambda v, op, p: _check(v, str, op.type).upper(),
     "LookupTable": lambda v, op, p: _lookup(op.lookup_table, v, op.type),
     "ToNumber": lambda v, op, p: int(float(v)) if op.cast_to == "int" else float(v),
-    "NumberRound": lambda v, op, p: round(v, op.decimal_digits) if op.decimal_digits else int(round(v)),
+    "NumberRound": lambda v, op, p: round(v, op.decimal_digits) if op.decimal_digits else round(v),
     "SequenceMap": lambda v, op, p: [_lookup(op.lookup_table, x, op.type) for x in v],
     "SequenceApply": lambda v, op, p: [apply_operations(op.operations, x, p) for x in v],
     "NumericSequenceAggregate": lambda v, op, p: _numeric_aggregate(list(v), op),

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from argus.workflows.blocks.base import Block, BlockManifest, FlowControl, Selector, StepSelector, block_config
+from pydantic import Field
+
+from argus.workflows.blocks.base import (
+    Block,
+    BlockManifest,
+    FlowControl,
+    Selector,
+    StepSelector,
+    block_config,
+)
 from argus.workflows.query_language import StatementGroup, evaluate_statement
 
 
@@ -13,7 +22,7 @@ class ContinueIfManifest(BlockManifest):
                                 description="Conditionally stop execution of a branch.")
     type: Literal["roboflow_core/continue_if@v1", "ContinueIf"]
     condition_statement: StatementGroup
-    evaluation_parameters: dict[str, Selector()] = {}
+    evaluation_parameters: dict[str, Selector()] = Field(default_factory=dict)
     next_steps: list[StepSelector()]
 
 

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from argus.workflows.blocks.base import Block, BlockManifest, Element, OutputDefinition, Selector, block_config
+from argus.workflows.blocks.base import (
+    Block,
+    BlockManifest,
+    Element,
+    OutputDefinition,
+    Selector,
+    block_config,
+)
 from argus.workflows.kinds import STRING_KIND
 from argus.workflows.query_language import AllOperationsType, apply_operations
 
@@ -50,7 +57,7 @@ class CSVFormatterBlock(Block):
         return self.run_batch([Element({"columns_data": columns_data, "columns_operations": columns_operations})])[0]
 
     def run_batch(self, elements: list[Element]) -> list[Any]:
-        stamp = datetime.now(timezone.utc).isoformat()
+        stamp = datetime.now(UTC).isoformat()
         rows = []
         for element in elements:
             data = element.kwargs["columns_data"]

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from argus.errors import InvalidInputError
-from argus.workflows.blocks.base import Block, BlockManifest, OutputDefinition, Selector, block_config
-from argus.workflows.query_language import AllOperationsType, StatementGroup, apply_operations, evaluate_statement
+from argus.workflows.blocks.base import (
+    Block,
+    BlockManifest,
+    OutputDefinition,
+    Selector,
+    block_config,
+)
+from argus.workflows.query_language import (
+    AllOperationsType,
+    StatementGroup,
+    apply_operations,
+    evaluate_statement,
+)
 
 
 class StaticCaseResult(BaseModel):
@@ -22,7 +33,7 @@ class DynamicCaseResult(BaseModel):
     operations: list[AllOperationsType] = Field(default_factory=list)
 
 
-CaseResult = Annotated[Union[StaticCaseResult, DynamicCaseResult], Field(discriminator="type")]
+CaseResult = Annotated[StaticCaseResult | DynamicCaseResult, Field(discriminator="type")]
 
 
 class CaseDefinition(BaseModel):

@@ -9,7 +9,13 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from argus.workflows.blocks.base import Block, BlockManifest, OutputDefinition, Selector, block_config
+from argus.workflows.blocks.base import (
+    Block,
+    BlockManifest,
+    OutputDefinition,
+    Selector,
+    block_config,
+)
 from argus.workflows.kinds import BOOLEAN_KIND, LANGUAGE_MODEL_OUTPUT_KIND, STRING_KIND
 
 logger = logging.getLogger(__name__)

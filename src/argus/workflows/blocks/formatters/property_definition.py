@@ -6,7 +6,13 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from argus.workflows.blocks.base import Block, BlockManifest, OutputDefinition, Selector, block_config
+from argus.workflows.blocks.base import (
+    Block,
+    BlockManifest,
+    OutputDefinition,
+    Selector,
+    block_config,
+)
 from argus.workflows.query_language import AllOperationsType, apply_operations
 
 

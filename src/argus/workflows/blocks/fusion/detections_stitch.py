@@ -17,7 +17,11 @@ from argus.workflows.blocks.base import (
     Selector,
     block_config,
 )
-from argus.workflows.data import PARENT_COORDINATES_KEY, WorkflowImageData, attach_lineage
+from argus.workflows.data import (
+    PARENT_COORDINATES_KEY,
+    WorkflowImageData,
+    attach_lineage,
+)
 from argus.workflows.kinds import (
     FLOAT_ZERO_TO_ONE_KIND,
     INSTANCE_SEGMENTATION_PREDICTION_KIND,

@@ -19,7 +19,12 @@ from argus.workflows.blocks.base import (
     PositiveInt,
     Selector,
 )
-from argus.workflows.data import PARENT_ID_KEY, ROOT_PARENT_ID_KEY, WorkflowImageData, detections_from_result
+from argus.workflows.data import (
+    PARENT_ID_KEY,
+    ROOT_PARENT_ID_KEY,
+    WorkflowImageData,
+    detections_from_result,
+)
 from argus.workflows.kinds import (
     BOOLEAN_KIND,
     FLOAT_ZERO_TO_ONE_KIND,

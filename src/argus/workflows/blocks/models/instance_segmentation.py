@@ -6,7 +6,12 @@ from typing import ClassVar, Literal
 
 from argus.workflows.blocks.base import Selector, block_config
 from argus.workflows.blocks.models.common import DetectionModelManifest, ModelBlock
-from argus.workflows.kinds import FLOAT_ZERO_TO_ONE_KIND, INSTANCE_SEGMENTATION_PREDICTION_KIND, STRING_KIND, Kind
+from argus.workflows.kinds import (
+    FLOAT_ZERO_TO_ONE_KIND,
+    INSTANCE_SEGMENTATION_PREDICTION_KIND,
+    STRING_KIND,
+    Kind,
+)
 
 _CONFIG = block_config(name="Instance Segmentation Model", category="model",
                        description="Predict the shape, size, and location of objects.")

@@ -6,7 +6,11 @@ from typing import ClassVar, Literal
 
 from argus.workflows.blocks.base import Selector, block_config
 from argus.workflows.blocks.models.common import DetectionModelManifest, ModelBlock
-from argus.workflows.kinds import FLOAT_ZERO_TO_ONE_KIND, KEYPOINT_DETECTION_PREDICTION_KIND, Kind
+from argus.workflows.kinds import (
+    FLOAT_ZERO_TO_ONE_KIND,
+    KEYPOINT_DETECTION_PREDICTION_KIND,
+    Kind,
+)
 
 _CONFIG = block_config(name="Keypoint Detection Model", category="model",
                        description="Predict skeletons on objects.")

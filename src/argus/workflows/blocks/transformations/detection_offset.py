@@ -8,7 +8,13 @@ from typing import Any, Literal
 import numpy as np
 import supervision as sv
 
-from argus.workflows.blocks.base import Block, BlockManifest, OutputDefinition, Selector, block_config
+from argus.workflows.blocks.base import (
+    Block,
+    BlockManifest,
+    OutputDefinition,
+    Selector,
+    block_config,
+)
 from argus.workflows.data import DETECTION_ID_KEY, IMAGE_DIMENSIONS_KEY, PARENT_ID_KEY
 from argus.workflows.kinds import DETECTION_KINDS, INTEGER_KIND
 

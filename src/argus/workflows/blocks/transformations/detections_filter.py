@@ -5,8 +5,15 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import supervision as sv
+from pydantic import Field
 
-from argus.workflows.blocks.base import Block, BlockManifest, OutputDefinition, Selector, block_config
+from argus.workflows.blocks.base import (
+    Block,
+    BlockManifest,
+    OutputDefinition,
+    Selector,
+    block_config,
+)
 from argus.workflows.kinds import DETECTION_KINDS
 from argus.workflows.query_language import AllOperationsType, apply_operations
 
@@ -14,7 +21,7 @@ from argus.workflows.query_language import AllOperationsType, apply_operations
 class _OperationsManifest(BlockManifest):
     predictions: Selector(kind=list(DETECTION_KINDS))
     operations: list[AllOperationsType]
-    operations_parameters: dict[str, Selector()] = {}
+    operations_parameters: dict[str, Selector()] = Field(default_factory=dict)
 
     @classmethod
     def describe_outputs(cls) -> list[OutputDefinition]:

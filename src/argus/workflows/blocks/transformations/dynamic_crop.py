@@ -18,7 +18,13 @@ from argus.workflows.blocks.base import (
     block_config,
 )
 from argus.workflows.data import DETECTION_ID_KEY, WorkflowImageData
-from argus.workflows.kinds import DETECTION_KINDS, FLOAT_ZERO_TO_ONE_KIND, IMAGE_KIND, RGB_COLOR_KIND, STRING_KIND
+from argus.workflows.kinds import (
+    DETECTION_KINDS,
+    FLOAT_ZERO_TO_ONE_KIND,
+    IMAGE_KIND,
+    RGB_COLOR_KIND,
+    STRING_KIND,
+)
 
 
 class DynamicCropManifest(BlockManifest):

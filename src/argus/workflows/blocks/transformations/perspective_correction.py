@@ -18,7 +18,12 @@ from argus.workflows.blocks.base import (
     Selector,
     block_config,
 )
-from argus.workflows.data import IMAGE_DIMENSIONS_KEY, KEYPOINTS_XY_KEY, POLYGON_KEY, WorkflowImageData
+from argus.workflows.data import (
+    IMAGE_DIMENSIONS_KEY,
+    KEYPOINTS_XY_KEY,
+    POLYGON_KEY,
+    WorkflowImageData,
+)
 from argus.workflows.kinds import (
     BOOLEAN_KIND,
     IMAGE_KIND,
