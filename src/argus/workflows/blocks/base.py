@@ -237,7 +237,7 @@ class Block(ABC):
         self._state_lock = threading.Lock()
 
     @abstractmethod
-    def run(self, **kwargs: Any) -> BlockOutput:
+    def run(self, *args: Any, **kwargs: Any) -> BlockOutput:  # (*args, **kwargs): any named override type-checks
         """Process one element; ``kwargs`` are the manifest fields with selectors resolved."""
 
     def run_batch(self, elements: list[Element]) -> list[BlockOutput]:
