@@ -28,6 +28,7 @@ from argus.errors import (
     InvalidInputError,
     NotFoundError,
     NotImplementedFeatureError,
+    OverloadedError,
     ServerError,
 )
 from argus.streams.worker import run_worker
@@ -37,6 +38,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_INIT_TIMEOUT_S = 120.0
 DEFAULT_COMMAND_TIMEOUT_S = 10.0
 DEFAULT_TERMINATE_GRACE_S = 5.0
+DEFAULT_MAX_PIPELINES = 16
 
 _ERRORS = {"invalid_payload": InvalidInputError, "not_found": NotFoundError,
            "not_implemented": NotImplementedFeatureError, "operation_error": ConflictError}
@@ -63,13 +65,16 @@ class StreamManager:
 
     def __init__(self, settings: Any, *, init_timeout: float = DEFAULT_INIT_TIMEOUT_S,
                  command_timeout: float = DEFAULT_COMMAND_TIMEOUT_S,
-                 terminate_grace: float = DEFAULT_TERMINATE_GRACE_S) -> None:
+                 terminate_grace: float = DEFAULT_TERMINATE_GRACE_S,
+                 max_pipelines: int = DEFAULT_MAX_PIPELINES) -> None:
         self.settings = settings
         self.init_timeout = init_timeout
         self.command_timeout = command_timeout
         self.terminate_grace = terminate_grace
+        self.max_pipelines = max_pipelines
         self._context = multiprocessing.get_context("spawn")
         self._pipelines: dict[str, ManagedPipeline] = {}
+        self._starting = 0
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------------------ commands
@@ -80,6 +85,18 @@ class StreamManager:
         Raises:
             ArgusError: what the pipeline reported (400 bad source or model, 404, 501 ...).
         """
+        with self._lock:
+            if len(self._pipelines) + self._starting >= self.max_pipelines:
+                raise OverloadedError(f"This server already runs {self.max_pipelines} pipelines (the most it takes): "
+                                      "terminate one first.", retry_after=10.0)
+            self._starting += 1
+        try:
+            return self._start(payload)
+        finally:
+            with self._lock:
+                self._starting -= 1
+
+    def _start(self, payload: dict[str, Any]) -> str:
         pipeline_id = str(uuid.uuid4())
         parent_end, child_end = self._context.Pipe(duplex=True)
         process = self._context.Process(target=run_worker, args=(child_end, self.settings, os.getpid()),

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from stream_videos import moving_square, write_video
 
-from argus.errors import ConflictError, InvalidInputError, NotFoundError
+from argus.errors import ConflictError, InvalidInputError, NotFoundError, OverloadedError
 from argus.settings import Settings
 from argus.streams.manager import PipelineProcessError, StreamManager
 
@@ -82,6 +82,14 @@ def test_results_status_and_terminate(manager: StreamManager, tmp_path: Path) ->
     assert manager.pipeline_ids() == []
     with pytest.raises(NotFoundError):
         manager.status(pipeline_id)
+
+
+def test_the_number_of_pipelines_is_bounded(manager: StreamManager) -> None:
+    manager.max_pipelines = 1
+    pipeline_id = manager.initialise(payload(refused_url()))
+    with pytest.raises(OverloadedError, match="terminate one first"):
+        manager.initialise(payload(refused_url()))
+    manager.terminate(pipeline_id)
 
 
 def test_a_bad_source_fails_initialise_and_leaves_no_pipeline(manager: StreamManager) -> None:
