@@ -67,7 +67,7 @@ def _connections(blocks: list[type[Block]]) -> dict[str, list[dict[str, Any]]]:
     return connections
 
 
-_DESCRIBED: dict[int, dict[str, Any]] = {}
+_DESCRIBED: list[dict[str, Any]] = []
 
 
 def _describe(registry: BlockRegistry) -> dict[str, Any]:
@@ -86,11 +86,12 @@ def _describe(registry: BlockRegistry) -> dict[str, Any]:
 
 
 def describe_blocks(registry: BlockRegistry | None = None) -> dict[str, Any]:
-    """The ``/workflows/blocks/describe`` answer (computed once per registry)."""
-    registry = registry or default_registry()
-    if id(registry) not in _DESCRIBED:
-        _DESCRIBED[id(registry)] = _describe(registry)
-    return _DESCRIBED[id(registry)]
+    """The ``/workflows/blocks/describe`` answer (computed once for the installed blocks)."""
+    if registry is not None and registry is not default_registry():
+        return _describe(registry)  # extended by custom blocks: one request's answer, not cached
+    if not _DESCRIBED:
+        _DESCRIBED.append(_describe(default_registry()))
+    return _DESCRIBED[0]
 
 
 @functools.cache

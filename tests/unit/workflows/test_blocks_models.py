@@ -46,6 +46,13 @@ def context(tmp_path_factory: pytest.TempPathFactory) -> WorkflowContext:
         task="classification", class_names=["dark", "bright"])
     add(onnx_builders.classifier(np.array([3.0, -3.0, 0.5])), "tags/1", task="multi-label-classification",
         class_names=["a", "b", "c"])
+    protos = np.full((1, 16, 16), -10.0, dtype=np.float32)
+    protos[0, 4:8, 4:12] = 10.0  # mask: input x [16, 48), y [16, 32)
+    add(onnx_builders.yolov8_seg(np.array([[24.0, 24.0, 32.0, 32.0]]), np.array([[0.9]]), np.array([[1.0]]), protos),
+        "seg/1", family="yolov8-seg", task="instance-segmentation", class_names=["blob"])
+    keypoints = np.array([[[16.0, 20.0, 0.9], [32.0, 24.0, 0.8]]])
+    add(onnx_builders.yolov8_pose(np.array([[24.0, 24.0, 32.0, 32.0]]), np.array([[0.9]]), keypoints), "pose/1",
+        family="yolov8-pose", task="keypoint-detection", class_names=["person"], keypoint_names=["nose", "eye"])
     return WorkflowContext(settings=settings, manager=ModelManager(settings, repository))
 
 
@@ -124,3 +131,24 @@ def test_a_model_of_the_wrong_task_is_a_client_error(context):
                   "outputs": [{"type": "JsonField", "name": "p", "selector": "$steps.det.predictions"}]}
     with pytest.raises(InvalidInputError, match="Step 'det': model 'bright/1' is a classification model"):
         compile_workflow(definition, context).run({"image": scene()})
+
+
+def test_segmentation_and_keypoint_blocks_serialise_points_and_keypoints(context):
+    definition = {"version": "1.0", "inputs": [{"type": "WorkflowImage", "name": "image"}],
+                  "steps": [{"type": "roboflow_core/roboflow_instance_segmentation_model@v2", "name": "seg",
+                             "images": "$inputs.image", "model_id": "seg/1"},
+                            {"type": "KeypointsDetectionModel", "name": "pose", "images": "$inputs.image",
+                             "model_id": "pose/1"}],
+                  "outputs": [{"type": "JsonField", "name": "seg", "selector": "$steps.seg.predictions"},
+                              {"type": "JsonField", "name": "pose", "selector": "$steps.pose.predictions"}]}
+    body = serialize_outputs(compile_workflow(definition, context).run({"image": scene()}).outputs)[0]
+    blob = body["seg"]["predictions"][0]
+    xs = [p["x"] for p in blob["points"]]
+    ys = [p["y"] for p in blob["points"]]
+    # mask input x [16, 48) y [16, 32), cut to the box x [8, 40): on the 128x128 image x [32, 80), y [32, 64)
+    assert min(xs) == pytest.approx(32, abs=2) and max(xs) == pytest.approx(79, abs=2)
+    assert min(ys) == pytest.approx(32, abs=2) and max(ys) == pytest.approx(63, abs=2)
+    person = body["pose"]["predictions"][0]
+    assert [(k["class"], k["x"], k["y"]) for k in person["keypoints"]] == [
+        ("nose", pytest.approx(32.0), pytest.approx(40.0)), ("eye", pytest.approx(64.0), pytest.approx(48.0))]
+    assert person["keypoints"][0]["confidence"] == pytest.approx(0.9, abs=1e-3)
