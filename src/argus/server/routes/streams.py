@@ -86,6 +86,9 @@ def _manager(request: Request) -> StreamManager:
     if not getattr(get_state(request).settings, "enable_stream_api", False):
         raise ForbiddenError("The stream API is disabled on this server: start it with ARGUS_ENABLE_STREAM_API=true "
                              "to run inference pipelines (they read server files and open network streams).")
+    if get_state(request).settings.workers > 1:
+        raise NotImplementedFeatureError("The stream API needs a single server worker (each worker would hold its own "
+                                         "pipelines): start the server with --workers 1.")
     return stream_manager(request.app)
 
 
