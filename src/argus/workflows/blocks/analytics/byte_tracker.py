@@ -24,9 +24,9 @@ from typing import Any, Literal
 import numpy as np
 import supervision as sv
 from pydantic import Field
-from trackers import ByteTrackTracker
+from trackers import ByteTrackTracker  # type: ignore[import-untyped]
 
-from argus.workflows.blocks.analytics.common import frame_metadata
+from argus.workflows.blocks.analytics.common import frame_metadata, subset
 from argus.workflows.blocks.base import (
     Block,
     BlockManifest,
@@ -126,7 +126,7 @@ class _VideoTracks:
         with _UPDATE_LOCK:
             tracked = self.tracker.update(frame)
         raw_ids = np.asarray(tracked.tracker_id if tracked.tracker_id is not None else [], dtype=int)
-        tracked = tracked[raw_ids >= 0] if len(tracked) else tracked
+        tracked = subset(tracked, raw_ids >= 0) if len(tracked) else tracked
         local = [self.ids.setdefault(int(raw), len(self.ids) + 1) for raw in raw_ids[raw_ids >= 0]]
         tracked.tracker_id = np.array(local, dtype=int)
         return tracked
@@ -144,7 +144,7 @@ class _VideoTracks:
 
 def _copy(detections: sv.Detections) -> sv.Detections:
     """A copy the tracker may modify (it sets ``tracker_id`` on its input)."""
-    return detections[np.arange(len(detections))] if len(detections) else sv.Detections.merge([detections])
+    return subset(detections, np.arange(len(detections))) if len(detections) else sv.Detections.merge([detections])
 
 
 def _new_tracks(fps: float | None, track_activation_threshold: float, lost_track_buffer: int,
@@ -201,5 +201,7 @@ class ByteTrackerBlockV3(_ByteTrackerBase):
         metadata = frame_metadata(self, image)
         tracks = self._tracks(metadata, metadata.fps, params)
         tracked = tracks.update(detections)
-        seen = np.array([tracks.record(int(i), instances_cache_size) for i in tracked.tracker_id], dtype=bool)
-        return {OUTPUT_KEY: tracked, "new_instances": tracked[~seen], "already_seen_instances": tracked[seen]}
+        ids = tracked.tracker_id if tracked.tracker_id is not None else np.zeros(0, dtype=int)
+        seen = np.asarray([tracks.record(int(i), instances_cache_size) for i in ids], dtype=np.bool_)
+        return {OUTPUT_KEY: tracked, "new_instances": subset(tracked, np.logical_not(seen)),
+                "already_seen_instances": subset(tracked, seen)}

@@ -10,8 +10,9 @@ Example:
 from __future__ import annotations
 
 import time
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, cast
 
+import numpy as np
 import supervision as sv
 from pydantic import Field
 
@@ -66,13 +67,19 @@ def frame_time(metadata: VideoMetadata) -> float:
     return time.time()
 
 
-def require_tracked(detections: sv.Detections, block_name: str) -> None:
-    """Refuse detections without ``tracker_id`` (they must come through a tracker first)."""
+def subset(detections: sv.Detections, index: Any) -> sv.Detections:
+    """``detections[index]`` for an index array or mask (a copy), typed as detections."""
+    return cast(sv.Detections, detections[index])
+
+
+def require_tracked(detections: sv.Detections, block_name: str) -> np.ndarray:
+    """The detections' tracker ids; refuses detections without them (they must come through a tracker first)."""
     if detections.tracker_id is None:
         raise InvalidInputError(
             f"{block_name} needs tracked detections (with tracker_id): put a Byte Tracker step "
             "(roboflow_core/byte_tracker@v3) before it and pass its tracked_detections."
         )
+    return detections.tracker_id
 
 
 def parse_points(value: Any, field: str, exactly: int | None = None, at_least: int | None = None

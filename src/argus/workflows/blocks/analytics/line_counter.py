@@ -21,6 +21,7 @@ from argus.workflows.blocks.analytics.common import (
     parse_points,
     position,
     require_tracked,
+    subset,
 )
 from argus.workflows.blocks.base import (
     Block,
@@ -84,12 +85,14 @@ class _LineCounterBase(Block):
 
         def new_zone() -> sv.LineZone:
             start, end = parse_points(line_segment, "line_segment", exactly=2)
-            anchors = {} if triggering_anchor is None else {"triggering_anchors": [position(triggering_anchor)]}
-            return sv.LineZone(start=sv.Point(*start), end=sv.Point(*end), **anchors)
+            if triggering_anchor is None:
+                return sv.LineZone(start=sv.Point(*start), end=sv.Point(*end))
+            return sv.LineZone(start=sv.Point(*start), end=sv.Point(*end),
+                               triggering_anchors=[position(triggering_anchor)])
 
         zone = self.video_state(metadata.video_identifier, new_zone)
         crossed_in, crossed_out = zone.trigger(detections=detections)
-        return zone, detections[crossed_in], detections[crossed_out]
+        return zone, subset(detections, crossed_in), subset(detections, crossed_out)
 
 
 class LineCounterBlockV1(_LineCounterBase):

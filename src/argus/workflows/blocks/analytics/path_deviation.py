@@ -22,6 +22,7 @@ from argus.workflows.blocks.analytics.common import (
     parse_points,
     position,
     require_tracked,
+    subset,
 )
 from argus.workflows.blocks.base import (
     Block,
@@ -86,16 +87,16 @@ class _PathDeviationBase(Block):
 
     def _deviation(self, metadata: VideoMetadata, detections: sv.Detections, triggering_anchor: str,
                    reference_path: Any) -> dict[str, Any]:
-        require_tracked(detections, "Path Deviation")
+        tracker_ids = require_tracked(detections, "Path Deviation")
         reference = np.array(parse_points(reference_path, "reference_path", at_least=2))
         paths: dict[int, list[np.ndarray]] = self.video_state(metadata.video_identifier, dict)
         anchors = detections.get_anchors_coordinates(position(triggering_anchor)).astype(np.float64)
         deviation = np.zeros(len(detections), dtype=np.float64)
-        for i, tracker_id in enumerate(int(t) for t in detections.tracker_id):
+        for i, tracker_id in enumerate(int(t) for t in tracker_ids):
             path = paths.setdefault(tracker_id, [])
             path.append(anchors[i])
             deviation[i] = frechet_distance(np.array(path), reference)
-        result = detections[np.arange(len(detections))] if len(detections) else detections
+        result = subset(detections, np.arange(len(detections)))
         result.data[PATH_DEVIATION_KEY] = deviation
         return {OUTPUT_KEY: result}
 

@@ -23,6 +23,7 @@ from argus.workflows.blocks.analytics.common import (
     parse_points,
     position,
     require_tracked,
+    subset,
 )
 from argus.workflows.blocks.base import (
     Block,
@@ -72,15 +73,16 @@ class _ZoneClock:
     """One video's zone and the entry time of each tracker id inside it."""
 
     def __init__(self, zone: Any, anchor: str) -> None:
-        polygon = np.array(parse_points(zone, "zone", at_least=3), dtype=np.int32)
+        polygon = np.array(parse_points(zone, "zone", at_least=3), dtype=np.int64)
         self.zone = sv.PolygonZone(polygon=polygon, triggering_anchors=(position(anchor),))
         self.entered: dict[int, float] = {}
 
-    def timed(self, detections: sv.Detections, now: float, remove_out: bool, reset_out: bool) -> sv.Detections:
+    def timed(self, detections: sv.Detections, tracker_ids: np.ndarray, now: float, remove_out: bool,
+              reset_out: bool) -> sv.Detections:
         inside = self.zone.trigger(detections) if len(detections) else np.zeros(0, dtype=bool)
         durations = np.zeros(len(detections), dtype=np.float64)
         keep = np.ones(len(detections), dtype=bool)
-        for i, (is_in, tracker_id) in enumerate(zip(inside, detections.tracker_id)):
+        for i, (is_in, tracker_id) in enumerate(zip(inside, tracker_ids)):
             tracker_id = int(tracker_id)
             if is_in:
                 durations[i] = now - self.entered.setdefault(tracker_id, now)
@@ -88,7 +90,7 @@ class _ZoneClock:
             if reset_out or not remove_out:  # the reference restarts the clock of kept outsiders too
                 self.entered.pop(tracker_id, None)
             keep[i] = not remove_out
-        result = detections[keep]
+        result = subset(detections, keep)
         result.data[TIME_IN_ZONE_KEY] = durations[keep]
         return result
 
@@ -98,9 +100,9 @@ class _TimeInZoneBase(Block):
 
     def _timed(self, metadata: VideoMetadata, detections: sv.Detections, zone: Any, triggering_anchor: str,
                remove_out_of_zone_detections: bool, reset_out_of_zone_detections: bool) -> dict[str, Any]:
-        require_tracked(detections, "Time in Zone")
+        tracker_ids = require_tracked(detections, "Time in Zone")
         clock = self.video_state(metadata.video_identifier, lambda: _ZoneClock(zone, triggering_anchor))
-        timed = clock.timed(detections, frame_time(metadata), bool(remove_out_of_zone_detections),
+        timed = clock.timed(detections, tracker_ids, frame_time(metadata), bool(remove_out_of_zone_detections),
                             bool(reset_out_of_zone_detections))
         return {OUTPUT_KEY: timed}
 

@@ -23,6 +23,7 @@ from argus.workflows.blocks.analytics.common import (
     frame_metadata,
     frame_time,
     require_tracked,
+    subset,
 )
 from argus.workflows.blocks.base import (
     Block,
@@ -75,7 +76,7 @@ class VelocityBlockV1(Block):
 
     def run(self, image: WorkflowImageData, detections: sv.Detections, smoothing_alpha: float = 0.5,
             pixels_per_meter: float = 1.0) -> dict[str, Any]:
-        require_tracked(detections, "Velocity")
+        tracker_ids = require_tracked(detections, "Velocity")
         if not 0 < smoothing_alpha <= 1:
             raise InvalidInputError(f"smoothing_alpha must be in (0, 1], got {smoothing_alpha}.")
         if not pixels_per_meter > 0:
@@ -87,15 +88,16 @@ class VelocityBlockV1(Block):
         n = len(detections)
         velocity = np.zeros((n, 2))
         smoothed = np.zeros((n, 2))
-        for i, tracker_id in enumerate(int(t) for t in detections.tracker_id):
+        for i, tracker_id in enumerate(int(t) for t in tracker_ids):
             previous = motion.last.get(tracker_id)
             if previous is not None and now > previous[1]:
                 velocity[i] = (centers[i] - previous[0]) / (now - previous[1])
             prior = motion.smoothed.get(tracker_id)
-            smoothed[i] = velocity[i] if prior is None else smoothing_alpha * velocity[i] + (1 - smoothing_alpha) * prior
+            smoothed[i] = velocity[i] if prior is None else (
+                smoothing_alpha * velocity[i] + (1 - smoothing_alpha) * prior)
             motion.last[tracker_id] = (centers[i], now)
             motion.smoothed[tracker_id] = smoothed[i]
-        result = detections[np.arange(n)] if n else detections
+        result = subset(detections, np.arange(n))
         result.data[VELOCITY_KEY] = velocity / pixels_per_meter
         result.data[SPEED_KEY] = np.linalg.norm(velocity, axis=1) / pixels_per_meter
         result.data[SMOOTHED_VELOCITY_KEY] = smoothed / pixels_per_meter

@@ -223,8 +223,8 @@ def _block_class(definition: DynamicBlockDefinition) -> type[Block]:
                                      description=manifest.description or "Custom Python block"),
         "describe_outputs": classmethod(lambda cls: list(outputs)),
     })
-    manifest_class = create_model(f"DynamicManifest_{block_type}", __base__=base, __module__=__name__,
-                                  type=(Literal[block_type], ...), **fields)
+    manifest_class: type[BlockManifest] = create_model(
+        f"DynamicManifest_{block_type}", __base__=base, __module__=__name__, type=(Literal[block_type], ...), **fields)
     return type(f"DynamicBlock_{block_type}", (DynamicBlock,), {
         "manifest_class": manifest_class,
         "code": definition.code.model_dump(),

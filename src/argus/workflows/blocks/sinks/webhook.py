@@ -44,7 +44,8 @@ class WebhookSinkManifest(NotificationManifest):
     model_config = block_config(name="Webhook Sink", category="sink", description="Send a request to a remote API "
                                 "with Workflow results.", version="v1")
     type: Literal["roboflow_core/webhook_sink@v1"]
-    url: str | Selector(kind=[STRING_KIND]) = Field(description="URL of the resource to call.")  # type: ignore[valid-type]
+    url: str | Selector(kind=[STRING_KIND]) = Field(  # type: ignore[valid-type]
+        description="URL of the resource to call.")
     method: Literal["GET", "POST", "PUT"] = Field(default="POST", description="HTTP method.")
     query_parameters: dict[str, _Value] = Field(default_factory=dict)  # type: ignore[valid-type]
     headers: dict[str, _Value] = Field(default_factory=dict)  # type: ignore[valid-type]

@@ -61,8 +61,10 @@ def str_to_color(color: str) -> sv.Color:
         if text.startswith("#"):
             return sv.Color.from_hex(text)
         if text.lower().startswith(("rgb", "bgr")):
-            values = tuple(int(v) for v in text[text.index("(") + 1:text.rindex(")")].split(","))
-            return sv.Color.from_rgb_tuple(values) if text.lower().startswith("rgb") else sv.Color.from_bgr_tuple(values)
+            first, second, third = (int(v) for v in text[text.index("(") + 1:text.rindex(")")].split(","))
+            if text.lower().startswith("rgb"):
+                return sv.Color.from_rgb_tuple((first, second, third))
+            return sv.Color.from_bgr_tuple((first, second, third))
         named = getattr(sv.Color, text.upper(), None)
         if isinstance(named, sv.Color):
             return named
@@ -150,7 +152,7 @@ class AnnotatorBlock(Block):
     skip_empty = True  # no detections: nothing to draw (background overlay sets False: all is background)
 
     @abstractmethod
-    def annotator(self, **params: Any) -> Any:
+    def annotator(self, *args: Any, **params: Any) -> Any:
         """The supervision annotator for these field values (``color``/``color_lookup`` when colorable)."""
 
     def annotate(self, annotator: Any, scene: np.ndarray, predictions: sv.Detections) -> np.ndarray:

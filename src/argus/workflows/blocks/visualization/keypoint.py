@@ -69,8 +69,11 @@ def to_key_points(predictions: sv.Detections) -> sv.KeyPoints:
     xy = np.array([np.asarray(row, dtype=np.float32) for row in predictions.data[KEYPOINTS_XY_KEY]])
     confidence = np.array([np.asarray(row, dtype=np.float32) for row in predictions.data[KEYPOINTS_CONFIDENCE_KEY]])
     names = predictions.data.get(KEYPOINTS_CLASS_NAME_KEY)
-    data = {"class_name": np.array([list(row) for row in names], dtype=object)} if names is not None else {}
-    return sv.KeyPoints(xy=xy, keypoint_confidence=confidence, class_id=predictions.class_id, data=data)
+    data: dict[str, Any] = {}
+    if names is not None:
+        data["class_name"] = np.array([list(row) for row in names], dtype=object)
+    class_id = np.asarray(predictions.class_id if predictions.class_id is not None else np.zeros(len(xy)), dtype=int)
+    return sv.KeyPoints(xy=xy, keypoint_confidence=confidence, class_id=class_id, data=data)
 
 
 class KeypointVisualizationBlockV1(AnnotatorBlock):

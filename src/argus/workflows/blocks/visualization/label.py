@@ -61,12 +61,11 @@ def labels_for(predictions: sv.Detections, text: str) -> list[str]:
     """
     n = len(predictions)
     if text == "Class":
-        return [str(c) for c in predictions.data.get(CLASS_NAME_KEY, predictions.class_id)]
+        return [str(c) for c in _names(predictions)]
     if text == "Confidence":
         return [f"{c:.2f}" for c in _confidence(predictions)]
     if text == "Class and Confidence":
-        names = predictions.data.get(CLASS_NAME_KEY, predictions.class_id)
-        return [f"{name} {c:.2f}" for name, c in zip(names, _confidence(predictions))]
+        return [f"{name} {c:.2f}" for name, c in zip(_names(predictions), _confidence(predictions))]
     if text == "Tracker Id":
         ids = predictions.tracker_id if predictions.tracker_id is not None else [None] * n
         return [str(t) if t is not None else "No Tracker ID" for t in ids]
@@ -85,6 +84,13 @@ def labels_for(predictions: sv.Detections, text: str) -> list[str]:
         return [str(v) if v is not None else "" for v in predictions.data[text]]
     raise InvalidInputError(f"text {text!r} is neither one of {', '.join(TEXT_CHOICES)} nor a field of the "
                             f"detections ({', '.join(sorted(predictions.data)) or 'none'}).")
+
+
+def _names(predictions: sv.Detections) -> list[Any]:
+    names = predictions.data.get(CLASS_NAME_KEY)
+    if names is None:
+        names = predictions.class_id if predictions.class_id is not None else [""] * len(predictions)
+    return list(names)
 
 
 def _confidence(predictions: sv.Detections) -> np.ndarray:

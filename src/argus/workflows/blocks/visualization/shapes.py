@@ -129,7 +129,8 @@ class HaloManifest(ColorableVisualizationManifest):
     model_config = visualization_config("Halo Visualization", "Paint a halo around detected objects.")
     type: Literal["roboflow_core/halo_visualization@v1", "HaloVisualization"]
     opacity: _Opacity = Field(default=0.8, ge=0, le=1, description="Opacity of the halo.")  # type: ignore[valid-type]
-    kernel_size: _Int = Field(default=40, ge=1, description="Size of the halo's blur kernel.")  # type: ignore[valid-type]
+    kernel_size: _Int = Field(  # type: ignore[valid-type]
+        default=40, ge=1, description="Size of the halo's blur kernel.")
 
 
 class HaloVisualizationBlockV1(AnnotatorBlock):
