@@ -164,8 +164,8 @@ def _validate_step(raw: Any, position: int, registry: BlockRegistry) -> tuple[Bl
     try:
         manifest = block.manifest_class.model_validate(raw)
     except ValidationError as error:
-        first = error.errors()[0] if error.errors() else {}
-        prop = str(first.get("loc", ("",))[0]) if first.get("loc") else None
+        details = error.errors()
+        prop = str(details[0]["loc"][0]) if details and details[0]["loc"] else None
         selector = next((e for e in error.errors() if isinstance(e.get("input"), str)
                          and e["input"].startswith("$")), None)
         if selector is not None:

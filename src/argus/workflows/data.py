@@ -19,7 +19,7 @@ from __future__ import annotations
 import base64
 import uuid
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -166,6 +166,16 @@ class WorkflowImageData:
     def with_image(self, image: np.ndarray) -> WorkflowImageData:
         """The same lineage with other pixels (for blocks that draw on or filter an image)."""
         return replace(self, numpy_image=image)
+
+
+def pick(detections: sv.Detections, index: Any) -> sv.Detections:
+    """``detections[index]`` typed as Detections (a mask, index array or slice; supervision types it loosely)."""
+    return cast("sv.Detections", detections[index])
+
+
+def copy_detections(detections: sv.Detections) -> sv.Detections:
+    """A copy whose arrays can be changed without touching ``detections``."""
+    return pick(detections, np.arange(len(detections)))
 
 
 def detections_from_result(result: DetectionResult, image: WorkflowImageData, prediction_type: str

@@ -124,7 +124,7 @@ def describe_interface(definition: dict[str, Any]) -> dict[str, Any]:
         elif selector.output == "*":
             outputs[output.name] = {name: _kind_names(kinds) for name, kinds in plan.steps[selector.name].outputs.items()}
         else:
-            outputs[output.name] = _kind_names(plan.steps[selector.name].outputs[selector.output])
+            outputs[output.name] = _kind_names(plan.steps[selector.name].outputs[str(selector.output)])
     used = {name for kinds in inputs.values() for name in kinds}
     for value in outputs.values():
         used.update(name for kinds in (value.values() if isinstance(value, dict) else [value]) for name in kinds)

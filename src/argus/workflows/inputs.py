@@ -96,7 +96,7 @@ def prepare_inputs(plan: WorkflowPlan, given: dict[str, Any], settings: Settings
             prepared.scalars[name] = value if name in given else definition.default_value
             continue
         if value is None:
-            raise WorkflowInputError(f"Workflow input '{name}' is required (declared as {definition.type}) but was "
+            raise WorkflowInputError(f"Workflow input '{name}' is required (declared as {getattr(definition, 'type', '?')}) but was "
                                      "not given.")
         if isinstance(definition, WorkflowImage):
             items = _as_list(value)

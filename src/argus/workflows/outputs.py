@@ -17,6 +17,7 @@ from argus.workflows.data import (
     ROOT_PARENT_COORDINATES_KEY,
     ROOT_PARENT_DIMENSIONS_KEY,
     ROOT_PARENT_ID_KEY,
+    copy_detections,
 )
 from argus.workflows.definition import parse_selector
 
@@ -30,7 +31,7 @@ def to_root_coordinates(detections: sv.Detections) -> sv.Detections:
     """Detections made on a crop, moved into the coordinates of the workflow input they descend from."""
     if len(detections) == 0 or ROOT_PARENT_COORDINATES_KEY not in detections.data:
         return detections
-    out = detections[np.arange(len(detections))]
+    out = copy_detections(detections)
     shift = np.asarray(out.data[ROOT_PARENT_COORDINATES_KEY], dtype=np.float64)
     dims = np.asarray(out.data[ROOT_PARENT_DIMENSIONS_KEY], dtype=int)
     out.xyxy = (out.xyxy + np.hstack([shift, shift])).astype(np.float32)

@@ -118,7 +118,7 @@ def serialise_sv_detections(detections: sv.Detections) -> dict[str, Any]:
         item = _detection_json(xyxy, mask, confidence, class_id, tracker_id, data)
         if item is not None:
             predictions.append(item)
-    image = {"width": None, "height": None}
+    image: dict[str, int | None] = {"width": None, "height": None}
     if dimensions is not None:
         image = {"width": int(dimensions[1]), "height": int(dimensions[0])}
     return {"image": image, "predictions": predictions}

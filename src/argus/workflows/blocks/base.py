@@ -110,7 +110,7 @@ def _selector(points_to: str, pattern: str, kind: list[Kind] | None) -> Any:
         str,
         StringConstraints(pattern=pattern),
         SelectorSpec(kinds, points_to),
-        Field(json_schema_extra={"reference": True, "selected_element": points_to, "kind": kind_names(kinds)}),
+        Field(json_schema_extra={"reference": True, "selected_element": points_to, "kind": list[Any](kind_names(kinds))}),
     ]
 
 
@@ -159,7 +159,7 @@ class OutputDefinition(BaseModel):
 
 def block_config(name: str, category: str, description: str = "", **extra: Any) -> ConfigDict:
     """The ``model_config`` of a manifest: strict about unknown fields, with what ``describe`` shows."""
-    schema_extra = {"name": name, "block_type": category, "short_description": description, **extra}
+    schema_extra: dict[str, Any] = {"name": name, "block_type": category, "short_description": description, **extra}
     return ConfigDict(extra="forbid", json_schema_extra=schema_extra, arbitrary_types_allowed=True)
 
 

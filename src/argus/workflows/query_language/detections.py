@@ -8,7 +8,12 @@ import numpy as np
 import supervision as sv
 
 from argus.errors import InvalidInputError
-from argus.workflows.data import CLASS_NAME_KEY, IMAGE_DIMENSIONS_KEY
+from argus.workflows.data import (
+    CLASS_NAME_KEY,
+    IMAGE_DIMENSIONS_KEY,
+    copy_detections,
+    pick,
+)
 
 _POINTS = {
     "center": lambda b: ((b[0] + b[2]) / 2, (b[1] + b[3]) / 2),
@@ -60,7 +65,7 @@ def _clip(xyxy: np.ndarray, detections: sv.Detections) -> np.ndarray:
 
 def offset_detections(detections: sv.Detections, offset_x: int, offset_y: int) -> sv.Detections:
     """Boxes grown by ``offset_x`` in width and ``offset_y`` in height (half each side), clipped to the image."""
-    out = _copy(detections)
+    out = copy_detections(detections)
     grown = out.xyxy.astype(np.float64) + np.array([-offset_x / 2, -offset_y / 2, offset_x / 2, offset_y / 2])
     out.xyxy = _clip(grown, out).astype(np.float32)
     return out
@@ -68,14 +73,10 @@ def offset_detections(detections: sv.Detections, offset_x: int, offset_y: int) -
 
 def shift_detections(detections: sv.Detections, shift_x: int, shift_y: int) -> sv.Detections:
     """Boxes moved by ``(shift_x, shift_y)``, clipped to the image."""
-    out = _copy(detections)
+    out = copy_detections(detections)
     out.xyxy = _clip(out.xyxy.astype(np.float64) + np.array([shift_x, shift_y, shift_x, shift_y]), out
                      ).astype(np.float32)
     return out
-
-
-def _copy(detections: sv.Detections) -> sv.Detections:
-    return detections[np.arange(len(detections))]
 
 
 def rename_detections(detections: sv.Detections, op: Any, params: dict[str, Any]) -> sv.Detections:
@@ -84,7 +85,7 @@ def rename_detections(detections: sv.Detections, op: Any, params: dict[str, Any]
     strict = params.get(op.strict) if isinstance(op.strict, str) else op.strict
     if not isinstance(class_map, dict):
         raise InvalidInputError("DetectionsRename: class_map must be a dictionary (or name a parameter holding one)")
-    out = _copy(detections)
+    out = copy_detections(detections)
     names = [str(n) for n in out.data.get(CLASS_NAME_KEY, [])]
     new_ids = {name: op.new_classes_id_offset + i for i, name in enumerate(sorted(set(class_map.values())))}
     class_id = np.array(out.class_id if out.class_id is not None else np.zeros(len(out)), dtype=int)
@@ -108,9 +109,9 @@ def select_detections(detections: sv.Detections, mode: str) -> sv.Detections:
         "last": lambda: len(detections) - 1,
         "left_most": lambda: int(np.argmin(detections.xyxy[:, 0])),
         "right_most": lambda: int(np.argmax(detections.xyxy[:, 2])),
-        "top_confidence": lambda: int(np.argmax(detections.confidence)),
+        "top_confidence": lambda: int(np.argmax(np.asarray(detections.confidence))),
     }
-    return detections[[picks[mode]()]]
+    return pick(detections, [picks[mode]()])
 
 
 def sort_detections(detections: sv.Detections, mode: str, ascending: bool) -> sv.Detections:
@@ -119,12 +120,12 @@ def sort_detections(detections: sv.Detections, mode: str, ascending: bool) -> sv
         return detections
     b = detections.xyxy
     keys = {
-        "confidence": lambda: detections.confidence, "x_min": lambda: b[:, 0], "y_min": lambda: b[:, 1],
+        "confidence": lambda: np.asarray(detections.confidence), "x_min": lambda: b[:, 0], "y_min": lambda: b[:, 1],
         "x_max": lambda: b[:, 2], "y_max": lambda: b[:, 3], "size": lambda: (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]),
         "center_x": lambda: (b[:, 0] + b[:, 2]) / 2, "center_y": lambda: (b[:, 1] + b[:, 3]) / 2,
     }
     order = np.argsort(keys[mode](), kind="stable")
-    return detections[order if ascending else order[::-1]]
+    return pick(detections, order if ascending else order[::-1])
 
 
 def pick_by_parent_class(detections: sv.Detections, parent_class: str) -> sv.Detections:
@@ -136,4 +137,4 @@ def pick_by_parent_class(detections: sv.Detections, parent_class: str) -> sv.Det
     for box in parents:
         inside |= ((centres[:, 0] >= box[0]) & (centres[:, 0] <= box[2]) & (centres[:, 1] >= box[1])
                    & (centres[:, 1] <= box[3]))
-    return detections[inside & (names != parent_class)]
+    return pick(detections, inside & (names != parent_class))

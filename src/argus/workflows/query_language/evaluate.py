@@ -13,6 +13,7 @@ import numpy as np
 import supervision as sv
 
 from argus.errors import InvalidInputError
+from argus.workflows.data import pick
 from argus.workflows.query_language import entities as e
 from argus.workflows.query_language.detections import (
     detection_property,
@@ -25,7 +26,7 @@ from argus.workflows.query_language.detections import (
     sort_detections,
 )
 
-OperationFn = Callable[[Any, e.Op, dict[str, Any]], Any]
+OperationFn = Callable[[Any, Any, dict[str, Any]], Any]
 
 
 def _check(value: Any, types: type | tuple[type, ...], operation: str) -> Any:
@@ -57,7 +58,8 @@ def _aggregate(values: list, mode: str) -> Any:
 def _numeric_aggregate(values: list, op: e.NumericSequenceAggregate) -> Any:
     if not values:
         return op.neutral_value
-    return {"min": min, "max": max, "sum": sum}[op.function](values)
+    functions: dict[str, Callable[[list], Any]] = {"min": min, "max": max, "sum": sum}
+    return functions[op.function](values)
 
 
 def _classification_property(value: dict, name: str) -> Any:
@@ -94,7 +96,7 @@ def _image_property(value: Any, name: str) -> Any:
 def _filter(value: sv.Detections, op: e.DetectionsFilter, params: dict[str, Any]) -> sv.Detections:
     _check(value, sv.Detections, "DetectionsFilter")
     keep = [evaluate_statement(op.filter_operation, {**params, "_": detection}) for detection in value]
-    return value[np.array(keep, dtype=bool)] if len(value) else value
+    return pick(value, np.array(keep, dtype=bool)) if len(value) else value
 
 
 def _jpeg(value: Any, op: e.ConvertImageToJPEG) -> bytes:

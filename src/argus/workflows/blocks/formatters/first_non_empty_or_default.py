@@ -1,3 +1,5 @@
+# mypy: disable-error-code="valid-type"
+# (manifest field types are built by Selector(...) calls, which mypy cannot read as types)
 """First Non Empty Or Default: the first input that has a value (skipped branches have none)."""
 
 from __future__ import annotations

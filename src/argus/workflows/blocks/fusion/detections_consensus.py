@@ -1,9 +1,12 @@
+# mypy: disable-error-code="valid-type"
+# (manifest field types are built by Selector(...) calls, which mypy cannot read as types)
 """Detections Consensus: keep objects that enough models agree on, merging their boxes."""
 
 from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
@@ -19,7 +22,7 @@ from argus.workflows.blocks.base import (
     Selector,
     block_config,
 )
-from argus.workflows.data import CLASS_NAME_KEY, DETECTION_ID_KEY, PARENT_ID_KEY
+from argus.workflows.data import CLASS_NAME_KEY, DETECTION_ID_KEY, PARENT_ID_KEY, pick
 from argus.workflows.kinds import (
     BOOLEAN_KIND,
     DETECTION_KINDS,
@@ -59,7 +62,7 @@ class DetectionsConsensusManifest(BlockManifest):
                 OutputDefinition(name="presence_confidence", kind=[FLOAT_ZERO_TO_ONE_KIND, DICTIONARY_KIND])]
 
 
-_AGGREGATE = {"average": np.mean, "max": np.max, "min": np.min}
+_AGGREGATE: dict[str, Callable[[np.ndarray], Any]] = {"average": np.mean, "max": np.max, "min": np.min}
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -78,9 +81,9 @@ def _merge(group: list[sv.Detections], confidence_mode: str, box_mode: str) -> s
     names = [str(n) for n in merged.data[CLASS_NAME_KEY]]
     top_name = Counter(names).most_common(1)[0][0]
     top = names.index(top_name)
-    result = merged[[top]]
+    result = pick(merged, [top])
     result.xyxy = box.reshape(1, 4).astype(np.float32)
-    result.confidence = np.array([_AGGREGATE[confidence_mode](merged.confidence)], dtype=np.float32)
+    result.confidence = np.array([_AGGREGATE[confidence_mode](np.asarray(merged.confidence))], dtype=np.float32)
     result.data[DETECTION_ID_KEY] = np.array([str(uuid.uuid4())], dtype=object)
     if result.mask is not None:
         result.mask = np.any(merged.mask, axis=0, keepdims=True)
@@ -90,7 +93,7 @@ def _merge(group: list[sv.Detections], confidence_mode: str, box_mode: str) -> s
 def consensus(sources: list[sv.Detections], required_votes: int, class_aware: bool, iou_threshold: float,
               confidence: float, merge_confidence: str, merge_boxes: str) -> sv.Detections:
     """Greedy matching across sources (each detection joins the best-overlapping one of every other source)."""
-    singles = [[(s, d[[i]]) for i in range(len(d))] for s, d in enumerate(sources)]
+    singles = [[(s, pick(d, [i])) for i in range(len(d))] for s, d in enumerate(sources)]
     used: set[str] = set()
     agreed: list[sv.Detections] = []
     for source_singles in singles:
@@ -112,14 +115,14 @@ def consensus(sources: list[sv.Detections], required_votes: int, class_aware: bo
             if len(best) < required_votes - 1:
                 continue
             merged = _merge([detection] + [m for m, _ in best.values()], merge_confidence, merge_boxes)
-            if merged.confidence[0] < confidence:
+            if float(np.asarray(merged.confidence)[0]) < confidence:
                 continue
             agreed.append(merged)
             used.add(det_id)
             used.update(str(m.data[DETECTION_ID_KEY][0]) for m, _ in best.values())
     if agreed:
         return sv.Detections.merge(agreed)
-    return sources[0][np.zeros(len(sources[0]), dtype=bool)] if sources else sv.Detections.empty()
+    return pick(sources[0], np.zeros(len(sources[0]), dtype=bool)) if sources else sv.Detections.empty()
 
 
 def presence(detections: sv.Detections, class_aware: bool, mode: str, required: int | dict[str, int] | None
@@ -133,11 +136,11 @@ def presence(detections: sv.Detections, class_aware: bool, mode: str, required: 
     if isinstance(required, int) and len(detections) < required:
         return False, {}
     if not class_aware:
-        return True, {"any_object": float(_AGGREGATE[mode](detections.confidence))}
+        return True, {"any_object": float(_AGGREGATE[mode](np.asarray(detections.confidence)))}
     names = np.array([str(n) for n in detections.data[CLASS_NAME_KEY]])
     if isinstance(required, dict) and any(int((names == c).sum()) < n for c, n in required.items()):
         return False, {}
-    return True, {c: float(_AGGREGATE[mode](detections.confidence[names == c])) for c in dict.fromkeys(names)}
+    return True, {c: float(_AGGREGATE[mode](np.asarray(detections.confidence)[names == c])) for c in dict.fromkeys(names)}
 
 
 class DetectionsConsensusBlock(Block):
@@ -151,7 +154,7 @@ class DetectionsConsensusBlock(Block):
         sources = [d for d in predictions_batches if d is not None]
         if classes_to_consider is not None:
             wanted = set(classes_to_consider)
-            sources = [d[np.array([str(n) in wanted for n in d.data.get(CLASS_NAME_KEY, [])], dtype=bool)]
+            sources = [pick(d, np.array([str(n) in wanted for n in d.data.get(CLASS_NAME_KEY, [])], dtype=bool))
                        if len(d) else d for d in sources]
         agreed = consensus(sources, required_votes, class_aware, iou_threshold, confidence,
                            detections_merge_confidence_aggregation, detections_merge_coordinates_aggregation)

@@ -1,3 +1,5 @@
+# mypy: disable-error-code="valid-type"
+# (manifest field types are built by Selector(...) calls, which mypy cannot read as types)
 """Detections Stitch: detections made on crops or slices merged back onto the image they were cut from."""
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from argus.workflows.blocks.base import block_config
+from argus.workflows.blocks.base import BlockManifest, block_config
 from argus.workflows.blocks.models.common import ModelBlock, ModelManifest
 from argus.workflows.kinds import CLASSIFICATION_PREDICTION_KIND, Kind
 
@@ -39,7 +39,7 @@ class MultiLabelClassificationManifestV2(MultiLabelClassificationManifestV1):
 
 
 class ClassificationModelV1(ModelBlock):
-    manifest_class = ClassificationManifestV1
+    manifest_class: ClassVar[type[BlockManifest]] = ClassificationManifestV1
     tasks = ("classification",)
     prediction_type = "classification"
 
@@ -49,7 +49,7 @@ class ClassificationModelV2(ClassificationModelV1):
 
 
 class MultiLabelClassificationModelV1(ModelBlock):
-    manifest_class = MultiLabelClassificationManifestV1
+    manifest_class: ClassVar[type[BlockManifest]] = MultiLabelClassificationManifestV1
     tasks = ("multi-label-classification",)
     prediction_type = "classification"
 

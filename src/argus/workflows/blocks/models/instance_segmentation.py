@@ -1,10 +1,12 @@
+# mypy: disable-error-code="valid-type"
+# (manifest field types are built by Selector(...) calls, which mypy cannot read as types)
 """Instance segmentation model blocks (v1 and v2)."""
 
 from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from argus.workflows.blocks.base import Selector, block_config
+from argus.workflows.blocks.base import BlockManifest, Selector, block_config
 from argus.workflows.blocks.models.common import DetectionModelManifest, ModelBlock
 from argus.workflows.kinds import (
     FLOAT_ZERO_TO_ONE_KIND,
@@ -32,7 +34,7 @@ class InstanceSegmentationManifestV2(InstanceSegmentationManifestV1):
 
 
 class InstanceSegmentationModelV1(ModelBlock):
-    manifest_class = InstanceSegmentationManifestV1
+    manifest_class: ClassVar[type[BlockManifest]] = InstanceSegmentationManifestV1
     tasks = ("instance-segmentation",)
     prediction_type = "instance-segmentation"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from argus.workflows.blocks.base import block_config
+from argus.workflows.blocks.base import BlockManifest, block_config
 from argus.workflows.blocks.models.common import DetectionModelManifest, ModelBlock
 from argus.workflows.kinds import OBJECT_DETECTION_PREDICTION_KIND, Kind
 
@@ -26,7 +26,7 @@ class ObjectDetectionManifestV2(DetectionModelManifest):
 
 
 class ObjectDetectionModelV1(ModelBlock):
-    manifest_class = ObjectDetectionManifestV1
+    manifest_class: ClassVar[type[BlockManifest]] = ObjectDetectionManifestV1
     tasks = ("object-detection",)
     prediction_type = "object-detection"
 

@@ -1,3 +1,5 @@
+# mypy: disable-error-code="valid-type"
+# (manifest field types are built by Selector(...) calls, which mypy cannot read as types)
 """Detection Offset: grow every box by a margin (pixels or percent), clipped to the image."""
 
 from __future__ import annotations
@@ -15,7 +17,12 @@ from argus.workflows.blocks.base import (
     Selector,
     block_config,
 )
-from argus.workflows.data import DETECTION_ID_KEY, IMAGE_DIMENSIONS_KEY, PARENT_ID_KEY
+from argus.workflows.data import (
+    DETECTION_ID_KEY,
+    IMAGE_DIMENSIONS_KEY,
+    PARENT_ID_KEY,
+    copy_detections,
+)
 from argus.workflows.kinds import DETECTION_KINDS, INTEGER_KIND
 
 
@@ -36,7 +43,7 @@ class DetectionOffsetManifest(BlockManifest):
 def offset_boxes(detections: sv.Detections, offset_width: float, offset_height: float, percent: bool
                  ) -> sv.Detections:
     """Boxes grown by half the offset on each side; each new box gets a new id whose parent is the old box."""
-    out = detections[np.arange(len(detections))]
+    out = copy_detections(detections)
     if len(out) == 0:
         return out
     xyxy = out.xyxy.astype(np.float64)

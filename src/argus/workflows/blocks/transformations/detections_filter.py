@@ -1,8 +1,10 @@
+# mypy: disable-error-code="valid-type"
+# (manifest field types are built by Selector(...) calls, which mypy cannot read as types)
 """Detections Filter and Detections Transformation: query-language operations on detections."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import supervision as sv
 from pydantic import Field
@@ -41,7 +43,7 @@ class DetectionsTransformationManifest(_OperationsManifest):
 
 
 class DetectionsFilterBlock(Block):
-    manifest_class = DetectionsFilterManifest
+    manifest_class: ClassVar[type[BlockManifest]] = DetectionsFilterManifest
 
     def run(self, predictions: sv.Detections, operations: list[Any], operations_parameters: dict[str, Any]
             ) -> dict[str, Any]:

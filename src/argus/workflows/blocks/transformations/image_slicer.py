@@ -1,9 +1,11 @@
+# mypy: disable-error-code="valid-type"
+# (manifest field types are built by Selector(...) calls, which mypy cannot read as types)
 """Image Slicer (SAHI-style): overlapping tiles of every image, as a nested batch."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import AliasChoices, Field
@@ -55,7 +57,7 @@ def slice_offsets(width: int, height: int, slice_width: int, slice_height: int, 
 
 
 class ImageSlicerV1(Block):
-    manifest_class = ImageSlicerManifestV1
+    manifest_class: ClassVar[type[BlockManifest]] = ImageSlicerManifestV1
     output_dimensionality_offset = 1
 
     def run(self, image: WorkflowImageData, slice_width: int, slice_height: int, overlap_ratio_width: float,

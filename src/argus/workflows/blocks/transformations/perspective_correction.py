@@ -1,3 +1,5 @@
+# mypy: disable-error-code="valid-type"
+# (manifest field types are built by Selector(...) calls, which mypy cannot read as types)
 """Perspective Correction: map detections (and optionally the image) from a quadrilateral onto a rectangle."""
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from argus.workflows.data import (
     KEYPOINTS_XY_KEY,
     POLYGON_KEY,
     WorkflowImageData,
+    copy_detections,
 )
 from argus.workflows.kinds import (
     BOOLEAN_KIND,
@@ -76,7 +79,7 @@ def _warp_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
 
 def correct_detections(detections: sv.Detections, matrix: np.ndarray, width: int, height: int) -> sv.Detections:
     """Detections with boxes (corners), polygons and keypoints mapped through ``matrix``."""
-    out = detections[np.arange(len(detections))]
+    out = copy_detections(detections)
     boxes = []
     for x1, y1, x2, y2 in out.xyxy:
         corners = _warp_points(np.array([[x1, y1], [x2, y1], [x2, y2], [x1, y2]]), matrix)
