@@ -1,5 +1,8 @@
 """Run a compiled workflow: steps in dependency order, independent ones at once on a thread pool.
 
+The profiler trace is a list of Chrome trace events (``ph: "X"`` with ``ts``/``dur`` in µs): load it
+in chrome://tracing or Perfetto.
+
 Data live in batches keyed by index tuples: ``(i,)`` is input image ``i``; ``(i, j)`` is crop ``j`` of
 it (a nested batch made by a block with ``output_dimensionality_offset = 1``). A step runs once per
 element of its deepest input; an element whose inputs are missing (a skipped branch) or that flow
@@ -136,13 +139,13 @@ class CompiledWorkflow:
         _store(step, elements, results, state)
         if state.trace is not None:
             event = _event(name, "step_execution", started, time.perf_counter())
-            event["metadata"] = {"block_type": step.manifest.type, "elements": len(elements)}
+            event["args"] = {"block_type": step.manifest.type, "elements": len(elements)}
             with state.lock:
                 state.trace.append(event)
 
 
 def _event(name: str, category: str, started: float, ended: float) -> dict[str, Any]:
-    return {"name": name, "category": category, "ph": "X", "ts": round(started * 1e6), "dur": round(
+    return {"name": name, "cat": category, "ph": "X", "ts": round(started * 1e6), "dur": round(
         (ended - started) * 1e6), "pid": os.getpid(), "tid": threading.get_ident()}
 
 

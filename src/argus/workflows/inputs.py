@@ -15,6 +15,7 @@ from argus.workflows.definition import (
     WorkflowVideoMetadata,
 )
 from argus.workflows.errors import WorkflowInputError
+from argus.workflows.kinds import IMAGE_KIND
 
 if TYPE_CHECKING:
     from argus.settings import Settings
@@ -118,6 +119,9 @@ def prepare_inputs(plan: WorkflowPlan, given: dict[str, Any], settings: Settings
             out: dict[Index, Any] = {}
             parents: list[Index] = []
             _nested(value, definition.dimensionality, (), out, parents)
+            if IMAGE_KIND in spec.kinds:  # a batch of images: decoded and wrapped like WorkflowImage inputs
+                out = {index: WorkflowImageData.root(_load_image(item, name, index[-1], settings)[0], name)
+                       for index, item in out.items()}
             prepared.batches[name] = out
             prepared.parents[name] = parents
             sizes[name] = len(_as_list(value))

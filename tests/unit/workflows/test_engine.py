@@ -247,7 +247,7 @@ def test_profiler_trace_lists_steps(context):
     assert compiled.run({"x": [1]}).profiler_trace == []
     trace = compiled.run({"x": [1, 2]}, profile=True).profiler_trace
     step = next(event for event in trace if event["name"] == "add")
-    assert step["metadata"] == {"block_type": "test/add@v1", "elements": 2} and step["dur"] >= 0
+    assert step["args"] == {"block_type": "test/add@v1", "elements": 2} and step["dur"] >= 0 and step["ph"] == "X"
 
 
 def test_a_client_error_in_a_step_names_the_step_and_keeps_its_status(context):
@@ -288,3 +288,12 @@ def test_serialize_outputs_drops_excluded_fields(context):
                           {"y": "$steps.add.result", "x": "$inputs.x"})
     result = compile_workflow(definition, context).run({"x": [np.int64(1)]})
     assert serialize_outputs(result.outputs, excluded_fields=["x"]) == [{"y": 2}]
+
+
+def test_batch_inputs_of_kind_image_are_decoded_into_images(context):
+    inputs = [{"type": "WorkflowBatchInput", "name": "frames", "kind": ["image"]}]
+    definition = workflow([{"type": "PropertyDefinition", "name": "width", "data": "$inputs.frames",
+                            "operations": [{"type": "ExtractImageProperty", "property_name": "width"}]}],
+                          {"width": "$steps.width.output"}, inputs)
+    frames = [np.zeros((4, 5, 3), np.uint8), {"type": "numpy_object", "value": np.zeros((2, 7, 3), np.uint8)}]
+    assert compile_workflow(definition, context).run({"frames": frames}).outputs == [{"width": 5}, {"width": 7}]
