@@ -229,3 +229,11 @@ def test_logs_metrics_and_bad_requests(api, server):
     assert api.delete(f"/v2/endpoint/{NS}/obs").status_code == 204
     assert api.get(f"/v2/endpoint/{NS}/obs").status_code == 404
     wait_for(lambda: not replica_processes(server.process.pid, NS, "obs"), "the deleted endpoint's replica to stop")
+
+
+def test_a_model_that_cannot_load_reports_failed_with_the_reason(api, server):
+    create(api, spec("sick", model="broken/1", min_replica=1))
+    failed = wait_for(in_state(api, "sick", "failed"), "the endpoint to report failed")
+    assert failed["message"].startswith("Replicas cannot start: the model failed to load (broken/1: ")
+    assert failed["readyReplica"] == 0
+    assert infer(api, "sick").status_code == 503

@@ -4,6 +4,7 @@ generator, and finding the replica processes of an endpoint."""
 from __future__ import annotations
 
 import base64
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -18,7 +19,7 @@ import onnx_builders
 import psutil
 
 from argus.store.importers import import_model
-from argus.store.repository import ModelRepository
+from argus.store.repository import MANIFEST_FILE, MODEL_FILE, ModelRepository
 
 CLASSES = ["dog", "cat", "car"]
 # tiny-cls/1 always answers "cat", tiny-cls/2 always "dog": an oracle for which version served a request.
@@ -27,12 +28,16 @@ HOLD = {"X-Scale-Up-Timeout": "120"}
 
 
 def build_store(directory: Path) -> Path:
-    """A model store holding tiny-cls/1 and tiny-cls/2."""
+    """A model store holding tiny-cls/1, tiny-cls/2 and broken/1 (a valid manifest over garbage bytes)."""
     repository = ModelRepository(directory)
     for model_id, (logits, _top) in VERSIONS.items():
         model = onnx_builders.classifier(np.array(logits))
         onnx_file = onnx_builders.save(model, directory.parent / f"{model_id.replace('/', '-')}.onnx")
         import_model(onnx_file, model_id, repository, task="classification", class_names=CLASSES)
+    broken = repository.directory("broken/1")
+    broken.mkdir(parents=True)
+    shutil.copyfile(repository.directory("tiny-cls/1") / MANIFEST_FILE, broken / MANIFEST_FILE)
+    (broken / MODEL_FILE).write_bytes(b"not an ONNX model" * 64)
     return directory
 
 

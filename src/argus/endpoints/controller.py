@@ -231,7 +231,7 @@ class EndpointController:
 
     async def _probe_ready(self, runtime: EndpointRuntime) -> None:
         for replica in runtime.ready():
-            if await self.backend.probe(replica):
+            if (await self.backend.probe(replica)).ready:
                 replica.probe_failures = 0
                 continue
             replica.probe_failures += 1
@@ -272,7 +272,12 @@ class EndpointController:
             if self.backend.exit_reason(replica) is not None:
                 self.kick()
                 return
-            if await self.backend.probe(replica):
+            probe = await self.backend.probe(replica)
+            if probe.fatal is not None:
+                self._failed(runtime, replica, probe.fatal, time.monotonic())
+                self._drain(runtime, replica)
+                return
+            if probe.ready:
                 replica.phase, replica.ready_at = ReplicaPhase.READY, time.monotonic()
                 runtime.cold_start_s = replica.ready_at - replica.started_at
                 logger.info("replica %s ready after %.2f s", replica.id, replica.ready_at - replica.started_at)

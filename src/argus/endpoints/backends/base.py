@@ -30,6 +30,15 @@ class ReplicaSpec:
     env: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Probe:
+    """What a health check found."""
+
+    ready: bool
+    fatal: str | None = None
+    """Why the replica can never become ready (its model failed to load), if so."""
+
+
 @dataclass(eq=False)
 class Replica:
     """A replica as the controller and the router see it (mutable: phase and counters change)."""
@@ -62,8 +71,8 @@ class Backend(ABC):
         """Launch a replica (returns at once, in phase STARTING)."""
 
     @abstractmethod
-    async def probe(self, replica: Replica) -> bool:
-        """True when the replica's health route answers 200."""
+    async def probe(self, replica: Replica) -> Probe:
+        """Whether the replica's health route answers 200, and whether its model failed to load."""
 
     @abstractmethod
     def exit_reason(self, replica: Replica) -> str | None:

@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import psutil  # type: ignore[import-untyped]
 
-from argus.endpoints.backends.base import Backend, Replica, ReplicaSpec
+from argus.endpoints.backends.base import Backend, Probe, Replica, ReplicaSpec
 from argus.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -100,13 +100,23 @@ class LocalProcessBackend(Backend):
                     port, process.pid)
         return replica
 
-    async def probe(self, replica: Replica) -> bool:
-        """GET the health route."""
+    async def probe(self, replica: Replica) -> Probe:
+        """GET the health route; ``/readiness`` lists models that failed to preload, which no retry will fix."""
         try:
             response = await self._http.get(replica.url + replica.spec.health_route, headers=replica.headers)
         except httpx.HTTPError:
-            return False
-        return response.status_code == 200
+            return Probe(ready=False)
+        if response.status_code != 200:
+            return Probe(ready=False)
+        try:
+            errors = response.json().get("preload_errors") if "json" in response.headers.get("content-type", "") \
+                else None
+        except (ValueError, AttributeError):
+            errors = None
+        if errors:
+            reasons = "; ".join(f"{model}: {message}" for model, message in dict(errors).items())
+            return Probe(ready=False, fatal=f"the model failed to load ({reasons[:400]})")
+        return Probe(ready=True)
 
     def exit_reason(self, replica: Replica) -> str | None:
         """Exit status and the last log lines once the process has ended."""
