@@ -224,3 +224,17 @@ def _brute_force_frechet(a: np.ndarray, b: np.ndarray) -> float:
 
     walk(0, 0, 0.0)
     return best
+
+
+def test_time_in_zone_v3_counts_time_in_any_of_several_zones(context) -> None:
+    definition = workflow(
+        [{"type": "roboflow_core/time_in_zone@v3", "name": "zone", "image": "$inputs.image",
+          "detections": "$inputs.dets", "zone": [[[0, 0], [100, 0], [100, 100], [0, 100]],
+                                                 [[200, 0], [300, 0], [300, 100], [200, 100]]],
+          "reset_out_of_zone_detections": False}],
+        {"timed": "$steps.zone.timed_detections"})
+    compiled = compile_workflow(definition, context)
+    # Object 1 at x = 50 (zone A), 150 (between: dropped, clock kept), 250 (zone B), 350 (out); 10 fps.
+    times = [compiled.run({"image": frame(f), "dets": [boxes([(x, 50)], tracker_ids=[1])]})
+             .outputs[0]["timed"].data["time_in_zone"].tolist() for f, x in enumerate([50, 150, 250, 350])]
+    assert times == [[0.0], [], [pytest.approx(0.2)], []]

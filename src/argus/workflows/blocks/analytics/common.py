@@ -100,6 +100,19 @@ def parse_points(value: Any, field: str, exactly: int | None = None, at_least: i
     return points
 
 
+def parse_polygons(value: Any, field: str = "zone") -> list[np.ndarray]:
+    """One polygon ``[[x, y], ...]`` or a list of them, as (K, 2) int64 arrays of at least 3 points.
+
+    Example:
+        >>> [p.shape for p in parse_polygons([[[0, 0], [4, 0], [4, 4]], [[9, 9], [12, 9], [9, 12]]])]
+        [(3, 2), (3, 2)]
+    """
+    nested = (isinstance(value, (list, tuple)) and bool(value) and isinstance(value[0], (list, tuple))
+              and bool(value[0]) and isinstance(value[0][0], (list, tuple)))
+    shapes = value if nested else [value]
+    return [np.array(parse_points(shape, field, at_least=3)).round().astype(np.int64) for shape in shapes]
+
+
 def position(name: str, field: str = "triggering_anchor") -> sv.Position:
     """The ``sv.Position`` called ``name``; a clear error listing the choices otherwise."""
     try:

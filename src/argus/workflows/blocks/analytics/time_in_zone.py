@@ -1,15 +1,16 @@
-"""Time in Zone (``roboflow_core/time_in_zone@v1|v2``): seconds each tracked object has spent in a polygon.
+"""Time in Zone (``roboflow_core/time_in_zone@v1|v2|v3``): seconds each tracked object has spent in a zone.
 
 ``sv.PolygonZone`` says which anchors are inside; per video the block remembers when each
 tracker id entered. A detection in the zone gets ``time_in_zone`` = frame time - entry time
 (frame time is ``frame_number / fps`` for video files, else the frame timestamp). Leaving the
 zone resets the clock when ``reset_out_of_zone_detections``; detections outside are dropped when
-``remove_out_of_zone_detections`` (else they carry 0).
+``remove_out_of_zone_detections`` (else they carry 0). v3 takes a list of polygons too (inside
+any of them is inside). When the zone changes between frames the entry times are kept.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import supervision as sv
@@ -21,12 +22,14 @@ from argus.workflows.blocks.analytics.common import (
     frame_metadata,
     frame_time,
     parse_points,
+    parse_polygons,
     position,
     require_tracked,
     subset,
 )
 from argus.workflows.blocks.base import (
     Block,
+    BlockManifest,
     ImageSelector,
     Selector,
     VideoMetadataSelector,
@@ -69,17 +72,35 @@ class TimeInZoneV2Manifest(_TimeInZoneFields):
     type: Literal["roboflow_core/time_in_zone@v2"]
 
 
-class _ZoneClock:
-    """One video's zone and the entry time of each tracker id inside it."""
+class TimeInZoneV3Manifest(_TimeInZoneFields):
+    """v3: ``zone`` is one polygon or a list of polygons; in any of them counts as in the zone."""
 
-    def __init__(self, zone: Any, anchor: str) -> None:
-        polygon = np.array(parse_points(zone, "zone", at_least=3), dtype=np.int64)
-        self.zone = sv.PolygonZone(polygon=polygon, triggering_anchors=(position(anchor),))
+    model_config = block_config(name="Time in Zone", category="analytics", version="v3",
+                                description="Track object time in zone (one or more polygons).")
+    type: Literal["roboflow_core/time_in_zone@v3"]
+
+
+class _ZoneClock:
+    """One video's zones and the entry time of each tracker id inside any of them."""
+
+    def __init__(self) -> None:
         self.entered: dict[int, float] = {}
+        self._key: str = ""
+        self._zones: list[sv.PolygonZone] = []
+
+    def set_zones(self, polygons: list[np.ndarray], anchor: str) -> None:
+        """Use these zones (rebuilt only when they or the anchor change; entry times are kept)."""
+        key = repr(([p.tolist() for p in polygons], anchor))
+        if key != self._key:
+            anchors = (position(anchor),)
+            self._zones = [sv.PolygonZone(polygon=p, triggering_anchors=anchors) for p in polygons]
+            self._key = key
 
     def timed(self, detections: sv.Detections, tracker_ids: np.ndarray, now: float, remove_out: bool,
               reset_out: bool) -> sv.Detections:
-        inside = self.zone.trigger(detections) if len(detections) else np.zeros(0, dtype=bool)
+        inside = np.zeros(len(detections), dtype=bool)
+        for zone in self._zones if len(detections) else []:
+            inside |= zone.trigger(detections)
         durations = np.zeros(len(detections), dtype=np.float64)
         keep = np.ones(len(detections), dtype=bool)
         for i, (is_in, tracker_id) in enumerate(zip(inside, tracker_ids)):
@@ -98,10 +119,15 @@ class _ZoneClock:
 class _TimeInZoneBase(Block):
     stateful = True
 
+    many_zones = False  # v3: ``zone`` may be a list of polygons (an object is in if it is in any)
+
     def _timed(self, metadata: VideoMetadata, detections: sv.Detections, zone: Any, triggering_anchor: str,
                remove_out_of_zone_detections: bool, reset_out_of_zone_detections: bool) -> dict[str, Any]:
         tracker_ids = require_tracked(detections, "Time in Zone")
-        clock = self.video_state(metadata.video_identifier, lambda: _ZoneClock(zone, triggering_anchor))
+        polygons = (parse_polygons(zone) if self.many_zones
+                    else [np.array(parse_points(zone, "zone", at_least=3)).round().astype(np.int64)])
+        clock = self.video_state(metadata.video_identifier, _ZoneClock)
+        clock.set_zones(polygons, triggering_anchor)
         timed = clock.timed(detections, tracker_ids, frame_time(metadata), bool(remove_out_of_zone_detections),
                             bool(reset_out_of_zone_detections))
         return {OUTPUT_KEY: timed}
@@ -120,7 +146,14 @@ class TimeInZoneBlockV1(_TimeInZoneBase):
 class TimeInZoneBlockV2(_TimeInZoneBase):
     """Per the image's video."""
 
-    manifest_class = TimeInZoneV2Manifest
+    manifest_class: ClassVar[type[BlockManifest]] = TimeInZoneV2Manifest
 
     def run(self, image: WorkflowImageData, detections: sv.Detections, **params: Any) -> dict[str, Any]:
         return self._timed(frame_metadata(self, image), detections, **params)
+
+
+class TimeInZoneBlockV3(TimeInZoneBlockV2):
+    """Per the image's video, over one or more zones."""
+
+    manifest_class = TimeInZoneV3Manifest
+    many_zones = True

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import numpy as np
 import supervision as sv
 from pydantic import Field
 
-from argus.workflows.blocks.analytics.common import parse_points
+from argus.workflows.blocks.analytics.common import parse_polygons
 from argus.workflows.blocks.base import Block, Selector
 from argus.workflows.blocks.visualization.common import (
     ZoneVisualizationManifest,
@@ -36,15 +35,6 @@ class PolygonZoneManifest(ZoneVisualizationManifest):
         description="A polygon [[x1, y1], [x2, y2], [x3, y3], ...] or a list of such polygons.")
 
 
-def polygons(zone: Any) -> list[np.ndarray]:
-    """One polygon or a list of polygons, as int arrays of at least 3 points."""
-    if not isinstance(zone, (list, tuple)) or not zone:
-        return []
-    many = isinstance(zone[0], (list, tuple)) and zone[0] and isinstance(zone[0][0], (list, tuple))
-    shapes = zone if many else [zone]
-    return [np.array(parse_points(shape, "zone", at_least=3)).round().astype(np.int64) for shape in shapes]
-
-
 class PolygonZoneVisualizationBlockV1(Block):
     """Filled zones; nothing else changes."""
 
@@ -53,7 +43,7 @@ class PolygonZoneVisualizationBlockV1(Block):
     def run(self, image: WorkflowImageData, zone: Any, copy_image: bool = True, color: str = "#5bb573",
             opacity: float = 0.3) -> dict[str, Any]:
         scene = canvas(image, copy_image)
-        for polygon in polygons(zone):
+        for polygon in parse_polygons(zone) if zone else []:
             scene[:] = sv.draw_filled_polygon(scene=scene, polygon=polygon, color=str_to_color(color),
                                               opacity=float(opacity))
         return drawn(image, scene)
