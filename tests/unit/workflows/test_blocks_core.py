@@ -259,3 +259,12 @@ def test_crop_then_detect_serialises_in_own_or_parent_coordinates(context):
     assert body["crop"]["type"] == "base64" and body["crop"]["parent_origin"]["offset_x"] == 100
     decoded = cv2.imdecode(np.frombuffer(base64.b64decode(body["crop"]["value"]), np.uint8), cv2.IMREAD_COLOR)
     assert decoded.shape == (100, 100, 3)
+
+
+def test_slicer_refuses_absurd_tile_counts():
+    from argus.errors import InvalidInputError
+
+    slicer = block("roboflow_core/image_slicer@v1", image="$inputs.image")
+    with pytest.raises(InvalidInputError, match="tiles"):
+        slicer.run(image=gradient_image(), slice_width=1, slice_height=1, overlap_ratio_width=0.0,
+                   overlap_ratio_height=0.0)

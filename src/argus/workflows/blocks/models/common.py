@@ -98,6 +98,10 @@ class ModelBlock(Block):
         return results
 
     def _infer(self, model_id: str, images: Sequence[WorkflowImageData], params: dict[str, Any]) -> list[Any]:
+        for image in images:
+            if not isinstance(image, WorkflowImageData):
+                raise InvalidInputError(f"field 'images' needs an image, got {type(image).__name__}; wire it to a "
+                                        "WorkflowImage input or a step's image output")
         manager = self.context.manager
         if manager is None:
             raise ServerError("this workflow runs without a model manager; model blocks cannot run")

@@ -11,6 +11,7 @@ import numpy as np
 from pydantic import AliasChoices, Field
 from supervision.detection.tools.inference_slicer import InferenceSlicer
 
+from argus.errors import InvalidInputError
 from argus.workflows.blocks.base import (
     Block,
     BlockManifest,
@@ -27,6 +28,8 @@ _CONFIG = block_config(name="Image Slicer", category="transformation",
                        description="Tile the input image into a list of smaller images to perform small object "
                                    "detection.")
 Ratio = Annotated[float, Field(ge=0.0, lt=1.0)]
+MAX_SLICES = 4096
+"""More tiles than this per image is refused (a 1-pixel slice size would otherwise exhaust memory)."""
 
 
 class ImageSlicerManifestV1(BlockManifest):
@@ -65,6 +68,9 @@ class ImageSlicerV1(Block):
         offsets = slice_offsets(image.width, image.height, slice_width, slice_height, overlap_ratio_width,
                                 overlap_ratio_height)
         unique = {tuple(int(v) for v in row): None for row in offsets}
+        if len(unique) > MAX_SLICES:
+            raise InvalidInputError(f"slices of {slice_width}x{slice_height} cut this {image.width}x{image.height} "
+                                    f"image into {len(unique)} tiles (at most {MAX_SLICES}); use larger slices")
         return [{"slices": image.crop(x1, y1, x2, y2, crop_id=str(uuid.uuid4()))} for x1, y1, x2, y2 in unique
                 if x2 > x1 and y2 > y1]
 
