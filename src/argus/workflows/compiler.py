@@ -175,6 +175,13 @@ def _validate_step(raw: Any, position: int, registry: BlockRegistry) -> tuple[Bl
                         block_type=type_id, property_name=prop, error_type="InvalidReferenceTargetError") from None
         raise _fail(f"invalid '{type_id}' step: {describe_validation(error)}", step=name, block_type=type_id,
                     property_name=prop, error_type="ManifestValidationError") from None
+    known = {name for name, info in type(manifest).model_fields.items()}
+    for info in type(manifest).model_fields.values():
+        choices = getattr(info.validation_alias, "choices", None) or []
+        known.update(str(choice) for choice in choices)
+    ignored = sorted(set(raw) - known)
+    if ignored:
+        logger.warning("step %s (%s): ignoring unknown field(s) %s", name, type_id, ", ".join(ignored))
     return manifest, block
 
 

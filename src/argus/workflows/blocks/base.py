@@ -158,15 +158,19 @@ class OutputDefinition(BaseModel):
 
 
 def block_config(name: str, category: str, description: str = "", **extra: Any) -> ConfigDict:
-    """The ``model_config`` of a manifest: strict about unknown fields, with what ``describe`` shows."""
+    """The ``model_config`` of a manifest, with what ``describe`` shows.
+
+    Unknown fields are ignored (and logged by the compiler), as the reference does, so definitions
+    written for newer versions of a block still run.
+    """
     schema_extra: dict[str, Any] = {"name": name, "block_type": category, "short_description": description, **extra}
-    return ConfigDict(extra="forbid", json_schema_extra=schema_extra, arbitrary_types_allowed=True)
+    return ConfigDict(extra="ignore", json_schema_extra=schema_extra, arbitrary_types_allowed=True)
 
 
 class BlockManifest(BaseModel):
     """Base of every manifest: a step's ``type`` and ``name`` plus the block's own fields."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore")
 
     type: str
     name: str = Field(description="Unique name of step in workflows")
