@@ -171,12 +171,12 @@ class SandboxProcess:
         """The child's process id while it runs."""
         return self._process.pid if self._process and self._process.poll() is None else None
 
-    def call(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        """Run the block's function with ``kwargs`` in the child; its result dict."""
+    def call(self, kwargs: dict[str, Any]) -> dict[str, Any] | list[dict[str, Any]]:
+        """Run the block's function with ``kwargs`` in the child; its result (a dict, or a list of dicts)."""
         with self._lock:
             self._ensure_started()
             result = self._request(("run", kwargs), self._limits.timeout_s)
-        if not isinstance(result, dict):
+        if not isinstance(result, (dict, list)):
             raise self._error(f"returned {type(result).__name__}, expected a dict of outputs")
         return result
 

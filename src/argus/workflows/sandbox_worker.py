@@ -120,8 +120,10 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
                 write_frame(replies, ("ok", os.getpid()))
             elif action == "run":
                 result = run(block_self, **payload)
-                if not isinstance(result, dict):
-                    raise TypeError(f"run() must return a dict of outputs, it returned {type(result).__name__}")
+                if not isinstance(result, dict) and not (
+                        isinstance(result, list) and all(isinstance(item, dict) for item in result)):
+                    raise TypeError("run() must return a dict of outputs (or, with output_dimensionality_offset 1, "
+                                    f"a list of such dicts); it returned {type(result).__name__}")
                 write_frame(replies, ("ok", result))
             else:
                 write_frame(replies, ("error", f"unknown request {action!r}"))

@@ -180,6 +180,19 @@ def test_bad_dynamic_block_definitions_are_400s(tmp_path, change, message) -> No
     assert caught.value.status_code == 400
 
 
+def test_output_dimensionality_offset_one_returns_a_nested_batch(tmp_path) -> None:
+    split = block("def run(self, image):\n    return [{'part': i * 10} for i in range(3)]", block_type="Split",
+                  inputs={"image": {"type": "DynamicInputDefinition", "selector_types": ["input_image"]}},
+                  outputs={"part": ["integer"]})
+    split["manifest"]["output_dimensionality_offset"] = 1
+    definition = {"version": "1.0", "inputs": [{"type": "WorkflowImage", "name": "image"}],
+                  "dynamic_blocks_definitions": [split],
+                  "steps": [{"type": "Split", "name": "split", "image": "$inputs.image"}],
+                  "outputs": [{"type": "JsonField", "name": "parts", "selector": "$steps.split.part"}]}
+    out = compile_workflow(definition, enabled(tmp_path)).run({"image": inputs()["image"]}).outputs
+    assert serialize_outputs(out) == [{"parts": [0, 10, 20]}]
+
+
 def test_step_fields_are_checked_against_the_generated_manifest(tmp_path) -> None:
     with pytest.raises(WorkflowDefinitionError, match="Step 'custom'.*factor"):
         compile_workflow(workflow(factor="three"), enabled(tmp_path))

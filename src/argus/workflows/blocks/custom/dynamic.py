@@ -39,7 +39,7 @@ from argus.workflows.blocks.base import (
 )
 from argus.workflows.errors import BlockNotImplementedError, WorkflowDefinitionError
 from argus.workflows.kinds import ALL_KINDS, IMAGE_KIND, WILDCARD_KIND, Kind
-from argus.workflows.sandbox import SandboxLimits, SandboxProcess
+from argus.workflows.sandbox import CustomPythonError, SandboxLimits, SandboxProcess
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +145,13 @@ class DynamicBlock(Block):
         self.sandbox = SandboxProcess(self.code, block_type=self.block_type, limits=limits)
 
     def run(self, **kwargs: Any) -> Any:
-        return self.sandbox.call(kwargs)
+        result = self.sandbox.call(kwargs)
+        wants_list = self.output_dimensionality_offset == 1
+        if wants_list != isinstance(result, list):
+            shape = "a list of output dicts (one per child element)" if wants_list else "one dict of outputs"
+            raise CustomPythonError(f"Custom Python block {self.block_type!r} must return {shape} with "
+                                    f"output_dimensionality_offset {self.output_dimensionality_offset}.")
+        return result
 
 
 def compile_dynamic_blocks(definitions: list[dict[str, Any]], context: BlockContext | None) -> list[type[Block]]:
