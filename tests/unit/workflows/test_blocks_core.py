@@ -129,6 +129,19 @@ def test_consensus_keeps_objects_enough_models_agree_on():
     assert one_vote["presence_confidence"] == {"any_object": pytest.approx(0.8)}
     none = call("DetectionsConsensus", predictions_batches=[a, b], required_votes=2, required_objects={"cat": 2})
     assert none["object_present"] is False and none["presence_confidence"] == {}
+    assert out["parent_id"] == "image"
+
+
+def test_consensus_class_follows_the_confidence_mode():
+    a = make_detections([[0, 0, 10, 10]], ["cat"], [0.9], ["a0"])
+    b = make_detections([[0, 0, 10, 10]], ["dog"], [0.6], ["b0"])
+    c = make_detections([[0, 0, 10, 10]], ["dog"], [0.3], ["c0"])
+    votes = {mode: call("DetectionsConsensus", predictions_batches=[a, b, c], required_votes=3, class_aware=False,
+                        detections_merge_confidence_aggregation=mode)["predictions"] for mode in ("average", "max", "min")}
+    assert {mode: str(d.data["class_name"][0]) for mode, d in votes.items()} == {
+        "average": "dog", "max": "cat", "min": "dog"}
+    assert {mode: float(d.confidence[0]) for mode, d in votes.items()} == pytest.approx(
+        {"average": 0.6, "max": 0.9, "min": 0.3})
 
 
 def test_perspective_correction_maps_boxes_onto_the_rectangle():

@@ -32,6 +32,7 @@ from argus.workflows.kinds import (
     INTEGER_KIND,
     LIST_OF_VALUES_KIND,
     OBJECT_DETECTION_PREDICTION_KIND,
+    PARENT_ID_KIND,
 )
 
 Aggregation = Literal["average", "max", "min"]
@@ -56,7 +57,8 @@ class DetectionsConsensusManifest(BlockManifest):
 
     @classmethod
     def describe_outputs(cls) -> list[OutputDefinition]:
-        return [OutputDefinition(name="predictions", kind=[OBJECT_DETECTION_PREDICTION_KIND,
+        return [OutputDefinition(name="parent_id", kind=[PARENT_ID_KIND]),
+                OutputDefinition(name="predictions", kind=[OBJECT_DETECTION_PREDICTION_KIND,
                                                            INSTANCE_SEGMENTATION_PREDICTION_KIND]),
                 OutputDefinition(name="object_present", kind=[BOOLEAN_KIND, DICTIONARY_KIND]),
                 OutputDefinition(name="presence_confidence", kind=[FLOAT_ZERO_TO_ONE_KIND, DICTIONARY_KIND])]
@@ -70,7 +72,8 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _merge(group: list[sv.Detections], confidence_mode: str, box_mode: str) -> sv.Detections:
-    """One detection from a group of matched ones: aggregated confidence, box and majority class."""
+    """One detection from a group of matched ones: aggregated confidence and box; the class by majority vote
+    (``average``) or of the most (``max``) or least (``min``) confident member, as the reference picks it."""
     merged = sv.Detections.merge(group)
     boxes = merged.xyxy.astype(np.float64)
     if box_mode == "average":
@@ -79,8 +82,13 @@ def _merge(group: list[sv.Detections], confidence_mode: str, box_mode: str) -> s
         areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
         box = boxes[np.argmin(areas) if box_mode == "min" else np.argmax(areas)]
     names = [str(n) for n in merged.data[CLASS_NAME_KEY]]
-    top_name = Counter(names).most_common(1)[0][0]
-    top = names.index(top_name)
+    scores = np.asarray(merged.confidence)
+    if confidence_mode == "max":
+        top = int(np.argmax(scores))
+    elif confidence_mode == "min":
+        top = int(np.argmin(scores))
+    else:
+        top = names.index(Counter(names).most_common(1)[0][0])
     result = pick(merged, [top])
     result.xyxy = box.reshape(1, 4).astype(np.float32)
     result.confidence = np.array([_AGGREGATE[confidence_mode](np.asarray(merged.confidence))], dtype=np.float32)
@@ -161,4 +169,6 @@ class DetectionsConsensusBlock(Block):
         if len(agreed) and PARENT_ID_KEY not in agreed.data:
             agreed.data[PARENT_ID_KEY] = np.array(["undefined"] * len(agreed), dtype=object)
         present, confidences = presence(agreed, class_aware, presence_confidence_aggregation, required_objects)
-        return {"predictions": agreed, "object_present": present, "presence_confidence": confidences}
+        parents = [str(d.data[PARENT_ID_KEY][0]) for d in sources if len(d) and PARENT_ID_KEY in d.data]
+        return {"parent_id": parents[0] if parents else "undefined", "predictions": agreed,
+                "object_present": present, "presence_confidence": confidences}
