@@ -171,9 +171,8 @@ def _read_header(data: bytes) -> tuple[int, int, bool]:
 
 def _decode_with_pil(data: bytes) -> np.ndarray:
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            image = ImageOps.exif_transpose(image)
-            rgb = np.asarray(image.convert("RGB"))
+        with Image.open(io.BytesIO(data)) as opened:
+            rgb = np.asarray(ImageOps.exif_transpose(opened).convert("RGB"))
     except Exception as error:
         raise ImageDecodeError(f"the image data is damaged or truncated ({error})") from None
     return np.ascontiguousarray(rgb[:, :, ::-1])

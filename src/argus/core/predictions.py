@@ -66,7 +66,7 @@ class Detections:
     keypoints: np.ndarray | None = None
     keypoint_confidence: np.ndarray | None = None
     keypoint_names: tuple[str, ...] = ()
-    detection_id: np.ndarray = field(default=None)  # type: ignore[assignment]
+    detection_id: np.ndarray = field(default=None)  # type: ignore[arg-type]  # filled in __post_init__
     tracker_id: np.ndarray | None = None
 
     def __post_init__(self) -> None:
@@ -153,10 +153,10 @@ class Detections:
             confidence=np.asarray(confidence, dtype=np.float32),
             class_id=class_id,
             class_name=np.asarray(names, dtype=object),
-            masks=detections.mask,
-            keypoints=detections.data.get("keypoints"),
-            keypoint_confidence=detections.data.get("keypoint_confidence"),
-            detection_id=detections.data.get("detection_id"),
+            masks=_optional_array(detections.mask),
+            keypoints=_optional_array(detections.data.get("keypoints")),
+            keypoint_confidence=_optional_array(detections.data.get("keypoint_confidence")),
+            detection_id=_optional_array(detections.data.get("detection_id")),  # type: ignore[arg-type]
             tracker_id=detections.tracker_id,
         )
 
@@ -315,3 +315,8 @@ class ClassificationResult:
 
 
 Result = DetectionResult | ClassificationResult
+
+
+def _optional_array(value: Any) -> np.ndarray | None:
+    """``value`` as a numpy array (supervision may hold lists or compact masks), None kept."""
+    return None if value is None else np.asarray(value)

@@ -42,7 +42,7 @@ def check_url_allowed(url: str, allow_private: bool) -> None:
     except (socket.gaierror, UnicodeError) as error:
         raise InvalidInputError(f"Cannot resolve the image URL's host {parts.hostname!r} ({error}).") from None
     for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
         if not address.is_global:
             raise InvalidInputError(
                 f"Image URL host {parts.hostname!r} resolves to {address}, a private, loopback or link-local "

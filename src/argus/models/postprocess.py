@@ -126,9 +126,11 @@ def nms_indices(boxes_xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarra
     xywh[:, :2] = boxes_xyxy[:, :2]
     xywh[:, 2:] = boxes_xyxy[:, 2:] - boxes_xyxy[:, :2]
     score_list = scores.astype(np.float32)
+    # OpenCV's stubs say Sequence; its bindings take numpy arrays (and copy nothing).
     if class_agnostic:
-        kept = cv2.dnn.NMSBoxes(xywh, score_list, 0.0, float(iou_threshold))
+        raw = cv2.dnn.NMSBoxes(xywh, score_list, 0.0, float(iou_threshold))  # type: ignore[arg-type]
     else:
-        kept = cv2.dnn.NMSBoxesBatched(xywh, score_list, class_ids.astype(np.int32), 0.0, float(iou_threshold))
-    kept = np.asarray(kept, dtype=np.int64).reshape(-1)
+        raw = cv2.dnn.NMSBoxesBatched(xywh, score_list, class_ids.astype(np.int32),  # type: ignore[arg-type]
+                                      0.0, float(iou_threshold))
+    kept = np.asarray(raw, dtype=np.int64).reshape(-1)
     return kept[np.argsort(-scores[kept], kind="stable")]

@@ -94,10 +94,11 @@ def to_tensor(fitted: list[np.ndarray], manifest: ModelManifest, dtype: np.dtype
     C++ pass; a per-channel mean/std, when the manifest has one, is applied in place after it.
     """
     norm = manifest.normalization
-    blob = cv2.dnn.blobFromImages(fitted, scalefactor=norm.scale, swapRB=manifest.color == ColorOrder.RGB)
+    blob: np.ndarray = cv2.dnn.blobFromImages(fitted, scalefactor=norm.scale,
+                                              swapRB=manifest.color == ColorOrder.RGB)
     if any(norm.mean) or any(s != 1.0 for s in norm.std):
-        blob -= np.asarray(norm.mean, dtype=np.float32)[:, None, None]
-        blob /= np.asarray(norm.std, dtype=np.float32)[:, None, None]
+        np.subtract(blob, np.asarray(norm.mean, dtype=np.float32)[:, None, None], out=blob)
+        np.divide(blob, np.asarray(norm.std, dtype=np.float32)[:, None, None], out=blob)
     if manifest.layout == Layout.NHWC:
         blob = np.ascontiguousarray(blob.transpose(0, 2, 3, 1))
     return blob if blob.dtype == dtype else blob.astype(dtype)

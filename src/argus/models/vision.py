@@ -19,11 +19,11 @@ import numpy as np
 from argus.core.images import DecodeHint, ImageInput, load_image
 from argus.core.predictions import ClassificationResult, DetectionResult, Result
 from argus.errors import InvalidInputError, ModelArtifactError
+from argus.models.batching import BatchPolicy, DynamicBatcher, Ticket
 from argus.models.families import DETECTION_DECODERS, DecodeContext, class_scores
 from argus.models.postprocess import DetectionParams
 from argus.models.preprocess import Transform, fit_image, to_tensor
 from argus.models.session import OnnxSession
-from argus.models.batching import BatchPolicy, DynamicBatcher, Ticket
 from argus.settings import Settings
 from argus.store.manifest import Layout, ModelManifest, ResizeMode, Task
 
@@ -80,7 +80,7 @@ class VisionModel:
         Returns:
             One result per image (a list when a list was given).
         """
-        images = list(image) if isinstance(image, (list, tuple)) else [image]
+        images: list[ImageInput] = list(image) if isinstance(image, (list, tuple)) else [image]  # type: ignore[list-item]
         unknown = set(params) - set(DetectionParams.__dataclass_fields__)
         if unknown:
             raise InvalidInputError(f"unknown inference parameter(s): {', '.join(sorted(unknown))}")

@@ -41,7 +41,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError) -> ORJSONResponse:
-        details = error.errors()
+        details = list(error.errors())
         parts = []
         for item in details[:5]:
             location = ".".join(str(p) for p in item.get("loc", ()) if p != "body")

@@ -252,11 +252,11 @@ def _extract(archive: Path, members: set[str], destination: Path) -> None:
                 if member:
                     _write(destination / member, bundle.open(info))
         return
-    with tarfile.open(archive) as bundle:
-        for info in bundle.getmembers():
-            member = wanted(info.name)
-            if member and info.isfile():
-                handle = bundle.extractfile(info)
+    with tarfile.open(archive) as tarball:
+        for entry in tarball.getmembers():
+            member = wanted(entry.name)
+            if member and entry.isfile():
+                handle = tarball.extractfile(entry)
                 if handle is not None:
                     _write(destination / member, handle)
 

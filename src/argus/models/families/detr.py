@@ -14,7 +14,6 @@ from argus.models.families.base import DecodeContext, register, sigmoid
 from argus.models.postprocess import Selection, class_filter_mask, cxcywh_to_xyxy
 from argus.store.manifest import Family
 
-
 _BOX_NAMES = ("dets", "boxes", "pred_boxes", "bboxes")
 _LOGIT_NAMES = ("labels", "logits", "pred_logits", "scores")
 

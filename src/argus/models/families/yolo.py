@@ -6,7 +6,12 @@ import numpy as np
 
 from argus.core.predictions import Detections
 from argus.models.families.base import DecodeContext, register
-from argus.models.postprocess import Selection, class_filter_mask, cxcywh_to_xyxy, select_detections
+from argus.models.postprocess import (
+    Selection,
+    class_filter_mask,
+    cxcywh_to_xyxy,
+    select_detections,
+)
 from argus.store.manifest import Family
 
 

@@ -112,7 +112,7 @@ class _GraphBuilder:
     def op(self, op_type: str, inputs: list[str], hint: str | None = None, **attrs: object) -> str:
         """Add a single-output node and return its output name."""
         out = self._name(hint or op_type.lower())
-        self.nodes.append(helper.make_node(op_type, inputs, [out], name=f"{out}_node", **attrs))
+        self.nodes.append(helper.make_node(op_type, inputs, [out], name=f"{out}_node", **attrs))  # type: ignore[arg-type]
         return out
 
     def activation(self, x: str, act: str) -> str:
