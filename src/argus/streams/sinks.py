@@ -165,6 +165,8 @@ class VideoFileSink:
             assert isinstance(stream, av.VideoStream)
             stream.width, stream.height = image.shape[1] - image.shape[1] % 2, image.shape[0] - image.shape[0] % 2
             stream.pix_fmt = "yuv420p"
+            if self._codec == "libx264":  # the encoder shares the CPU with the model: its fastest preset
+                stream.options = {"preset": "ultrafast", "tune": "zerolatency"}
             self._writers[frame.source_id] = (container, stream)
         return self._writers[frame.source_id]
 
