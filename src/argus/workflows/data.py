@@ -147,8 +147,8 @@ class WorkflowImageData:
 
     def crop(self, x1: int, y1: int, x2: int, y2: int, crop_id: str) -> WorkflowImageData:
         """The region ``[x1, x2) x [y1, y2)`` (clipped to the image) as a child image named ``crop_id``."""
-        x1, x2 = sorted((max(0, min(int(x1), self.width)), max(0, min(int(x2), self.width))))
-        y1, y2 = sorted((max(0, min(int(y1), self.height)), max(0, min(int(y2), self.height))))
+        x1, x2 = _span(x1, x2, self.width)
+        y1, y2 = _span(y1, y2, self.height)
         return self.child(self.numpy_image[y1:y2, x1:x2].copy(), crop_id, x1, y1)
 
     def child(self, image: np.ndarray, child_id: str, offset_x: int = 0, offset_y: int = 0) -> WorkflowImageData:
@@ -166,6 +166,14 @@ class WorkflowImageData:
     def with_image(self, image: np.ndarray) -> WorkflowImageData:
         """The same lineage with other pixels (for blocks that draw on or filter an image)."""
         return replace(self, numpy_image=image)
+
+
+def _span(start: float, end: float, size: int) -> tuple[int, int]:
+    """``[start, end)`` clipped to ``[0, size)``, at least one pixel wide (a box on the edge still crops)."""
+    low, high = sorted((max(0, min(int(start), size)), max(0, min(int(end), size))))
+    if high <= low:
+        low, high = min(low, size - 1), min(low, size - 1) + 1
+    return max(0, low), max(1, high)
 
 
 def pick(detections: sv.Detections, index: Any) -> sv.Detections:

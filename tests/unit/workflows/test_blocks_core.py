@@ -281,3 +281,14 @@ def test_slicer_refuses_absurd_tile_counts():
     with pytest.raises(InvalidInputError, match="tiles"):
         slicer.run(image=gradient_image(), slice_width=1, slice_height=1, overlap_ratio_width=0.0,
                    overlap_ratio_height=0.0)
+
+
+def test_crops_at_the_edge_are_at_least_one_pixel_and_outside_crops_are_refused():
+    from argus.errors import InvalidInputError
+
+    image = gradient_image()
+    dets = make_detections([[199.6, 50, 230, 60]], ["cat"], [0.9], image=image)  # box clipped to nothing
+    crop = call("roboflow_core/dynamic_crop@v1", images=image, predictions=dets)[0]["crops"]
+    assert crop.numpy_image.shape == (10, 1, 3)
+    with pytest.raises(InvalidInputError, match="outside the 200x100 image"):
+        call("roboflow_core/absolute_static_crop@v1", images=image, x_center=500, y_center=30, width=20, height=10)

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, Field
 
+from argus.errors import InvalidInputError
 from argus.workflows.blocks.base import (
     Block,
     BlockManifest,
@@ -53,11 +54,13 @@ class RelativeStaticCropManifest(_StaticCropManifest):
 
 def centre_crop(image: WorkflowImageData, x_center: float, y_center: float, width: float, height: float
                 ) -> dict[str, Any]:
-    """The region of ``width x height`` pixels centred on ``(x_center, y_center)``; None if it misses the image."""
+    """The region of ``width x height`` pixels centred on ``(x_center, y_center)``, clipped to the image."""
     x1, y1 = round(x_center - width / 2), round(y_center - height / 2)
     x2, y2 = x1 + round(width), y1 + round(height)
-    crop = image.crop(x1, y1, x2, y2, crop_id=str(uuid.uuid4()))
-    return {"crops": crop if crop.width > 0 and crop.height > 0 else None}
+    if x2 <= 0 or y2 <= 0 or x1 >= image.width or y1 >= image.height:
+        raise InvalidInputError(f"the crop ({x1}, {y1})-({x2}, {y2}) lies outside the {image.width}x{image.height} "
+                                "image")
+    return {"crops": image.crop(x1, y1, x2, y2, crop_id=str(uuid.uuid4()))}
 
 
 class AbsoluteStaticCropBlock(Block):
