@@ -133,8 +133,28 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
             write_frame(replies, ("error", _describe(error)))
 
 
+def _exit_with_parent(interval_s: float = 1.0) -> None:
+    """Stop this process when the server that started it is gone, even while user code loops.
+
+    (``prctl(PR_SET_PDEATHSIG)`` would fire when the server *thread* that spawned us exits, which
+    thread pools do; a watchdog thread comparing the parent pid does not have that problem.)
+    """
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval_s)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
 def main(argv: list[str]) -> None:
     """Entry point: take the protocol's stdout, cap resources, import the preamble's libraries, serve."""
+    _exit_with_parent()
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
