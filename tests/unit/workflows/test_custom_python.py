@@ -237,3 +237,39 @@ def test_http_403_when_disabled_and_the_server_keeps_serving_after_a_sandbox_tim
         answer = client.post("/workflows/run", json=ok)
         assert answer.status_code == 200
         assert answer.json()["outputs"][0]["pid"] not in (os.getpid(), None)
+
+
+ORPHAN_SCRIPT = """
+import os, threading, time
+from argus.workflows.sandbox import SandboxLimits, SandboxProcess
+sandbox = SandboxProcess({"run_function_code": "def run(self):\\n    while True:\\n        pass"}, "Loop",
+                         SandboxLimits(timeout_s=600))
+threading.Thread(target=lambda: sandbox.call({}), daemon=True).start()
+while sandbox.pid is None:
+    time.sleep(0.05)
+time.sleep(1.5)  # the child is in the endless loop now
+print(sandbox.pid, flush=True)
+os._exit(0)  # the "server" dies without cleaning up
+"""
+
+
+def test_a_looping_sandbox_does_not_outlive_a_dead_server() -> None:
+    import subprocess
+    import sys
+    import time
+
+    done = subprocess.run([sys.executable, "-c", ORPHAN_SCRIPT], check=True, capture_output=True, text=True,
+                          timeout=120)
+    child = int(done.stdout.split()[-1])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and _alive(child):
+        time.sleep(0.2)
+    assert not _alive(child)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
