@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,8 @@ from argus.workflows.kinds import IMAGE_KIND
 if TYPE_CHECKING:
     from argus.settings import Settings
     from argus.workflows.compiler import WorkflowPlan
+
+logger = logging.getLogger(__name__)
 
 Index = tuple[int, ...]
 
@@ -84,9 +87,8 @@ def prepare_inputs(plan: WorkflowPlan, given: dict[str, Any], settings: Settings
     if not isinstance(given, dict):
         raise WorkflowInputError("Workflow inputs must be an object {input name: value}.")
     unknown = set(given) - set(plan.inputs)
-    if unknown:
-        raise WorkflowInputError(f"Unknown workflow input(s): {', '.join(sorted(unknown))}; the workflow declares "
-                                 f"{', '.join(sorted(plan.inputs)) or 'none'}.")
+    if unknown:  # the reference ignores inputs a definition does not declare; so does Argus (clients send extras)
+        logger.info("ignoring workflow input(s) the definition does not declare: %s", ", ".join(sorted(unknown)))
     prepared = PreparedInputs()
     sizes: dict[str, int] = {}
     image_metadata: dict[int, VideoMetadata] = {}

@@ -152,3 +152,30 @@ def test_segmentation_and_keypoint_blocks_serialise_points_and_keypoints(context
     assert [(k["class"], k["x"], k["y"]) for k in person["keypoints"]] == [
         ("nose", pytest.approx(32.0), pytest.approx(40.0)), ("eye", pytest.approx(64.0), pytest.approx(48.0))]
     assert person["keypoints"][0]["confidence"] == pytest.approx(0.9, abs=1e-3)
+
+
+def test_the_reference_consensus_definition_runs_unchanged(context):
+    """The reference's own consensus example (legacy type names, 'image' alias, '$steps.x.*'), model id swapped."""
+    definition = {
+        "version": "1.0",
+        "inputs": [{"type": "WorkflowImage", "name": "image"},
+                   {"type": "WorkflowParameter", "name": "model_id", "default_value": "det/1"}],
+        "steps": [
+            {"type": "RoboflowObjectDetectionModel", "name": "detection_1", "image": "$inputs.image",
+             "model_id": "$inputs.model_id", "confidence": 0.3},
+            {"type": "RoboflowObjectDetectionModel", "name": "detection_2", "image": "$inputs.image",
+             "model_id": "$inputs.model_id", "confidence": 0.83},
+            {"type": "DetectionsConsensus", "name": "consensus", "required_votes": 2,
+             "predictions_batches": ["$steps.detection_1.predictions", "$steps.detection_2.predictions"],
+             "required_objects": {"cat": 1}},
+        ],
+        "outputs": [{"type": "JsonField", "name": "result", "selector": "$steps.consensus.*"}],
+    }
+    compiled = compile_workflow(definition, context)
+    result = compiled.run({"image": [scene(), scene()], "confidence": 0.8})  # undeclared input: ignored
+    assert len(result.outputs) == 2
+    body = serialize_outputs(result.outputs)[0]["result"]
+    assert [(p["class"], p["x"], p["y"]) for p in body["predictions"]["predictions"]] == [("cat", 32.0, 32.0)]
+    assert body["object_present"] is True
+    assert body["presence_confidence"] == {"cat": pytest.approx(0.9, abs=1e-4)}
+    assert body["parent_id"] == "image"
