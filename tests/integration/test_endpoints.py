@@ -237,3 +237,44 @@ def test_a_model_that_cannot_load_reports_failed_with_the_reason(api, server):
     assert failed["message"].startswith("Replicas cannot start: the model failed to load (broken/1: ")
     assert failed["readyReplica"] == 0
     assert infer(api, "sick").status_code == 503
+
+
+def test_cli_drives_the_control_plane(api, server):
+    from typer.testing import CliRunner
+
+    from argus.cli.main import app
+
+    runner = CliRunner()
+
+    def argus(*args: str) -> str:
+        result = runner.invoke(app, [*args, "--api-url", server.url, "--namespace", NS])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert "cli-ep: scaledToZero" in argus("endpoints", "create", "cli-ep", "--model", "tiny-cls/1", "--min", "0",
+                                           "--max", "2", "--scale-to-zero", "300s", "--type", "private")
+    described = api.get(f"/v2/endpoint/{NS}/cli-ep").json()
+    assert described["compute"]["scaling"]["scaleToZeroTimeout"] == 5 and described["type"] == "private"
+    assert "cli-ep" in argus("endpoints", "list")
+    assert '"repository": "tiny-cls/1"' in argus("endpoints", "describe", "cli-ep")
+    created = argus("keys", "create", "--name", "cli", "--endpoint", "cli-ep")
+    secret = created.strip().splitlines()[-1]
+    assert secret.startswith("argus_")
+    argus("endpoints", "update", "cli-ep", "--model", "tiny-cls/2", "--max", "1")
+    assert status(api, "cli-ep")["targetReplica"] == 0
+    assert api.get(f"/v2/endpoint/{NS}/cli-ep").json()["model"]["repository"] == "tiny-cls/2"
+    answer = infer(api, "cli-ep", {"Authorization": f"Bearer {secret}", **HOLD})
+    assert answer.status_code == 200 and answer.json()["top"] == "dog"
+    assert "paused" in argus("endpoints", "pause", "cli-ep")
+    argus("endpoints", "resume", "cli-ep")
+    wait_for(in_state(api, "cli-ep", "running", ready=1), "the resumed endpoint")
+    argus("endpoints", "scale-to-zero", "cli-ep")
+    wait_for(in_state(api, "cli-ep", "scaledToZero"), "scale to zero")
+    assert "Uvicorn running" in argus("endpoints", "logs", "cli-ep", "--tail", "20")
+    assert "requests" in argus("endpoints", "metrics", "cli-ep")
+    key_id = next(k["id"] for k in api.get(f"/v2/keys/{NS}").json()["items"] if k["name"] == "cli")
+    assert key_id in argus("keys", "list")
+    argus("keys", "revoke", key_id)
+    argus("endpoints", "delete", "cli-ep")
+    failed = runner.invoke(app, ["endpoints", "describe", "cli-ep", "--api-url", server.url, "-n", NS])
+    assert failed.exit_code == 1 and "404" in failed.output

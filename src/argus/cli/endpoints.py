@@ -124,8 +124,10 @@ def list_endpoints(namespace: Namespace = "default", api_url: ApiUrl = DEFAULT_U
     with control_plane(api_url, api_key) as client:
         items = call(client, "GET", f"/endpoint/{namespace}")["items"]
     table = Table(title=f"endpoints in {namespace}")
-    for column in ("name", "state", "replicas", "type", "model", "url"):
+    table.add_column("name", no_wrap=True)
+    for column in ("state", "replicas", "type", "model"):
         table.add_column(column)
+    table.add_column("url", overflow="fold")
     for e in items:
         s = e["status"]
         table.add_row(e["name"], s["state"], f"{s['readyReplica']}/{s['targetReplica']}", e["type"],

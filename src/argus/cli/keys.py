@@ -38,7 +38,8 @@ def list_keys(include_revoked: Annotated[bool, typer.Option(help="Show revoked k
     with control_plane(api_url, api_key) as client:
         items = call(client, "GET", f"/keys/{namespace}", params={"include_revoked": include_revoked})["items"]
     table = Table(title=f"keys of {namespace}")
-    for column in ("id", "name", "role", "endpoints", "prefix", "created", "revoked"):
+    table.add_column("id", no_wrap=True)
+    for column in ("name", "role", "endpoints", "prefix", "created", "revoked"):
         table.add_column(column)
     for k in items:
         table.add_row(k["id"], k["name"], k["role"], ", ".join(k["endpoints"]) if k["endpoints"] else "all",

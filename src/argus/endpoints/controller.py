@@ -280,6 +280,8 @@ class EndpointController:
             if probe.ready:
                 replica.phase, replica.ready_at = ReplicaPhase.READY, time.monotonic()
                 runtime.cold_start_s = replica.ready_at - replica.started_at
+                # Idle time counts from when the endpoint can answer, not from the request that woke it.
+                runtime.last_request_at = max(runtime.last_request_at, replica.ready_at)
                 logger.info("replica %s ready after %.2f s", replica.id, replica.ready_at - replica.started_at)
                 runtime.mark_ready_changed()
                 self.kick()
