@@ -185,7 +185,9 @@ class Baseline:
         from argus.runtime.manager import ModelManager
         from argus.settings import Settings
 
-        self.model = ModelManager(Settings(home=home)).get(model_id)
+        # ONNX Runtime's own defaults (a thread per core, spinning), whatever ARGUS_* tuning the server gets.
+        defaults = Settings(home=home, intra_op_threads=0, intra_op_spinning=True, model_instances=1)
+        self.model = ModelManager(defaults).get(model_id)
         self.images = images
         self.tensors = [self.model.preprocess([load_image(i)])[0] for i in images]
 

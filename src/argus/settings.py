@@ -61,8 +61,10 @@ class Settings(BaseSettings):
     """Batch concurrent requests per model (up to the manifest's ``batching.max_batch_size``)."""
     max_pending_images: int = Field(default=64, ge=1, validation_alias=_env("max_pending_images"))
     """Per model: images admitted and not yet run before new requests get 503 + Retry-After."""
-    model_instances: int = Field(default=1, ge=1, le=16, validation_alias=_env("model_instances"))
-    """Runner threads per model, each calling ``session.run`` on its own batches (pair with intra_op_threads)."""
+    model_instances: int = Field(default=2, ge=1, le=16, validation_alias=_env("model_instances"))
+    """Runner threads per model, each calling ``session.run`` on its own batches. Two on a shared session keep
+    a lone request's latency (it gets every intra-op thread) and let a second batch run while the first
+    finishes (benchmarks/RESULTS.md)."""
     reduced_jpeg_decode: bool = Field(default=True, validation_alias=_env("reduced_jpeg_decode"))
     """Decode large JPEGs at 1/2-1/8 scale (in libjpeg's DCT) when the model would shrink them that far."""
 
