@@ -84,8 +84,9 @@ class EndpointController:
                 await self.reconcile_all()
             except Exception:  # the loop must survive anything one pass throws
                 logger.exception("endpoint reconcile pass failed; carrying on")
-            try:
-                await asyncio.wait_for(self._kick.wait(), self.settings.endpoint_reconcile_interval_s)
+            try:  # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the cancellation of stop()
+                async with asyncio.timeout(self.settings.endpoint_reconcile_interval_s):
+                    await self._kick.wait()
             except TimeoutError:
                 pass
             self._kick.clear()

@@ -130,8 +130,9 @@ class EndpointRouter:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
-                try:
-                    await asyncio.wait_for(runtime.ready_event.wait(), min(remaining, 1.0))
+                try:  # asyncio.timeout: on 3.11 wait_for can swallow a cancellation (a client that went away)
+                    async with asyncio.timeout(min(remaining, 1.0)):
+                        await runtime.ready_event.wait()
                 except TimeoutError:
                     continue
                 if not runtime.ready():
