@@ -70,7 +70,17 @@ def _engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(_with_driver(url), pool_pre_ping=True)
+
+
+def _with_driver(url: str) -> str:
+    """``postgresql://`` means psycopg 2 to SQLAlchemy; use psycopg 3 when that is what is installed."""
+    if url.startswith(("postgresql://", "postgres://")):
+        import importlib.util
+
+        if importlib.util.find_spec("psycopg2") is None and importlib.util.find_spec("psycopg") is not None:
+            return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,11 @@
-"""The control-plane store on a real SQLite file: migrations, endpoints, keys, audit log, metric samples."""
+"""The control-plane store on real databases (a SQLite file, and a PostgreSQL server started from the ``pgserver``
+wheel): migrations, endpoints, keys, audit log, metric samples."""
 
 from __future__ import annotations
 
+import itertools
+import warnings
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,9 +21,35 @@ from argus.errors import ConflictError, NotFoundError
 from argus.settings import Settings
 
 
-@pytest.fixture
-def store(tmp_path: Path):
-    opened = EndpointStore.open(Settings(home=tmp_path / "home").database)
+_databases = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real PostgreSQL server for this module (its URL, database ``postgres``)."""
+    with warnings.catch_warnings():  # platformdirs: XDG_RUNTIME_DIR is not set (it falls back to /tmp)
+        warnings.simplefilter("ignore")
+        import pgserver
+
+        server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    yield server.get_uri()
+    server.cleanup()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EndpointStore]:
+    """A migrated store on an empty database of each kind."""
+    if request.param == "sqlite":
+        url = Settings(home=tmp_path / "home").database
+    else:
+        import psycopg
+
+        base = request.getfixturevalue("postgres")
+        name = f"argus_test_{next(_databases)}"
+        with psycopg.connect(base, autocommit=True) as connection:
+            connection.execute(f"CREATE DATABASE {name}")
+        url = base.replace("/postgres?", f"/{name}?")
+    opened = EndpointStore.open(url)
     yield opened
     opened.close()
 
