@@ -80,6 +80,9 @@ DETECTION_KINDS = (OBJECT_DETECTION_PREDICTION_KIND, INSTANCE_SEGMENTATION_PREDI
                    KEYPOINT_DETECTION_PREDICTION_KIND)
 """The three kinds of ``sv.Detections`` results; fields that take any detections list these."""
 
+BOX_DETECTION_KINDS = (OBJECT_DETECTION_PREDICTION_KIND, INSTANCE_SEGMENTATION_PREDICTION_KIND)
+"""Detections with boxes (and masks), no keypoints: what trackers, stitching and perspective take and give."""
+
 ALL_KINDS: dict[str, Kind] = {
     kind.name: kind for kind in list(globals().values()) if isinstance(kind, Kind)
 }

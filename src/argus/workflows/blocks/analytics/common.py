@@ -19,15 +19,11 @@ from pydantic import Field
 from argus.errors import InvalidInputError
 from argus.workflows.blocks.base import Block, BlockManifest, OutputDefinition, Selector
 from argus.workflows.data import VideoMetadata, WorkflowImageData
-from argus.workflows.kinds import (
-    INSTANCE_SEGMENTATION_PREDICTION_KIND,
-    OBJECT_DETECTION_PREDICTION_KIND,
-    STRING_KIND,
-)
+from argus.workflows.kinds import BOX_DETECTION_KINDS, STRING_KIND
 
 POSITIONS = tuple(sv.Position.list())
 AnchorField = Literal[POSITIONS] | Selector(kind=[STRING_KIND])  # type: ignore[valid-type]
-BOX_KINDS = [OBJECT_DETECTION_PREDICTION_KIND, INSTANCE_SEGMENTATION_PREDICTION_KIND]
+BOX_KINDS = list(BOX_DETECTION_KINDS)
 
 
 class TrackedDetectionsManifest(BlockManifest):

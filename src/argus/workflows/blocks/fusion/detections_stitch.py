@@ -24,13 +24,9 @@ from argus.workflows.data import (
     WorkflowImageData,
     attach_lineage,
 )
-from argus.workflows.kinds import (
-    FLOAT_ZERO_TO_ONE_KIND,
-    INSTANCE_SEGMENTATION_PREDICTION_KIND,
-    OBJECT_DETECTION_PREDICTION_KIND,
-)
+from argus.workflows.kinds import BOX_DETECTION_KINDS, FLOAT_ZERO_TO_ONE_KIND
 
-_KINDS = [OBJECT_DETECTION_PREDICTION_KIND, INSTANCE_SEGMENTATION_PREDICTION_KIND]
+_KINDS = list(BOX_DETECTION_KINDS)
 
 
 class DetectionsStitchManifest(BlockManifest):

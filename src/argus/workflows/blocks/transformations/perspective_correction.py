@@ -29,15 +29,14 @@ from argus.workflows.data import (
 )
 from argus.workflows.kinds import (
     BOOLEAN_KIND,
+    BOX_DETECTION_KINDS,
     IMAGE_KIND,
-    INSTANCE_SEGMENTATION_PREDICTION_KIND,
     INTEGER_KIND,
     LIST_OF_VALUES_KIND,
-    OBJECT_DETECTION_PREDICTION_KIND,
     STRING_KIND,
 )
 
-_KINDS = [OBJECT_DETECTION_PREDICTION_KIND, INSTANCE_SEGMENTATION_PREDICTION_KIND]
+_KINDS = list(BOX_DETECTION_KINDS)
 
 
 class PerspectiveCorrectionManifest(BlockManifest):
