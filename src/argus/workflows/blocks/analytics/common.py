@@ -96,6 +96,11 @@ def parse_points(value: Any, field: str, exactly: int | None = None, at_least: i
     return points
 
 
+def parse_polygon(value: Any, field: str = "zone") -> np.ndarray:
+    """One polygon ``[[x, y], ...]`` of at least 3 points, rounded to a (K, 2) int64 array."""
+    return np.array(parse_points(value, field, at_least=3)).round().astype(np.int64)
+
+
 def parse_polygons(value: Any, field: str = "zone") -> list[np.ndarray]:
     """One polygon ``[[x, y], ...]`` or a list of them, as (K, 2) int64 arrays of at least 3 points.
 
@@ -106,7 +111,7 @@ def parse_polygons(value: Any, field: str = "zone") -> list[np.ndarray]:
     nested = (isinstance(value, (list, tuple)) and bool(value) and isinstance(value[0], (list, tuple))
               and bool(value[0]) and isinstance(value[0][0], (list, tuple)))
     shapes = value if nested else [value]
-    return [np.array(parse_points(shape, field, at_least=3)).round().astype(np.int64) for shape in shapes]
+    return [parse_polygon(shape, field) for shape in shapes]
 
 
 def position(name: str, field: str = "triggering_anchor") -> sv.Position:

@@ -21,7 +21,7 @@ from argus.workflows.blocks.analytics.common import (
     TrackedDetectionsManifest,
     frame_metadata,
     frame_time,
-    parse_points,
+    parse_polygon,
     parse_polygons,
     position,
     require_tracked,
@@ -124,8 +124,7 @@ class _TimeInZoneBase(Block):
     def _timed(self, metadata: VideoMetadata, detections: sv.Detections, zone: Any, triggering_anchor: str,
                remove_out_of_zone_detections: bool, reset_out_of_zone_detections: bool) -> dict[str, Any]:
         tracker_ids = require_tracked(detections, "Time in Zone")
-        polygons = (parse_polygons(zone) if self.many_zones
-                    else [np.array(parse_points(zone, "zone", at_least=3)).round().astype(np.int64)])
+        polygons = parse_polygons(zone) if self.many_zones else [parse_polygon(zone)]
         clock = self.video_state(metadata.video_identifier, _ZoneClock)
         clock.set_zones(polygons, triggering_anchor)
         timed = clock.timed(detections, tracker_ids, frame_time(metadata), bool(remove_out_of_zone_detections),
