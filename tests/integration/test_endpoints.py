@@ -177,9 +177,9 @@ def test_killing_a_replica_mid_load_loses_no_request(api, server):
 def test_private_endpoint_refuses_missing_and_foreign_keys(api, server):
     create(api, spec("vault", kind="private", min_replica=1))
     create(api, spec("other", kind="private"))
-    own = api.post(f"/v2/keys/{NS}", json={"name": "vault key", "endpoints": ["vault"]}).json()
-    foreign = api.post(f"/v2/keys/{NS}", json={"name": "other key", "endpoints": ["other"]}).json()
-    wide = api.post(f"/v2/keys/{NS}", json={"name": "namespace key"}).json()
+    own = api.post(f"/v2/endpoint-keys/{NS}", json={"name": "vault key", "endpoints": ["vault"]}).json()
+    foreign = api.post(f"/v2/endpoint-keys/{NS}", json={"name": "other key", "endpoints": ["other"]}).json()
+    wide = api.post(f"/v2/endpoint-keys/{NS}", json={"name": "namespace key"}).json()
 
     assert infer(api, "vault").status_code == 401
     assert infer(api, "vault", {"Authorization": "Bearer not-a-key"}).status_code == 401
@@ -191,13 +191,13 @@ def test_private_endpoint_refuses_missing_and_foreign_keys(api, server):
                         headers=HOLD)
     assert by_query.status_code == 200
 
-    listed = api.get(f"/v2/keys/{NS}").json()["items"]
+    listed = api.get(f"/v2/endpoint-keys/{NS}").json()["items"]
     assert {k["id"] for k in listed} >= {own["id"], foreign["id"], wide["id"]}
     assert all("secret" not in k for k in listed)
-    assert api.delete(f"/v2/keys/{NS}/{own['id']}").status_code == 200
+    assert api.delete(f"/v2/endpoint-keys/{NS}/{own['id']}").status_code == 200
     assert infer(api, "vault", {"Authorization": f"Bearer {own['secret']}"}).status_code == 401
 
-    actions = [(e["action"], e["target"]) for e in api.get(f"/v2/audit/{NS}").json()["items"]]
+    actions = [(e["action"], e["target"]) for e in api.get(f"/v2/endpoint-audit/{NS}").json()["items"]]
     assert ("key.revoke", own["id"]) in actions and ("endpoint.create", "vault") in actions
 
 
@@ -272,7 +272,7 @@ def test_cli_drives_the_control_plane(api, server):
     wait_for(in_state(api, "cli-ep", "scaledToZero"), "scale to zero")
     assert "Uvicorn running" in argus("endpoints", "logs", "cli-ep", "--tail", "20")
     assert "requests" in argus("endpoints", "metrics", "cli-ep")
-    key_id = next(k["id"] for k in api.get(f"/v2/keys/{NS}").json()["items"] if k["name"] == "cli")
+    key_id = next(k["id"] for k in api.get(f"/v2/endpoint-keys/{NS}").json()["items"] if k["name"] == "cli")
     assert key_id in argus("keys", "list")
     argus("keys", "revoke", key_id)
     argus("endpoints", "delete", "cli-ep")

@@ -21,7 +21,7 @@ def test_huggingface_hub_creates_gets_lists_pauses_resumes_scales_to_zero_and_de
                             "ARGUS_DATABASE_URL": f"sqlite:///{root / 'hub.db'}", "ARGUS_INTRA_OP_THREADS": "1",
                             "ARGUS_ENDPOINT_RECONCILE_INTERVAL_S": "0.2"}, name="hub")
     with server.client() as client:
-        key = client.post(f"/v2/keys/{NS}", json={"name": "hub", "role": "admin"},
+        key = client.post(f"/v2/endpoint-keys/{NS}", json={"name": "hub", "role": "admin"},
                           headers={"Authorization": f"Bearer {ROOT}"}).json()
     monkeypatch.setattr(constants, "INFERENCE_ENDPOINTS_ENDPOINT", f"{server.url}/v2")
     hub, token = HfApi(), key["secret"]  # the endpoint objects keep the token passed per call

@@ -40,13 +40,13 @@ def test_restart_restores_endpoints_and_replicas_die_with_the_server(
     with first.client() as client:
         assert client.get(f"/v2/endpoint/{NS}").status_code == 401
         assert client.get(f"/v2/endpoint/{NS}", headers=bearer("wrong")).status_code == 401
-        admin = client.post(f"/v2/keys/{NS}", json={"name": "ops", "role": "admin"}, headers=bearer(ROOT)).json()
-        caller = client.post(f"/v2/keys/{NS}", json={"name": "app"}, headers=bearer(ROOT)).json()
+        admin = client.post(f"/v2/endpoint-keys/{NS}", json={"name": "ops", "role": "admin"}, headers=bearer(ROOT)).json()
+        caller = client.post(f"/v2/endpoint-keys/{NS}", json={"name": "app"}, headers=bearer(ROOT)).json()
         # An invoke key may look but not change; an admin key of another namespace may not even look.
         assert client.post(f"/v2/endpoint/{NS}", json=spec("x"), headers=bearer(caller["secret"])).status_code == 403
         assert client.get(f"/v2/endpoint/{NS}", headers=bearer(caller["secret"])).status_code == 200
         assert client.get("/v2/endpoint/umbrella", headers=bearer(admin["secret"])).status_code == 403
-        assert client.post("/v2/keys/umbrella", json={}, headers=bearer(admin["secret"])).status_code == 403
+        assert client.post("/v2/endpoint-keys/umbrella", json={}, headers=bearer(admin["secret"])).status_code == 403
 
         key = admin["secret"]
         for body in (spec("keep", kind="authenticated", min_replica=1), spec("sleepy", min_replica=1),
@@ -71,7 +71,7 @@ def test_restart_restores_endpoints_and_replicas_die_with_the_server(
         answer = client.post(f"/endpoints/{NS}/keep/infer/classification", json=image_body(),
                              headers={**bearer(caller["secret"]), **HOLD})
         assert answer.status_code == 200 and answer.json()["top"] == "cat"
-        audit = client.get(f"/v2/audit/{NS}", headers=bearer(key)).json()["items"]
+        audit = client.get(f"/v2/endpoint-audit/{NS}", headers=bearer(key)).json()["items"]
         assert ("endpoint.pause", "sleepy", f"key:{admin['id']}") in {(e["action"], e["target"], e["actor"])
                                                                       for e in audit}
         replicas = replica_processes(second.process.pid, NS, "keep")

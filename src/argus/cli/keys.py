@@ -25,7 +25,7 @@ def create(
     """Create a key and print its secret (shown only now)."""
     body = {"name": name, "role": role, "endpoints": endpoint or None}
     with control_plane(api_url, api_key) as client:
-        created = call(client, "POST", f"/keys/{namespace}", json=body)
+        created = call(client, "POST", f"/endpoint-keys/{namespace}", json=body)
     console.print(f"key {created['id']} ({created['role']}, endpoints: {created['endpoints'] or 'all'})")
     console.print("secret (store it now, it is not shown again):")
     typer.echo(created["secret"])
@@ -36,7 +36,7 @@ def list_keys(include_revoked: Annotated[bool, typer.Option(help="Show revoked k
               namespace: Namespace = "default", api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = None) -> None:
     """Keys of a namespace (ids and prefixes, never secrets)."""
     with control_plane(api_url, api_key) as client:
-        items = call(client, "GET", f"/keys/{namespace}", params={"include_revoked": include_revoked})["items"]
+        items = call(client, "GET", f"/endpoint-keys/{namespace}", params={"include_revoked": include_revoked})["items"]
     table = Table(title=f"keys of {namespace}")
     table.add_column("id", no_wrap=True)
     for column in ("name", "role", "endpoints", "prefix", "created", "revoked"):
@@ -52,5 +52,5 @@ def revoke(key_id: Annotated[str, typer.Argument(help="Key id (key_...).")], nam
            api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = None) -> None:
     """Revoke a key; it stops working at once."""
     with control_plane(api_url, api_key) as client:
-        call(client, "DELETE", f"/keys/{namespace}/{key_id}")
+        call(client, "DELETE", f"/endpoint-keys/{namespace}/{key_id}")
     console.print(f"revoked {key_id}")

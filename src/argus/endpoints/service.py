@@ -65,11 +65,11 @@ class EndpointService:
 
     # ------------------------------------------------------------------ who is calling
 
-    async def principal(self, key: str | None, *, control_plane: bool) -> Principal:
+    async def principal(self, key: str | None, *, control_plane: bool, local: bool = True) -> Principal:
         """The caller behind ``key``; 401 for a key that is wrong or revoked, or missing where one is needed.
 
-        On a server without ``ARGUS_API_KEYS`` the control plane is open (as every other route is), while
-        endpoints still check their ``type``.
+        On a server without ``ARGUS_API_KEYS`` the control plane is open to ``local`` (loopback) callers, as
+        every other route is, while endpoints still check their ``type``.
         """
         if key and any(same_digest(key, known) for known in self.server_keys):
             return Principal(actor="server-key", server_admin=True)
@@ -78,8 +78,11 @@ class EndpointService:
             if found is None:
                 raise UnauthorizedError("The API key is not valid (unknown or revoked).")
             return found
-        if control_plane and not self.server_keys:
+        if control_plane and not self.server_keys and local:
             return open_admin()
+        if control_plane and not self.server_keys:
+            raise UnauthorizedError("Managing endpoints from another machine needs keys: start the server with "
+                                    "ARGUS_API_KEYS and send 'Authorization: Bearer <key>'.")
         if control_plane:
             raise UnauthorizedError("An API key is required: send 'Authorization: Bearer <key>'.")
         return ANONYMOUS

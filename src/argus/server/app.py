@@ -84,7 +84,7 @@ def create_app(settings: Settings | None = None, manager: ModelManager | None = 
     app.state.argus = state
     install_error_handlers(app)
     app.include_router(ops.router)
-    endpoints_app.include(app)  # /v2/endpoint, /v2/keys, /v2/audit, /endpoints/...: their own key checks
+    endpoints_app.include(app)  # /v2/endpoint*, /endpoints/...: their own key checks
     secured = [Depends(require_api_key)]
     app.include_router(models.router, dependencies=secured)
     app.include_router(infer.router, dependencies=secured)

@@ -21,7 +21,7 @@ router = APIRouter(prefix="/v2", tags=["endpoint keys"])
 
 
 class KeyRequest(BaseModel):
-    """Body of ``POST /v2/keys/{namespace}``."""
+    """Body of ``POST /v2/endpoint-keys/{namespace}``."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -38,7 +38,7 @@ def key_json(row: ApiKeyRow) -> dict[str, Any]:
             "createdAt": iso(row.created_at), "revokedAt": iso(row.revoked_at) if row.revoked_at else None}
 
 
-@router.post("/keys/{namespace}", status_code=201)
+@router.post("/endpoint-keys/{namespace}", status_code=201)
 async def create_key(request: Request, namespace: str) -> ORJSONResponse:
     """A new key; the response's ``secret`` is the only time it is shown."""
     service, principal = await caller(request)
@@ -52,7 +52,7 @@ async def create_key(request: Request, namespace: str) -> ORJSONResponse:
     return ORJSONResponse({**key_json(created.row), "secret": created.secret}, status_code=201)
 
 
-@router.get("/keys/{namespace}")
+@router.get("/endpoint-keys/{namespace}")
 async def list_keys(request: Request, namespace: str, include_revoked: bool = False) -> ORJSONResponse:
     """The namespace's keys."""
     service, principal = await caller(request)
@@ -60,14 +60,14 @@ async def list_keys(request: Request, namespace: str, include_revoked: bool = Fa
     return ORJSONResponse({"items": [key_json(row) for row in rows]})
 
 
-@router.delete("/keys/{namespace}/{key_id}")
+@router.delete("/endpoint-keys/{namespace}/{key_id}")
 async def revoke_key(request: Request, namespace: str, key_id: str) -> ORJSONResponse:
     """Revoke a key."""
     service, principal = await caller(request)
     return ORJSONResponse(key_json(await service.revoke_key(principal, namespace, key_id)))
 
 
-@router.get("/audit/{namespace}")
+@router.get("/endpoint-audit/{namespace}")
 async def audit_log(request: Request, namespace: str, action: str | None = None, target: str | None = None,
                     since: datetime | None = None,
                     limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> ORJSONResponse:
