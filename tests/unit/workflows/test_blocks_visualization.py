@@ -46,21 +46,27 @@ def detections(with_masks: bool = False) -> sv.Detections:
                          tracker_id=np.array([5, 6, 7]), data={"class_name": np.array(["person", "dog", "person"])})
 
 
-def run_block(context: WorkflowContext, photo: np.ndarray, step: dict[str, Any], dets: sv.Detections | None = None,
-              extra_inputs: list | None = None, inputs: dict | None = None,
-              kind: str = "object_detection_prediction") -> np.ndarray:
-    definition = {
+def viz_definition(step: dict[str, Any], kind: str = "object_detection_prediction",
+                   extra_inputs: list | None = None) -> dict[str, Any]:
+    """A workflow of one step ``viz`` (``step``'s fields) with inputs ``image`` and ``dets``; outputs its image."""
+    return {
         "version": "1.0",
         "inputs": [{"type": "WorkflowImage", "name": "image"},
                    {"type": "WorkflowBatchInput", "name": "dets", "kind": [kind]},
                    *(extra_inputs or [])],
-        "steps": [{"name": "viz", "image": "$inputs.image", **step}],
+        "steps": [{"name": "viz", **step}],
         "outputs": [{"type": "JsonField", "name": "viz", "selector": "$steps.viz.image"}],
     }
+
+
+def run_block(context: WorkflowContext, photo: np.ndarray, step: dict[str, Any], dets: sv.Detections | None = None,
+              extra_inputs: list | None = None, inputs: dict | None = None,
+              kind: str = "object_detection_prediction") -> np.ndarray:
+    fields = {"image": "$inputs.image", **step}
     if "predictions" not in step and step["type"].split("/")[-1].split("@")[0] not in (
             "line_counter_visualization", "polygon_zone_visualization"):
-        definition["steps"][0]["predictions"] = "$inputs.dets"
-    out = compile_workflow(definition, context).run(
+        fields["predictions"] = "$inputs.dets"
+    out = compile_workflow(viz_definition(fields, kind, extra_inputs), context).run(
         {"image": photo, "dets": [dets if dets is not None else detections()], **(inputs or {})})
     return out.outputs[0]["viz"].numpy_image
 
@@ -155,14 +161,8 @@ def test_copy_image_false_draws_on_the_input_pixels(context, photo) -> None:
 
 
 def test_trace_follows_each_track_across_frames_per_video(context, photo) -> None:
-    definition = {
-        "version": "1.0",
-        "inputs": [{"type": "WorkflowImage", "name": "image"},
-                   {"type": "WorkflowBatchInput", "name": "dets", "kind": ["object_detection_prediction"]}],
-        "steps": [{"type": "roboflow_core/trace_visualization@v1", "name": "viz", "image": "$inputs.image",
-                   "predictions": "$inputs.dets", "thickness": 2}],
-        "outputs": [{"type": "JsonField", "name": "viz", "selector": "$steps.viz.image"}],
-    }
+    definition = viz_definition({"type": "roboflow_core/trace_visualization@v1", "image": "$inputs.image",
+                                 "predictions": "$inputs.dets", "thickness": 2})
     compiled = compile_workflow(definition, context)
     reference = sv.TraceAnnotator(thickness=2, trace_length=30)
     for step in range(5):
@@ -220,14 +220,8 @@ def test_line_zone_draws_the_line_and_the_counts_wired_from_inputs(context, phot
 
 
 def test_image_output_serialises_as_base64_jpeg(context, photo) -> None:
-    definition = {
-        "version": "1.0",
-        "inputs": [{"type": "WorkflowImage", "name": "image"},
-                   {"type": "WorkflowBatchInput", "name": "dets", "kind": ["object_detection_prediction"]}],
-        "steps": [{"type": "BoundingBoxVisualization", "name": "viz", "images": "$inputs.image",
-                   "predictions": "$inputs.dets"}],
-        "outputs": [{"type": "JsonField", "name": "viz", "selector": "$steps.viz.image"}],
-    }
+    definition = viz_definition({"type": "BoundingBoxVisualization", "images": "$inputs.image",
+                                 "predictions": "$inputs.dets"})
     result = serialize_outputs(compile_workflow(definition, context).run({"image": photo,
                                                                           "dets": [detections()]}).outputs)
     assert result[0]["viz"]["type"] == "base64" and len(result[0]["viz"]["value"]) > 1000
