@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pytest
@@ -22,18 +22,23 @@ from argus.workflows.errors import StepExecutionError, WorkflowInputError
 from argus.workflows.kinds import INTEGER_KIND, LIST_OF_VALUES_KIND
 from argus.workflows.registry import BlockRegistry, default_registry
 
-CONFIG = block_config(name="test", category="test")
 
+class ToyManifest(BlockManifest):
+    """What the toy blocks' manifests share: one config; each lists its outputs in ``outputs``."""
 
-class AddManifest(BlockManifest):
-    model_config = CONFIG
-    type: Literal["test/add@v1"]
-    value: Selector()
-    amount: int | Selector() = 1
+    model_config = block_config(name="test", category="test")
+    outputs: ClassVar[tuple[OutputDefinition, ...]] = ()
 
     @classmethod
     def describe_outputs(cls) -> list[OutputDefinition]:
-        return [OutputDefinition(name="result", kind=[INTEGER_KIND])]
+        return list(cls.outputs)
+
+
+class AddManifest(ToyManifest):
+    type: Literal["test/add@v1"]
+    value: Selector()
+    amount: int | Selector() = 1
+    outputs = (OutputDefinition(name="result", kind=[INTEGER_KIND]),)
 
 
 class AddBlock(Block):
@@ -43,14 +48,10 @@ class AddBlock(Block):
         return {"result": value + amount}
 
 
-class SplitManifest(BlockManifest):
-    model_config = CONFIG
+class SplitManifest(ToyManifest):
     type: Literal["test/split@v1"]
     value: Selector()
-
-    @classmethod
-    def describe_outputs(cls) -> list[OutputDefinition]:
-        return [OutputDefinition(name="part", kind=[INTEGER_KIND])]
+    outputs = (OutputDefinition(name="part", kind=[INTEGER_KIND]),)
 
 
 class SplitBlock(Block):
@@ -63,15 +64,11 @@ class SplitBlock(Block):
         return [{"part": i} for i in range(value)]
 
 
-class JoinManifest(BlockManifest):
-    model_config = CONFIG
+class JoinManifest(ToyManifest):
     type: Literal["test/join@v1"]
     parts: Selector()
     label: Selector() | str = ""
-
-    @classmethod
-    def describe_outputs(cls) -> list[OutputDefinition]:
-        return [OutputDefinition(name="joined", kind=[LIST_OF_VALUES_KIND])]
+    outputs = (OutputDefinition(name="joined", kind=[LIST_OF_VALUES_KIND]),)
 
 
 class JoinBlock(Block):
@@ -82,14 +79,10 @@ class JoinBlock(Block):
         return {"joined": [label, *parts]}
 
 
-class WaitManifest(BlockManifest):
-    model_config = CONFIG
+class WaitManifest(ToyManifest):
     type: Literal["test/wait@v1"]
     value: Selector()
-
-    @classmethod
-    def describe_outputs(cls) -> list[OutputDefinition]:
-        return [OutputDefinition(name="thread")]
+    outputs = (OutputDefinition(name="thread"),)
 
 
 BARRIER = threading.Barrier(2, timeout=10)
@@ -105,14 +98,10 @@ class WaitBlock(Block):
         return {"thread": threading.get_ident()}
 
 
-class CounterManifest(BlockManifest):
-    model_config = CONFIG
+class CounterManifest(ToyManifest):
     type: Literal["test/counter@v1"]
     value: Selector()
-
-    @classmethod
-    def describe_outputs(cls) -> list[OutputDefinition]:
-        return [OutputDefinition(name="count", kind=[INTEGER_KIND])]
+    outputs = (OutputDefinition(name="count", kind=[INTEGER_KIND]),)
 
 
 class CounterBlock(Block):
@@ -125,8 +114,7 @@ class CounterBlock(Block):
         return {"count": state["n"]}
 
 
-class FailManifest(BlockManifest):
-    model_config = CONFIG
+class FailManifest(ToyManifest):
     type: Literal["test/fail@v1"]
     value: Selector()
     client: bool = True
