@@ -207,6 +207,10 @@ def test_logs_metrics_and_bad_requests(api, server):
     logs = api.get(f"/v2/endpoint/{NS}/obs/logs", params={"tail": 50})
     assert logs.status_code == 200 and "Uvicorn running on http://127.0.0.1:" in logs.text
     assert all(line.startswith("[obs-1-") for line in logs.text.splitlines())
+    with api.stream("GET", f"/v2/endpoint/{NS}/obs/logs", params={"tail": 2, "follow": True}) as followed:
+        assert followed.status_code == 200
+        first = next(followed.iter_text())
+    assert len(first.splitlines()) == 2 and first.startswith("[obs-1-")
 
     def sampled() -> Any:
         body = api.get(f"/v2/endpoint/{NS}/obs/metrics").json()

@@ -216,14 +216,17 @@ def logs(name: EndpointName, follow: Annotated[bool, typer.Option("--follow", "-
             typer.echo(call(client, "GET", f"/endpoint/{namespace}/{name}/logs", params=params), nl=False)
             return
         try:
-            with client.stream("GET", f"/endpoint/{namespace}/{name}/logs", params=params, timeout=None) as stream:
-                if stream.status_code >= 400:
-                    stream.read()
-                    err_console.print(f"[red]error ({stream.status_code}):[/red] {stream.text}")
-                    raise typer.Exit(1)
-                for chunk in stream.iter_text():
-                    typer.echo(chunk, nl=False)
-        except KeyboardInterrupt:
+            while True:  # the server ends each followed stream after a while: follow again for new lines only
+                with client.stream("GET", f"/endpoint/{namespace}/{name}/logs", params=params,
+                                   timeout=None) as stream:
+                    if stream.status_code >= 400:
+                        stream.read()
+                        err_console.print(f"[red]error ({stream.status_code}):[/red] {stream.text}")
+                        raise typer.Exit(1)
+                    for chunk in stream.iter_text():
+                        typer.echo(chunk, nl=False)
+                params["tail"] = 0
+        except (KeyboardInterrupt, httpx.HTTPError):
             pass
 
 

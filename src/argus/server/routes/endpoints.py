@@ -6,6 +6,7 @@ Keys come as ``Authorization: Bearer <key>`` (what ``huggingface_hub`` sends) or
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from datetime import datetime
 from ipaddress import ip_address
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
 router = APIRouter(prefix="/v2/endpoint", tags=["endpoints"])
 
 FOLLOW_POLL_S = 0.5
+FOLLOW_WINDOW_S = 30.0
+"""A followed log stream ends after this long (clients reconnect), so an open stream never holds up the
+server's graceful shutdown for long."""
 
 
 async def caller(request: Request) -> tuple[EndpointService, Principal]:
@@ -136,9 +140,10 @@ async def endpoint_metrics(request: Request, namespace: str, name: str, since: d
 
 @router.get("/{namespace}/{name}/logs", response_model=None)
 async def endpoint_logs(request: Request, namespace: str, name: str,
-                        tail: Annotated[int, Query(ge=1, le=10_000)] = 200,
+                        tail: Annotated[int, Query(ge=0, le=10_000)] = 200,
                         follow: bool = False) -> PlainTextResponse | StreamingResponse:
-    """Recent replica logs as text, each line prefixed with its replica; ``follow=true`` streams new lines."""
+    """Recent replica logs as text, each line prefixed with its replica; ``follow=true`` streams new lines
+    for up to 30 s (follow again with ``tail=0`` to go on)."""
     service, principal = await caller(request)
     service.require_manage(principal, namespace)
     service.runtime(namespace, name)
@@ -156,7 +161,9 @@ async def _follow(request: Request, service: EndpointService, namespace: str, na
     yield first
     backend = service.controller.backend
     offsets: dict[Path, int] = {path: path.stat().st_size for _, path in backend.log_files(namespace, name)}
-    while not await request.is_disconnected() and (namespace, name) in service.controller.runtimes:
+    until = time.monotonic() + FOLLOW_WINDOW_S
+    while not await request.is_disconnected() and (namespace, name) in service.controller.runtimes \
+            and time.monotonic() < until:
         text = await asyncio.to_thread(_new_lines, backend.log_files(namespace, name), offsets)
         if text:
             yield text
