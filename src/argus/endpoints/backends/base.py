@@ -27,7 +27,8 @@ class ReplicaSpec:
     generation: int
     model_id: str
     health_route: str
-    env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict, repr=False)
+    """The endpoint's env and secrets (kept out of reprs and logs)."""
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,8 @@ class Replica:
     spec: ReplicaSpec
     url: str
     """Base URL (``http://127.0.0.1:PORT``)."""
-    headers: dict[str, str]
-    """Headers the router adds to every forwarded request (the replica's private key)."""
+    headers: dict[str, str] = field(repr=False)
+    """Headers the router adds to every forwarded request (the replica's private key: kept out of reprs)."""
     started_at: float
     phase: ReplicaPhase = ReplicaPhase.STARTING
     ready_at: float | None = None
