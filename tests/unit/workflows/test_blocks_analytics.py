@@ -201,6 +201,32 @@ def test_path_deviation_is_the_discrete_frechet_distance(context) -> None:
     assert second["p"].data["path_deviation"].tolist() == pytest.approx([10.0])
 
 
+
+def test_v1_time_in_zone_and_path_deviation_take_video_and_time_from_the_metadata_input(context) -> None:
+    """The image carries no video metadata; the ``WorkflowVideoMetadata`` input names the video and the time."""
+    definition = workflow(
+        [{"type": "roboflow_core/time_in_zone@v1", "name": "zone", "image": "$inputs.image",
+          "metadata": "$inputs.meta", "detections": "$inputs.dets", "zone": [[155, 0], [255, 0], [255, 300]]},
+         {"type": "roboflow_core/path_deviation_analytics@v1", "name": "p", "metadata": "$inputs.meta",
+          "detections": "$inputs.dets", "reference_path": [[0, 50], [400, 50]]}],
+        {"timed": "$steps.zone.timed_detections", "p": "$steps.p.path_deviation_detections"},
+        extra_inputs=[{"type": "WorkflowVideoMetadata", "name": "meta"}])
+    compiled = compile_workflow(definition, context)
+
+    def run(video: str, number: int, x: float) -> dict[str, Any]:
+        meta = {"video_identifier": video, "frame_number": number, "fps": 2, "comes_from_video_file": True}
+        return compiled.run({"image": FRAME, "dets": [boxes([(x, 60)], tracker_ids=[3])], "meta": meta}).outputs[0]
+
+    # Object 3 sits inside the zone (x = 200) on frames 0, 1, 3 of video "a" (2 fps): 0, 0.5 and 1.5 s in.
+    times = [run("a", number, 200)["timed"].data["time_in_zone"].tolist() for number in (0, 1, 3)]
+    assert times == [[0.0], [0.5], [1.5]]
+    # Video "b" starts its own clock and its own path for the same tracker id.
+    first = run("b", 7, 200)
+    assert first["timed"].data["time_in_zone"].tolist() == [0.0]
+    assert first["p"].data["path_deviation"].tolist() == pytest.approx([math.hypot(200, 10)])
+    # Video "a"'s path so far is three points at (200, 60); one more at (400, 60): the far end pairs with x = 0.
+    assert run("a", 4, 400)["p"].data["path_deviation"].tolist() == pytest.approx([math.hypot(200, 10)])
+
 def test_frechet_distance_matches_a_brute_force_over_couplings() -> None:
     rng = np.random.default_rng(0)
     for _ in range(20):

@@ -9,7 +9,7 @@ where the reference recursed and could hit Python's recursion limit on long trac
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import supervision as sv
@@ -26,6 +26,7 @@ from argus.workflows.blocks.analytics.common import (
 )
 from argus.workflows.blocks.base import (
     Block,
+    BlockManifest,
     ImageSelector,
     Selector,
     VideoMetadataSelector,
@@ -82,11 +83,15 @@ class PathDeviationV2Manifest(_PathDeviationFields):
     image: ImageSelector()  # type: ignore[valid-type]
 
 
-class _PathDeviationBase(Block):
+class PathDeviationBlockV1(Block):
+    """Per video: the ``WorkflowVideoMetadata`` input's (v1) or the image's (v2)."""
+
+    manifest_class: ClassVar[type[BlockManifest]] = PathDeviationV1Manifest
     stateful = True
 
-    def _deviation(self, metadata: VideoMetadata, detections: sv.Detections, triggering_anchor: str,
-                   reference_path: Any) -> dict[str, Any]:
+    def run(self, detections: sv.Detections, triggering_anchor: str = "CENTER", reference_path: Any = None,
+            image: WorkflowImageData | None = None, metadata: VideoMetadata | None = None) -> dict[str, Any]:
+        metadata = frame_metadata(self, image, metadata)
         tracker_ids = require_tracked(detections, "Path Deviation")
         reference = np.array(parse_points(reference_path, "reference_path", at_least=2))
         paths: dict[int, list[np.ndarray]] = self.video_state(metadata.video_identifier, dict)
@@ -101,22 +106,7 @@ class _PathDeviationBase(Block):
         return {OUTPUT_KEY: result}
 
 
-class PathDeviationBlockV1(_PathDeviationBase):
-    """Per ``WorkflowVideoMetadata`` video."""
-
-    manifest_class = PathDeviationV1Manifest
-
-    def run(self, metadata: VideoMetadata, detections: sv.Detections, triggering_anchor: str = "CENTER",
-            reference_path: Any = None) -> dict[str, Any]:
-        return self._deviation(frame_metadata(self, metadata=metadata), detections, triggering_anchor,
-                               reference_path)
-
-
-class PathDeviationBlockV2(_PathDeviationBase):
+class PathDeviationBlockV2(PathDeviationBlockV1):
     """Per the image's video."""
 
     manifest_class = PathDeviationV2Manifest
-
-    def run(self, image: WorkflowImageData, detections: sv.Detections, triggering_anchor: str = "CENTER",
-            reference_path: Any = None) -> dict[str, Any]:
-        return self._deviation(frame_metadata(self, image), detections, triggering_anchor, reference_path)

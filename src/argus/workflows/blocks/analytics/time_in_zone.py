@@ -121,8 +121,11 @@ class _TimeInZoneBase(Block):
 
     many_zones = False  # v3: ``zone`` may be a list of polygons (an object is in if it is in any)
 
-    def _timed(self, metadata: VideoMetadata, detections: sv.Detections, zone: Any, triggering_anchor: str,
-               remove_out_of_zone_detections: bool, reset_out_of_zone_detections: bool) -> dict[str, Any]:
+    def run(self, image: WorkflowImageData, detections: sv.Detections, zone: Any, triggering_anchor: str,
+            remove_out_of_zone_detections: bool, reset_out_of_zone_detections: bool,
+            metadata: VideoMetadata | None = None) -> dict[str, Any]:
+        """Per video: the ``WorkflowVideoMetadata`` input's (v1), else the image's."""
+        metadata = frame_metadata(self, image, metadata)
         tracker_ids = require_tracked(detections, "Time in Zone")
         polygons = parse_polygons(zone) if self.many_zones else [parse_polygon(zone)]
         clock = self.video_state(metadata.video_identifier, _ZoneClock)
@@ -137,18 +140,11 @@ class TimeInZoneBlockV1(_TimeInZoneBase):
 
     manifest_class = TimeInZoneV1Manifest
 
-    def run(self, image: WorkflowImageData, metadata: VideoMetadata, detections: sv.Detections,
-            **params: Any) -> dict[str, Any]:
-        return self._timed(frame_metadata(self, image, metadata), detections, **params)
-
 
 class TimeInZoneBlockV2(_TimeInZoneBase):
     """Per the image's video."""
 
     manifest_class: ClassVar[type[BlockManifest]] = TimeInZoneV2Manifest
-
-    def run(self, image: WorkflowImageData, detections: sv.Detections, **params: Any) -> dict[str, Any]:
-        return self._timed(frame_metadata(self, image), detections, **params)
 
 
 class TimeInZoneBlockV3(TimeInZoneBlockV2):
