@@ -77,10 +77,13 @@ class LineCounterV2Manifest(_LineCounterFields):
 
 
 class _LineCounterBase(Block):
-    stateful = True
+    """Counts per video: the ``WorkflowVideoMetadata`` input's (v1) or the image's (v2)."""
 
-    def _count(self, metadata: VideoMetadata, detections: sv.Detections, line_segment: Any,
-               triggering_anchor: str | None) -> tuple[sv.LineZone, sv.Detections, sv.Detections]:
+    stateful = True
+    crossed_outputs = True  # v2 also returns the detections that crossed in this frame
+
+    def run(self, detections: sv.Detections, line_segment: Any, triggering_anchor: str | None = None,
+            image: WorkflowImageData | None = None, metadata: VideoMetadata | None = None) -> dict[str, Any]:
         require_tracked(detections, "Line Counter")
 
         def new_zone() -> sv.LineZone:
@@ -90,31 +93,22 @@ class _LineCounterBase(Block):
             return sv.LineZone(start=sv.Point(*start), end=sv.Point(*end),
                                triggering_anchors=[position(triggering_anchor)])
 
-        zone = self.video_state(metadata.video_identifier, new_zone)
+        zone = self.video_state(frame_metadata(self, image, metadata).video_identifier, new_zone)
         crossed_in, crossed_out = zone.trigger(detections=detections)
-        return zone, subset(detections, crossed_in), subset(detections, crossed_out)
+        counts: dict[str, Any] = {"count_in": zone.in_count, "count_out": zone.out_count}
+        if self.crossed_outputs:
+            counts.update(detections_in=subset(detections, crossed_in), detections_out=subset(detections, crossed_out))
+        return counts
 
 
 class LineCounterBlockV1(_LineCounterBase):
-    """Counts per ``WorkflowVideoMetadata`` video."""
+    """Counts only."""
 
     manifest_class = LineCounterV1Manifest
-
-    def run(self, metadata: VideoMetadata, detections: sv.Detections, line_segment: Any,
-            triggering_anchor: str = "CENTER") -> dict[str, Any]:
-        zone, _, _ = self._count(frame_metadata(self, metadata=metadata), detections, line_segment,
-                                 triggering_anchor)
-        return {"count_in": zone.in_count, "count_out": zone.out_count}
+    crossed_outputs = False
 
 
 class LineCounterBlockV2(_LineCounterBase):
-    """Counts per the image's video."""
+    """Counts and this frame's crossings."""
 
     manifest_class = LineCounterV2Manifest
-
-    def run(self, image: WorkflowImageData, detections: sv.Detections, line_segment: Any,
-            triggering_anchor: str | None = None) -> dict[str, Any]:
-        zone, crossed_in, crossed_out = self._count(frame_metadata(self, image), detections, line_segment,
-                                                    triggering_anchor)
-        return {"count_in": zone.in_count, "count_out": zone.out_count,
-                "detections_in": crossed_in, "detections_out": crossed_out}
