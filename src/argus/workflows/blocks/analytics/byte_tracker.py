@@ -163,7 +163,11 @@ def _new_tracks(fps: float | None, track_activation_threshold: float, lost_track
 class _ByteTrackerBase(Block):
     stateful = True
 
-    def _tracks(self, metadata: VideoMetadata, fps: float | None, params: dict[str, Any]) -> _VideoTracks:
+    def _tracks(self, params: dict[str, Any], image: WorkflowImageData | None = None,
+                metadata: VideoMetadata | None = None, frame_rate: float | None = None) -> _VideoTracks:
+        """The tracks of the frame's video (``frame_rate`` or the video's fps sets a new tracker's frame rate)."""
+        metadata = frame_metadata(self, image, metadata)
+        fps = frame_rate or metadata.fps
         return self.video_state(metadata.video_identifier, lambda: _new_tracks(fps, **params))
 
 
@@ -177,8 +181,7 @@ class ByteTrackerBlockV1(_ByteTrackerBase):
             ) -> dict[str, Any]:
         params = {"track_activation_threshold": track_activation_threshold, "lost_track_buffer": lost_track_buffer,
                   "minimum_matching_threshold": minimum_matching_threshold, "minimum_consecutive_frames": 1}
-        tracks = self._tracks(metadata, frame_rate or metadata.fps, params)
-        return {OUTPUT_KEY: tracks.update(predictions)}
+        return {OUTPUT_KEY: self._tracks(params, metadata=metadata, frame_rate=frame_rate).update(predictions)}
 
 
 class ByteTrackerBlockV2(_ByteTrackerBase):
@@ -187,8 +190,7 @@ class ByteTrackerBlockV2(_ByteTrackerBase):
     manifest_class = ByteTrackerV2Manifest
 
     def run(self, image: WorkflowImageData, detections: sv.Detections, **params: Any) -> dict[str, Any]:
-        metadata = frame_metadata(self, image)
-        return {OUTPUT_KEY: self._tracks(metadata, metadata.fps, params).update(detections)}
+        return {OUTPUT_KEY: self._tracks(params, image).update(detections)}
 
 
 class ByteTrackerBlockV3(_ByteTrackerBase):
@@ -198,8 +200,7 @@ class ByteTrackerBlockV3(_ByteTrackerBase):
 
     def run(self, image: WorkflowImageData, detections: sv.Detections, instances_cache_size: int = 16384,
             **params: Any) -> dict[str, Any]:
-        metadata = frame_metadata(self, image)
-        tracks = self._tracks(metadata, metadata.fps, params)
+        tracks = self._tracks(params, image)
         tracked = tracks.update(detections)
         ids = tracked.tracker_id if tracked.tracker_id is not None else np.zeros(0, dtype=int)
         seen = np.asarray([tracks.record(int(i), instances_cache_size) for i in ids], dtype=np.bool_)
