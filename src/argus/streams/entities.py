@@ -165,3 +165,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         return value.isoformat()
     return value
+
+
+NAMED_WORKFLOWS_MESSAGE = ("Workflows saved on the Roboflow platform (workspace_name / workflow_id) are not available "
+                           "on a self-hosted Argus server: send the definition as workflow_specification.")

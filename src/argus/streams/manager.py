@@ -31,7 +31,6 @@ from argus.errors import (
     OverloadedError,
     ServerError,
 )
-from argus.streams.worker import run_worker
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +98,8 @@ class StreamManager:
     def _start(self, payload: dict[str, Any]) -> str:
         pipeline_id = str(uuid.uuid4())
         parent_end, child_end = self._context.Pipe(duplex=True)
+        from argus.streams.worker import run_worker  # PyAV and supervision only once a pipeline starts
+
         process = self._context.Process(target=run_worker, args=(child_end, self.settings, os.getpid()),
                                         name=f"argus-pipeline-{pipeline_id[:8]}", daemon=True)
         process.start()

@@ -19,7 +19,7 @@ from argus.errors import (
     NotFoundError,
     NotImplementedFeatureError,
 )
-from argus.streams.entities import FINAL_STATES, StreamState
+from argus.streams.entities import FINAL_STATES, NAMED_WORKFLOWS_MESSAGE, StreamState
 from argus.streams.pipeline import InferencePipeline
 from argus.streams.sinks import InMemoryBufferSink, serialize_prediction
 from argus.streams.sources import StreamOperationNotAllowedError
@@ -27,10 +27,6 @@ from argus.streams.sources import StreamOperationNotAllowedError
 logger = logging.getLogger(__name__)
 
 _PARENT_CHECK_S = 0.5
-NAMED_WORKFLOWS_MESSAGE = ("Workflows saved on the Roboflow platform (workspace_name / workflow_id) are not available "
-                           "on a self-hosted Argus server: send the definition as workflow_specification.")
-
-
 def error_response(error: BaseException) -> dict[str, Any]:
     """The manager's error form of an exception."""
     if isinstance(error, NotImplementedFeatureError):

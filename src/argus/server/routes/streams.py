@@ -32,9 +32,9 @@ from argus.server.routes.streams_schemas import (
     WorkflowConfiguration,
 )
 from argus.server.state import get_state
+from argus.streams.entities import NAMED_WORKFLOWS_MESSAGE
 from argus.streams.manager import StreamManager
 from argus.streams.readers import describe_reference
-from argus.streams.worker import NAMED_WORKFLOWS_MESSAGE
 
 router = APIRouter(prefix="/inference_pipelines", tags=["inference pipelines"])
 _manager_lock = threading.Lock()

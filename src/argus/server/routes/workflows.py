@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from types import ModuleType
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, Request
@@ -19,15 +20,6 @@ from argus.errors import ArgusError
 from argus.server.errors import error_response
 from argus.server.responses import ORJSONResponse
 from argus.server.state import AppState, get_state
-from argus.workflows import WorkflowContext, compile_workflow, serialize_outputs
-from argus.workflows.compiler import build_plan
-from argus.workflows.describe import (
-    EXECUTION_ENGINE_VERSIONS,
-    definition_schema,
-    describe_blocks,
-    describe_interface,
-    dynamic_outputs,
-)
 from argus.workflows.errors import error_body
 from argus.workflows.store import WorkflowStore
 
@@ -93,8 +85,22 @@ async def _answer(request: Request, work: Callable[[], T], headers: dict[str, st
     return ORJSONResponse(content, headers=headers)
 
 
+def _describe() -> ModuleType:
+    """``argus.workflows.describe``, imported on first use: it loads every block (and supervision), which
+    would otherwise add most of a second to the server's start."""
+    from argus.workflows import describe
+
+    return describe
+
+
 def _run(state: AppState, definition: dict[str, Any], options: _RunOptions, workflow_id: str | None
          ) -> dict[str, Any]:
+    from argus.workflows import (  # see _describe
+        WorkflowContext,
+        compile_workflow,
+        serialize_outputs,
+    )
+
     context = WorkflowContext(settings=state.settings, manager=state.manager, workflow_id=workflow_id)
     compiled = compile_workflow(definition, context)
     result = compiled.run(options.inputs, profile=options.enable_profiling, disable_sinks=options.disable_sinks)
@@ -133,6 +139,8 @@ async def validate(request: Request, definition: Annotated[Any, Body()]) -> ORJS
     """Compile a definition without running it: ``{"status": "ok"}`` or the 400 error."""
 
     def work() -> dict[str, str]:
+        from argus.workflows.compiler import build_plan  # see _describe
+
         build_plan(definition)
         return {"status": "ok"}
 
@@ -142,13 +150,13 @@ async def validate(request: Request, definition: Annotated[Any, Body()]) -> ORJS
 @router.get("/workflows/execution_engine/versions")
 async def execution_engine_versions() -> dict[str, list[str]]:
     """Versions of the workflow execution engine this server runs definitions for."""
-    return {"versions": EXECUTION_ENGINE_VERSIONS}
+    return {"versions": _describe().EXECUTION_ENGINE_VERSIONS}
 
 
 @router.get("/workflows/blocks/describe")
 async def describe_blocks_get(request: Request) -> ORJSONResponse:
     """Every block: manifest JSON Schema, outputs, kinds (and the kinds' connections)."""
-    return await _answer(request, describe_blocks)
+    return await _answer(request, lambda: _describe().describe_blocks())
 
 
 @router.post("/workflows/blocks/describe")
@@ -156,7 +164,7 @@ async def describe_blocks_post(request: Request, body: DescribeBlocksRequest | N
     """As the GET, plus the custom Python blocks of ``dynamic_blocks_definitions``."""
     definitions = body.dynamic_blocks_definitions if body else []
     if not definitions:
-        return await _answer(request, describe_blocks)
+        return await _answer(request, lambda: _describe().describe_blocks())
     state = get_state(request)
 
     def work() -> dict[str, Any]:
@@ -167,7 +175,7 @@ async def describe_blocks_post(request: Request, body: DescribeBlocksRequest | N
 
         document = WorkflowDocument(dynamic_blocks_definitions=definitions)
         registry = extend_registry(document, default_registry(), BlockContext(settings=state.settings))
-        return describe_blocks(registry)
+        return _describe().describe_blocks(registry)
 
     return await _answer(request, work)
 
@@ -175,23 +183,23 @@ async def describe_blocks_post(request: Request, body: DescribeBlocksRequest | N
 @router.get("/workflows/definition/schema")
 async def workflow_schema(request: Request) -> ORJSONResponse:
     """JSON Schema of a workflow definition, generated from the block manifests."""
-    return await _answer(request, lambda: {"schema": definition_schema()})
+    return await _answer(request, lambda: {"schema": _describe().definition_schema()})
 
 
 @router.post("/workflows/describe_interface")
 async def interface(request: Request, body: DescribeInterfaceRequest) -> ORJSONResponse:
     """Inputs and outputs of a definition with their kinds."""
-    return await _answer(request, lambda: describe_interface(body.specification))
+    return await _answer(request, lambda: _describe().describe_interface(body.specification))
 
 
 @router.post("/{workspace_name}/workflows/{workflow_id}/describe_interface")
 async def stored_interface(request: Request, workspace_name: str, workflow_id: str) -> ORJSONResponse:
     """Inputs and outputs of a stored workflow."""
     state = get_state(request)
-    return await _answer(request, lambda: describe_interface(_stored(state).get(workspace_name, workflow_id).load()))
+    return await _answer(request, lambda: _describe().describe_interface(_stored(state).get(workspace_name, workflow_id).load()))
 
 
 @router.post("/workflows/blocks/dynamic_outputs")
 async def block_outputs(request: Request, step: Annotated[Any, Body()]) -> ORJSONResponse:
     """Outputs of one step manifest (they may depend on its fields)."""
-    return await _answer(request, lambda: dynamic_outputs(step))
+    return await _answer(request, lambda: _describe().dynamic_outputs(step))
