@@ -235,3 +235,10 @@ def test_bad_colour_settings_are_client_errors(context, photo, fields, message) 
     with pytest.raises(ClientError, match=message):
         run_block(context, photo, {"type": "BoundingBoxVisualization", **fields},
                   extra_inputs=[{"type": "WorkflowParameter", "name": "axis"}], inputs={"axis": "DIAGONAL"})
+
+
+@pytest.mark.parametrize("block", ["roboflow_core/dot_visualization@v1", "roboflow_core/crop_visualization@v1"])
+def test_a_bad_anchor_names_the_position_field(context, photo, block: str) -> None:
+    with pytest.raises(ClientError, match="Step 'viz': position must be one of"):
+        run_block(context, photo, {"type": block, "position": "$inputs.where"},
+                  extra_inputs=[{"type": "WorkflowParameter", "name": "where"}], inputs={"where": "MIDDLE"})

@@ -38,7 +38,7 @@ class CropVisualizationBlockV1(AnnotatorBlock):
 
     def annotator(self, position: str, scale_factor: float, border_thickness: int, color: Any,
                   color_lookup: Any) -> Any:
-        return sv.CropAnnotator(position=anchor_position(position), scale_factor=float(scale_factor),
+        return sv.CropAnnotator(position=anchor_position(position, "position"), scale_factor=float(scale_factor),
                                 border_thickness=int(border_thickness), border_color=color,
                                 border_color_lookup=color_lookup)
 

@@ -37,6 +37,6 @@ class DotVisualizationBlockV1(AnnotatorBlock):
     colorable = True
 
     def annotator(self, position: str, radius: int, outline_thickness: int, **colors: Any) -> Any:
-        return sv.DotAnnotator(position=anchor_position(position), radius=int(radius),
+        return sv.DotAnnotator(position=anchor_position(position, "position"), radius=int(radius),
                                outline_thickness=int(outline_thickness), **colors)
 
