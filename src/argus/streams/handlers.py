@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from argus.errors import InvalidInputError, NotImplementedFeatureError
+from argus.errors import InvalidInputError
 from argus.streams.entities import VideoFrame
 
 logger = logging.getLogger(__name__)
@@ -60,18 +60,9 @@ def workflow_handler(definition: dict[str, Any], *, image_input_name: str = "ima
 
     Video metadata (video identifier, frame number, timestamp, fps) goes to the workflow's
     ``WorkflowVideoMetadata`` input when it declares one, so stateful blocks keep state per source.
-
-    Raises:
-        NotImplementedFeatureError: the workflow engine is not part of this installation (501).
     """
-    try:
-        from argus.workflows import WorkflowContext, compile_workflow
-    except ImportError as error:
-        raise NotImplementedFeatureError(
-            "Workflow pipelines need the workflow engine (argus.workflows), which this installation does "
-            f"not provide yet ({error}); run a model pipeline with a model_id instead."
-        ) from error
     from argus.settings import Settings
+    from argus.workflows import WorkflowContext, compile_workflow
 
     declared = workflow_inputs(definition)
     if image_input_name not in declared:
