@@ -17,7 +17,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ArgusError",
+    "AsyncClient",
     "ClassificationResult",
+    "Client",
     "ClientError",
     "DetectionResult",
     "Detections",
@@ -27,16 +29,25 @@ __all__ = [
     "Settings",
     "VideoSource",
     "VisionModel",
+    "WorkflowContext",
     "__version__",
+    "compile_workflow",
     "get_model",
     "load_image",
 ]
 
+# Loaded on first use, so ``import argus`` stays light: name -> module that defines it.
+_LAZY = {
+    "InferencePipeline": "argus.streams", "VideoSource": "argus.streams",
+    "Client": "argus.sdk", "AsyncClient": "argus.sdk",
+    "WorkflowContext": "argus.workflows", "compile_workflow": "argus.workflows",
+}
+
 
 def __getattr__(name: str) -> object:
-    # The video names load argus.streams (and supervision) on first use, not on ``import argus``.
-    if name in ("InferencePipeline", "VideoSource"):
-        import argus.streams
+    # Video, the HTTP client and workflows load (with supervision, PyAV, httpx) when first used.
+    if name in _LAZY:
+        import importlib
 
-        return getattr(argus.streams, name)
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'argus' has no attribute {name!r}")
