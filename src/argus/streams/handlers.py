@@ -41,6 +41,7 @@ def model_handler(model_id: str, params: dict[str, Any], *, settings: Any = None
         return [result.to_roboflow() for result in results]
 
     run.model = model  # type: ignore[attr-defined]
+    run.max_in_flight = model.batcher.policy.instances  # type: ignore[attr-defined]  # stateless: frames may overlap
     return run
 
 

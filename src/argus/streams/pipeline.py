@@ -18,7 +18,9 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from enum import Enum
 from typing import Any
 
@@ -62,7 +64,7 @@ class InferencePipeline:
                  on_prediction: OnPrediction | None, *, watchdog: PipelineWatchDog,
                  batch_collection_timeout: float | None = None, sink_mode: SinkMode | str = SinkMode.ADAPTIVE,
                  predictions_queue_size: int = PREDICTIONS_QUEUE_SIZE,
-                 status_handlers: list[StatusHandler] | None = None) -> None:
+                 status_handlers: list[StatusHandler] | None = None, max_in_flight: int = 1) -> None:
         self.sources = sources
         self._status_handlers = list(status_handlers or [watchdog.on_status_update])
         self.watchdog = watchdog
@@ -76,6 +78,12 @@ class InferencePipeline:
         self._dispatch_thread: threading.Thread | None = None
         self._started = False
         self.last_error: str | None = None
+        # Batches inferred at once. Above 1 (stateless model handlers only) the next batch runs while the
+        # previous one finishes, on the model's second runner; results still reach the sinks in order.
+        self._max_in_flight = max(1, max_in_flight)
+        self._in_flight: deque[tuple[list[VideoFrame], float, Future[Any]]] = deque()
+        self._in_flight_lock = threading.Lock()
+        self._slots = threading.Semaphore(self._max_in_flight)
 
     # ------------------------------------------------------------------------------ constructors
 
@@ -145,7 +153,8 @@ class InferencePipeline:
         watchdog.register_video_sources(sources)
         return cls(sources, on_video_frame, on_prediction, watchdog=watchdog,
                        batch_collection_timeout=batch_collection_timeout, sink_mode=sink_mode,
-                       predictions_queue_size=predictions_queue_size, status_handlers=handlers)
+                       predictions_queue_size=predictions_queue_size, status_handlers=handlers,
+                       max_in_flight=int(getattr(on_video_frame, "max_in_flight", 1)))
 
     # ------------------------------------------------------------------------------ control
 
@@ -210,6 +219,8 @@ class InferencePipeline:
     # ------------------------------------------------------------------------------ threads
 
     def _inference_loop(self) -> None:
+        workers = (ThreadPoolExecutor(self._max_in_flight, thread_name_prefix="argus-infer")
+                   if self._max_in_flight > 1 else None)
         try:
             while not self._stop.is_set():
                 frames = self._collect()
@@ -218,19 +229,42 @@ class InferencePipeline:
                 if not frames:
                     continue
                 started = time.perf_counter()
-                try:
-                    predictions = list(self._on_video_frame(frames))
-                except Exception as error:  # one bad batch must not end a live pipeline
-                    self._report(INFERENCE_ERROR_EVENT, error)
+                if workers is None:
+                    self._finish(frames, started, self._predict(frames))
                     continue
-                if len(predictions) != len(frames):
-                    self._report(INFERENCE_ERROR_EVENT, ValueError(
-                        f"{len(predictions)} predictions for {len(frames)} frames"))
-                    continue
-                self.watchdog.on_batch_done()
-                self._put((frames, predictions, started, time.perf_counter()))
+                self._slots.acquire()
+                future = workers.submit(self._predict, frames)
+                with self._in_flight_lock:
+                    self._in_flight.append((frames, started, future))
+                future.add_done_callback(self._deliver_in_order)
         finally:
+            if workers is not None:
+                workers.shutdown(wait=True)  # in-flight batches are delivered before the end marker
             self._put(_END, force=True)
+
+    def _predict(self, frames: list[VideoFrame]) -> list[Any] | Exception:
+        try:
+            return list(self._on_video_frame(frames))
+        except Exception as error:  # one bad batch must not end a live pipeline
+            return error
+
+    def _deliver_in_order(self, _done: Future[Any]) -> None:
+        """Hand finished batches to the sinks in the order they were read, whichever finished first."""
+        with self._in_flight_lock:
+            while self._in_flight and self._in_flight[0][2].done():
+                frames, started, future = self._in_flight.popleft()
+                self._slots.release()
+                self._finish(frames, started, future.result())
+
+    def _finish(self, frames: list[VideoFrame], started: float, outcome: list[Any] | Exception) -> None:
+        if isinstance(outcome, Exception):
+            self._report(INFERENCE_ERROR_EVENT, outcome)
+            return
+        if len(outcome) != len(frames):
+            self._report(INFERENCE_ERROR_EVENT, ValueError(f"{len(outcome)} predictions for {len(frames)} frames"))
+            return
+        self.watchdog.on_batch_done()
+        self._put((frames, outcome, started, time.perf_counter()))
 
     def _collect(self) -> list[VideoFrame] | None:
         """One frame from each source that has one (None once every source is exhausted)."""

@@ -229,3 +229,42 @@ def test_batch_collection_timeout_does_not_wait_for_a_dead_source(videos: dict[s
         pipeline.terminate()
         pipeline.join(timeout=30)
     assert delivered == [[(0, i), None] for i in range(1, SHORT + 1)]
+
+
+def test_overlapping_batches_reach_the_sinks_in_frame_order(videos: dict[str, Path]) -> None:
+    """With two batches in flight (as model pipelines run), a slow batch still comes out before the
+    faster one read after it, and a failing batch is skipped alone."""
+    import time
+
+    delivered: list[tuple[int, int]] = []
+    overlapped = threading.Event()
+    lock = threading.Lock()
+    active = 0
+    started: set[int] = set()
+
+    def logic(frames: list[VideoFrame]) -> list[int]:
+        nonlocal active
+        (frame,) = frames
+        with lock:
+            active += 1
+            started.add(frame.frame_id)
+            if active == 2:
+                overlapped.set()
+        try:
+            if frame.frame_id % 2:  # odd frames wait for the next frame to start, so it finishes first
+                deadline = time.monotonic() + 1.0
+                while time.monotonic() < deadline and frame.frame_id + 1 not in started:
+                    time.sleep(0.002)
+            if frame.frame_id == 6:
+                raise RuntimeError("bad frame")
+            return [frame.frame_id]
+        finally:
+            with lock:
+                active -= 1
+
+    logic.max_in_flight = 2  # type: ignore[attr-defined]
+    run(InferencePipeline.init_with_custom_logic(videos["short"], logic,
+                                                 lambda p, f: delivered.append((p, f.frame_id))))
+    assert overlapped.is_set()
+    assert [frame_id for _, frame_id in delivered] == [i for i in range(1, SHORT + 1) if i != 6]
+    assert all(prediction == frame_id for prediction, frame_id in delivered)
