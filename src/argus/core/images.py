@@ -108,7 +108,8 @@ class ReducedImage(np.ndarray):
     full_size: tuple[int, int] | None = None
 
     def __array_finalize__(self, obj: Any) -> None:
-        self.full_size = getattr(obj, "full_size", None)
+        # A slice or a derived array is not the whole picture: it gets its own (shape) geometry.
+        self.full_size = None
 
 
 _REDUCED_FLAGS = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}

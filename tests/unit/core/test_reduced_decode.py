@@ -78,3 +78,11 @@ def test_loading_a_reduced_image_keeps_its_full_size() -> None:
     reduced = decode_image_bytes(jpeg(collage(width=1280, height=720)), hint=DecodeHint(416, 416, cover=False))
     loaded = load_image(reduced)
     assert isinstance(loaded, ReducedImage) and loaded.full_size == (1280, 720)
+
+
+def test_a_slice_of_a_reduced_image_has_its_own_geometry() -> None:
+    reduced = decode_image_bytes(jpeg(collage(width=1280, height=720)), hint=DecodeHint(416, 416, cover=False))
+    crop = reduced[10:110, 20:220]
+    assert crop.full_size is None  # fit_image then maps to the crop's own pixels, not the photo's
+    _, transform = fit_image(crop, 416, 416, ResizeMode.LETTERBOX)
+    assert (transform.width, transform.height) == (200, 100)
