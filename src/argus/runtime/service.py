@@ -67,7 +67,6 @@ class InferenceOutcome:
     cold_start: bool
     load_seconds: float
     seconds: float
-    images: list[Any] = field(default_factory=list, repr=False)
     stages: dict[str, float] = field(default_factory=dict)
     """Seconds per stage: decode, queue (waiting for a batch), model (the batch's run), pre/post, render."""
 
@@ -112,7 +111,7 @@ class InferenceService:
         stages = {"decode": decoded - started, "queue": ticket.queue_seconds, "model": ticket.run_seconds,
                   "prepost": max(0.0, inferred - decoded - ticket.queue_seconds - ticket.run_seconds),
                   "render": finished - inferred}
-        return InferenceOutcome(bodies, model.model_id, cold, load_seconds, finished - started, arrays, stages)
+        return InferenceOutcome(bodies, model.model_id, cold, load_seconds, finished - started, stages)
 
     @staticmethod
     def render(result: Result, image: Any, options: RenderOptions, inference_id: str | None = None
