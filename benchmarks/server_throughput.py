@@ -226,7 +226,8 @@ class BaselineRates:
 def run_model(model_id: str, args: argparse.Namespace, images: list[bytes], photo_dir: Path) -> None:
     home = Path(tempfile.mkdtemp(prefix="argus-bench-"))
     baseline = Baseline(model_id, home, images)  # also puts the model in this home's store
-    _, _, ready_seconds = stop(*start_server(home, preload=None))
+    cold_process, _, ready_seconds = start_server(home, preload=None)
+    stop(cold_process)
     process, url, _ = start_server(home, preload=model_id)
     rows = []
     try:
@@ -245,14 +246,13 @@ def run_model(model_id: str, args: argparse.Namespace, images: list[bytes], phot
                 rows.append((result, rates, cpu_ms))
         memory = resident_mb(process.pid)
     finally:
-        stop(process, url, 0.0)
+        stop(process)
     print_table(model_id, rows, memory, ready_seconds, args)
 
 
-def stop(process: subprocess.Popen[bytes], url: str, seconds: float) -> tuple[subprocess.Popen[bytes], str, float]:
+def stop(process: subprocess.Popen[bytes]) -> None:
     process.terminate()
     process.wait(timeout=30)
-    return process, url, seconds
 
 
 def print_table(model_id: str, rows: list[tuple[LoadResult, BaselineRates, float]], memory: float, ready: float,
