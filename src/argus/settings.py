@@ -105,6 +105,10 @@ class Settings(BaseSettings):
     """Seconds one call of a custom Python block may run before its sandbox process is killed."""
     custom_python_memory_mb: int = Field(default=1024, ge=0, validation_alias=_env("custom_python_memory_mb"))
     """Address-space limit of a custom Python sandbox process (MiB; the interpreter and numpy need ~500)."""
+    custom_python_isolation: Literal["kernel", "none"] = Field(default="kernel",
+                                                              validation_alias=_env("custom_python_isolation"))
+    """``kernel``: custom Python runs confined by Landlock, seccomp and an unprivileged uid, and the server refuses
+    to start with custom Python on where a layer is missing; ``none``: the operator runs it unconfined."""
     allow_private_webhook_urls: bool = Field(default=False, validation_alias=_env("allow_private_webhook_urls"))
     """Let the webhook sink call loopback, private or link-local addresses (off: SSRF guard)."""
     workflow_sink_dir: Path | None = Field(
@@ -170,6 +174,15 @@ class Settings(BaseSettings):
     def zoo_cache_path(self) -> Path:
         """``zoo_cache_dir`` with ``~`` expanded."""
         return self.zoo_cache_dir.expanduser()
+
+    @property
+    def protected_paths(self) -> list[Path]:
+        """Server paths untrusted code must never read: home, stores, caches, key files, the database."""
+        paths = [self.home_dir, self.model_store_dir, self.workflow_store_dir, self.zoo_cache_path]
+        paths += [p.expanduser() for p in (self.workflow_sink_dir, self.api_key_file) if p is not None]
+        if self.database.startswith("sqlite:///"):
+            paths.append(Path(self.database.removeprefix("sqlite:///")).expanduser())
+        return paths
 
     @property
     def database(self) -> str:

@@ -28,6 +28,7 @@ from argus.server.routes import endpoints_app, infer, legacy, models, oip, ops, 
 from argus.server.routes import workflows as workflow_routes
 from argus.server.state import AppState
 from argus.settings import Settings
+from argus.workflows.confinement import require_isolation
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ def _preload(state: AppState) -> None:
 def create_app(settings: Settings | None = None, manager: ModelManager | None = None) -> FastAPI:
     """Build the server. Whatever is not passed in is built from ``settings``."""
     settings = settings or Settings()
+    require_isolation(settings.allow_custom_python, settings.custom_python_isolation)
     manager = manager or ModelManager(settings)
     state = AppState(settings=settings, manager=manager, service=InferenceService(manager),
                      metrics=ServerMetrics(), api_keys=settings.all_api_keys)

@@ -1,14 +1,15 @@
-"""Run workflow-supplied Python in a separate process with a timeout and a memory limit.
+"""Run workflow-supplied Python in a separate, kernel-confined process with a timeout and a memory limit.
 
 Custom Python blocks (``dynamic_blocks_definitions``) never run in the server process. Each
 compiled dynamic block owns one :class:`SandboxProcess`: a child started with
-``python -m argus.workflows.sandbox_worker`` that caps its address space with
-``resource.setrlimit`` before it sees the code. Inputs go to it pickled over a pipe; its answers
+``python -m argus.workflows.sandbox_worker`` in its own session and private temp folder, that caps
+its address space with ``resource.setrlimit`` and confines itself with Landlock, seccomp and an
+unprivileged uid (:mod:`argus.workflows.confinement`) before it sees the code. Inputs go to it pickled over a pipe; its answers
 come back through :class:`SafeUnpickler`, which rebuilds only plain data (numpy arrays,
 ``sv.Detections``, workflow images, builtins), so a hostile answer cannot run code in the server
 while it is unpickled.
 
-A call that runs past the timeout kills the child (the next call starts a fresh one); a child
+A call that runs past the timeout kills the child's process group (the next call starts a fresh one); a child
 that dies (killed by the kernel, crashed) is reported with its exit status. Both raise
 :class:`CustomPythonError` naming the block. When a block is dropped (its compiled workflow is
 done), a healthy child goes to a small warm pool and serves the next block with the same code
@@ -32,15 +33,20 @@ import logging
 import os
 import pickle
 import select
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
-from argus.errors import ArgusError
+from argus.errors import ArgusError, ServerError
+from argus.workflows.confinement import UNPRIVILEGED_ID
 from argus.workflows.sandbox_worker import HEADER
 
 logger = logging.getLogger(__name__)
@@ -55,13 +61,38 @@ class CustomPythonError(ArgusError):
     code = "custom_python_error"
 
 
+class SandboxUnavailableError(ServerError):
+    """The server cannot confine a sandbox as configured (an operator's problem; no user code ran)."""
+
+    status_code = 503
+    code = "sandbox_unavailable"
+
+
 @dataclass(frozen=True)
 class SandboxLimits:
-    """Per-call wall-clock timeout (seconds) and the child's address-space cap (MiB, 0 = none)."""
+    """Per-call wall-clock timeout (seconds), the child's address-space cap (MiB, 0 = none), its confinement
+    (``kernel``, or ``none`` where the operator said so) and the server paths it must never be able to read."""
 
     timeout_s: float = 10.0
     memory_mb: int = 1024
     startup_timeout_s: float = 60.0
+    isolation: Literal["kernel", "none"] = "kernel"
+    protected_paths: tuple[Path, ...] = ()
+
+
+@dataclass
+class _Child:
+    """A sandbox process and its private temp folder (removed with it)."""
+
+    process: subprocess.Popen[bytes]
+    private_dir: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
 
 
 # The only globals an answer's pickle may name: data classes and numpy's own rebuild helpers.
@@ -101,22 +132,23 @@ class _WarmPool:
     """
 
     def __init__(self, size: int = 4) -> None:
-        self._idle: OrderedDict[int, tuple[str, subprocess.Popen[bytes]]] = OrderedDict()
+        self._idle: OrderedDict[int, tuple[str, _Child]] = OrderedDict()
         self._size = size
         self._lock = threading.Lock()
 
-    def take(self, key: str) -> subprocess.Popen[bytes] | None:
+    def take(self, key: str) -> _Child | None:
         with self._lock:
-            for pid, (owner, process) in list(self._idle.items()):
+            for pid, (owner, child) in list(self._idle.items()):
                 if owner == key:
                     del self._idle[pid]
-                    if process.poll() is None:
-                        return process
+                    if child.alive():
+                        return child
+                    _stop(child)
         return None
 
-    def give(self, key: str, process: subprocess.Popen[bytes]) -> None:
+    def give(self, key: str, child: _Child) -> None:
         with self._lock:
-            self._idle[process.pid] = (key, process)
+            self._idle[child.pid] = (key, child)
             evicted = [self._idle.popitem(last=False)[1][1] for _ in range(max(0, len(self._idle) - self._size))]
         for old in evicted:
             _stop(old)
@@ -124,17 +156,23 @@ class _WarmPool:
     def clear(self) -> None:
         with self._lock:
             idle, self._idle = list(self._idle.values()), OrderedDict()
-        for _, process in idle:
-            _stop(process)
+        for _, child in idle:
+            _stop(child)
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def _stop(child: _Child) -> None:
+    """Kill the child's whole process group, reap it and remove its private folder."""
+    process = child.process
     for stream in (process.stdin, process.stdout):
         if stream:
             stream.close()
     if process.poll() is None:
-        process.kill()
+        try:
+            os.killpg(process.pid, signal.SIGKILL)  # its own session: anything it started goes too
+        except (ProcessLookupError, PermissionError):
+            process.kill()
     process.wait()
+    shutil.rmtree(child.private_dir, ignore_errors=True)
 
 
 # Environment variables the child keeps: enough to find Python and its packages, none of the server's
@@ -143,11 +181,21 @@ _KEPT_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "PYTHONPATH", "PYTHON
                      "SYSTEMROOT")
 
 
-def sandbox_environment() -> dict[str, str]:
-    """The child's environment: the server's minus everything but :data:`_KEPT_ENVIRONMENT`, one BLAS thread."""
+def sandbox_environment(private_dir: Path) -> dict[str, str]:
+    """The child's environment: the server's minus everything but :data:`_KEPT_ENVIRONMENT`, one BLAS thread,
+    its private folder as home and temp."""
     env = {name: os.environ[name] for name in _KEPT_ENVIRONMENT if name in os.environ}
-    env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1")
+    env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1",
+               TMPDIR=str(private_dir), HOME=str(private_dir))
     return env
+
+
+def _private_dir(drop_to_uid: int | None) -> Path:
+    """A fresh 0700 folder for one sandbox process, owned by the uid it will run as."""
+    directory = Path(tempfile.mkdtemp(prefix="argus-sandbox-"))
+    if drop_to_uid is not None:
+        os.chown(directory, drop_to_uid, drop_to_uid)
+    return directory
 
 
 WARM_POOL = _WarmPool()
@@ -161,15 +209,15 @@ class SandboxProcess:
         self._code = dict(code)
         self._block_type = block_type
         self._limits = limits or SandboxLimits()
-        self._process: subprocess.Popen[bytes] | None = None
+        self._process: _Child | None = None
         self._lock = threading.Lock()
-        text = json.dumps([self._code, self._limits.memory_mb], sort_keys=True, default=str)
+        text = json.dumps([self._code, self._limits.memory_mb, self._limits.isolation], sort_keys=True, default=str)
         self._pool_key = hashlib.sha256(text.encode()).hexdigest()
 
     @property
     def pid(self) -> int | None:
         """The child's process id while it runs."""
-        return self._process.pid if self._process and self._process.poll() is None else None
+        return self._process.pid if self._process and self._process.alive() else None
 
     def call(self, kwargs: dict[str, Any]) -> dict[str, Any] | list[dict[str, Any]]:
         """Run the block's function with ``kwargs`` in the child; its result (a dict, or a list of dicts)."""
@@ -189,7 +237,7 @@ class SandboxProcess:
     def release(self) -> None:
         """Hand a healthy idle child to the warm pool for the next block with this code (else stop it)."""
         process, self._process = self._process, None
-        if process is not None and process.poll() is None and not self._lock.locked():
+        if process is not None and process.alive() and not self._lock.locked():
             WARM_POOL.give(self._pool_key, process)
         elif process is not None:
             _stop(process)
@@ -207,24 +255,31 @@ class SandboxProcess:
             pass
 
     def _ensure_started(self) -> None:
-        if self._process is not None and self._process.poll() is None:
+        if self._process is not None and self._process.alive():
             return
         self.close()
         self._process = WARM_POOL.take(self._pool_key)
         if self._process is not None:
             return
-        memory_bytes = self._limits.memory_mb * 1024 * 1024
-        env = sandbox_environment()
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "argus.workflows.sandbox_worker", str(memory_bytes)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True,
+        drop = UNPRIVILEGED_ID if self._limits.isolation == "kernel" and os.geteuid() == 0 else None
+        private_dir = _private_dir(drop)
+        config = {"memory_bytes": self._limits.memory_mb * 1024 * 1024, "isolation": self._limits.isolation,
+                  "private_dir": str(private_dir), "protected": [str(p) for p in self._limits.protected_paths],
+                  "drop_to_uid": drop}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "argus.workflows.sandbox_worker", json.dumps(config)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=sandbox_environment(private_dir), close_fds=True,
+            cwd=private_dir, start_new_session=True,
         )
-        logger.info("custom Python block %s: sandbox process %d started", self._block_type, self._process.pid)
+        self._process = _Child(process, private_dir)
+        logger.info("custom Python block %s: sandbox process %d started (isolation: %s)", self._block_type,
+                    process.pid, self._limits.isolation)
         self._request(("init", self._code), self._limits.startup_timeout_s)
 
     def _request(self, message: tuple[str, Any], timeout_s: float) -> Any:
-        process = self._process
-        assert process is not None and process.stdin is not None and process.stdout is not None
+        assert self._process is not None
+        process = self._process.process
+        assert process.stdin is not None and process.stdout is not None
         payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
         try:
             process.stdin.write(HEADER.pack(len(payload)) + payload)
@@ -242,13 +297,18 @@ class SandboxProcess:
             status, value = SafeUnpickler(io.BytesIO(body)).load()
         except pickle.UnpicklingError as error:
             raise self._error(str(error)) from None
+        if status == "unconfined":
+            self.close()
+            raise SandboxUnavailableError(f"Custom Python block {self._block_type!r} did not run: its sandbox could "
+                                          f"not be confined ({value}).")
         if status != "ok":
             raise self._error(f"raised {value}")
         return value
 
     def _read_exact(self, size: int, deadline: float, timeout_s: float) -> bytes:
-        process = self._process
-        assert process is not None and process.stdout is not None
+        assert self._process is not None
+        process = self._process.process
+        assert process.stdout is not None
         fd = process.stdout.fileno()
         chunks: list[bytes] = []
         remaining = size
@@ -267,8 +327,7 @@ class SandboxProcess:
         return b"".join(chunks)
 
     def _died(self) -> CustomPythonError:
-        process = self._process
-        code = process.wait() if process is not None else None
+        code = self._process.process.wait() if self._process is not None else None
         self.close()
         if code is not None and code < 0:
             return self._error(f"sandbox process was killed by signal {-code} (SIGKILL is what the kernel sends "

@@ -1,9 +1,12 @@
-"""The child side of the custom-Python sandbox: ``python -m argus.workflows.sandbox_worker MEMORY_BYTES``.
+"""The child side of the custom-Python sandbox: ``python -m argus.workflows.sandbox_worker CONFIG_JSON``.
 
 The server never runs workflow-supplied code itself: :mod:`argus.workflows.sandbox` starts this
 module in a separate process, which first caps its own address space (``RLIMIT_AS``, soft and
-hard, so the code cannot raise it again) and core dumps, then receives the block's code, runs
-the init function once, and answers ``run`` requests until its input closes.
+hard, so the code cannot raise it again) and core dumps, imports the libraries blocks use, then
+confines itself (:mod:`argus.workflows.confinement`: Landlock, seccomp, an unprivileged uid) before
+it receives the block's code, runs the init function once, and answers ``run`` requests until its
+input closes. If a layer cannot be applied it answers the first request with the reason and exits
+without running anything (fail closed).
 
 Frames on stdin/stdout are an 8-byte big-endian length and a pickle. Stdout is handed to the
 protocol before any user code runs; ``print`` in user code goes to stderr.
@@ -152,19 +155,48 @@ def _exit_with_parent(interval_s: float = 1.0) -> None:
     threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
+def _confine(config: dict[str, Any]) -> str | None:
+    """Apply the kernel layers the config asks for; the reason they could not be applied, or ``None``."""
+    if config.get("isolation") != "kernel":
+        return None
+    from pathlib import Path
+
+    from argus.workflows.confinement import ConfinementError, confine, plan_for
+
+    try:
+        confine(plan_for(Path(config["private_dir"]), [Path(p) for p in config["protected"]],
+                         config.get("drop_to_uid")))
+    except ConfinementError as error:
+        return str(error)
+    except Exception as error:  # noqa: BLE001 - anything unexpected while confining: fail closed
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
 def main(argv: list[str]) -> None:
-    """Entry point: take the protocol's stdout, cap resources, import the preamble's libraries, serve."""
+    """Entry point: take the protocol's stdout, cap resources, import the preamble's libraries, confine, serve."""
+    import json
+
+    config: dict[str, Any] = json.loads(argv[0]) if argv else {}
     _exit_with_parent()
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     requests = sys.stdin.buffer
     sys.stdin = open(os.devnull)  # noqa: SIM115 - user code must not read the protocol
-    _limit_resources(int(argv[0]) if argv else 0)
-    import cv2  # noqa: F401 - loaded before the limit could be hit by user allocations
+    _limit_resources(int(config.get("memory_bytes", 0)))
+    import cv2  # loaded before the limit could be hit by user allocations, and before the files are closed off
     import numpy  # noqa: F401
     import supervision  # noqa: F401
 
+    import argus.workflows.data  # noqa: F401 - what pickled inputs refer to
+
+    cv2.setNumThreads(1)  # no thread pool to grow under RLIMIT_NPROC; the sandbox runs one call at a time
+    refused = _confine(config)
+    if refused is not None:
+        if read_frame(requests) is not None:
+            write_frame(replies, ("unconfined", refused))
+        sys.exit(3)
     serve(requests, replies)
 
 

@@ -141,7 +141,9 @@ class DynamicBlock(Block):
     def __init__(self, step: BlockManifest, context: BlockContext) -> None:
         super().__init__(step, context)
         settings = context.settings
-        limits = SandboxLimits(timeout_s=settings.custom_python_timeout, memory_mb=settings.custom_python_memory_mb)
+        limits = SandboxLimits(timeout_s=settings.custom_python_timeout, memory_mb=settings.custom_python_memory_mb,
+                               isolation=settings.custom_python_isolation,
+                               protected_paths=tuple(settings.protected_paths))
         self.sandbox = SandboxProcess(self.code, block_type=self.block_type, limits=limits)
 
     def run(self, **kwargs: Any) -> Any:
@@ -229,8 +231,9 @@ def _block_class(definition: DynamicBlockDefinition) -> type[Block]:
                                      description=manifest.description or "Custom Python block"),
         "describe_outputs": classmethod(lambda cls: list(outputs)),
     })
+    fields["type"] = (Literal[block_type], ...)  # the step's type names this block and nothing else
     manifest_class: type[BlockManifest] = create_model(
-        f"DynamicManifest_{block_type}", __base__=base, __module__=__name__, type=(Literal[block_type], ...), **fields)
+        f"DynamicManifest_{block_type}", __base__=base, __module__=__name__, **fields)
     return type(f"DynamicBlock_{block_type}", (DynamicBlock,), {
         "manifest_class": manifest_class,
         "code": definition.code.model_dump(),
