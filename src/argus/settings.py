@@ -124,8 +124,14 @@ class Settings(BaseSettings):
 
     database_url: str | None = Field(default=None, validation_alias=_env("database_url"))
     """SQLAlchemy URL of the control-plane database; defaults to SQLite at ``<home>/argus.db``."""
+    secrets_key: str | None = Field(default=None, validation_alias=_env("secrets_key"), repr=False)
+    """Fernet key that encrypts endpoint secrets at rest; default: ``<home>/secrets.key``, created 0600."""
     endpoints_enabled: bool = Field(default=True, validation_alias=_env("endpoints_enabled"))
     """Run the endpoint controller (replicas run with it off, so they never start endpoints of their own)."""
+    endpoint_model: str | None = Field(default=None, validation_alias=_env("endpoint_model"))
+    """Set by the endpoint backends on a replica: serve this model's inference routes, health and info only."""
+    metrics_public: bool = Field(default=False, validation_alias=_env("metrics_public"))
+    """Serve ``/metrics`` without a key even when ``ARGUS_API_KEYS`` is set (for a scraper on a private network)."""
     endpoint_minute_seconds: float = Field(default=60.0, gt=0, validation_alias=_env("endpoint_minute_seconds"))
     """Seconds in one ``scaleToZeroTimeout`` minute (tests shorten it)."""
     endpoint_reconcile_interval_s: float = Field(default=0.5, gt=0, validation_alias=_env("endpoint_reconcile_interval_s"))
@@ -174,6 +180,11 @@ class Settings(BaseSettings):
     def zoo_cache_path(self) -> Path:
         """``zoo_cache_dir`` with ``~`` expanded."""
         return self.zoo_cache_dir.expanduser()
+
+    @property
+    def secrets_key_path(self) -> Path:
+        """Where the endpoint secrets key lives when ``secrets_key`` is not given."""
+        return self.home_dir / "secrets.key"
 
     @property
     def protected_paths(self) -> list[Path]:

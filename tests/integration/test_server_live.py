@@ -98,10 +98,14 @@ def test_the_query_key_takes_precedence_over_the_body(secured, model_ids):
     assert_client_error(response, 401, "not valid")
 
 
-@pytest.mark.parametrize("path", ["/healthz", "/info", "/readiness", "/docs", "/openapi.json", "/metrics"])
-def test_health_info_docs_and_metrics_need_no_key(secured, path):
+@pytest.mark.parametrize("path", ["/healthz", "/info", "/readiness", "/docs", "/openapi.json"])
+def test_health_info_and_docs_need_no_key(secured, path):
     response = secured.get(path)
     assert response.status_code == 200, response.text
+
+
+def test_metrics_need_a_key_when_keys_are_set(secured):
+    assert_client_error(secured.get("/metrics"), 401, "missing")
 
 
 # --------------------------------------------------------------------------------------- headers

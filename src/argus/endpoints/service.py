@@ -7,10 +7,12 @@ primitives), so every public method here is a coroutine called from the server's
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from argus.endpoints.controller import EndpointController
 from argus.endpoints.keys import (
@@ -49,6 +51,30 @@ logger = logging.getLogger(__name__)
 
 KEY_CACHE_S = 5.0
 """How long a key lookup is trusted (revocations through this server clear it at once)."""
+
+_Result = TypeVar("_Result")
+
+
+def audit_refusals(action: str) -> Callable[[Callable[..., Awaitable[_Result]]], Callable[..., Awaitable[_Result]]]:
+    """Record a refused control-plane call (403, or 400 for what it asked) in the audit log: who, what, why.
+
+    The decorated method takes ``(self, principal, namespace, target_or_body, ...)``.
+    """
+    def wrap(method: Callable[..., Awaitable[_Result]]) -> Callable[..., Awaitable[_Result]]:
+        @functools.wraps(method)
+        async def run(self: EndpointService, principal: Principal, namespace: str, *args: Any,
+                      **kwargs: Any) -> _Result:
+            try:
+                return await method(self, principal, namespace, *args, **kwargs)
+            except (ForbiddenError, InvalidInputError) as error:
+                if NAMESPACE_PATTERN.match(namespace):
+                    first = args[0] if args else kwargs.get("name", "")
+                    target = str(first.get("name", "")) if isinstance(first, dict) else str(first)
+                    await self._audit(principal, f"{action}.refused", namespace, target[:200],
+                                      {"status": error.status_code, "reason": error.message[:500]})
+                raise
+        return run
+    return wrap
 
 
 class EndpointService:
@@ -140,6 +166,7 @@ class EndpointService:
             spec = spec.model_copy(update={"model": spec.model.model_copy(update={"task": task})})
         return spec
 
+    @audit_refusals("endpoint.create")
     async def create(self, principal: Principal, namespace: str, body: Any) -> EndpointRuntime:
         """Create an endpoint (it starts at ``minReplica`` replicas)."""
         self.require_manage(principal, namespace)
@@ -149,6 +176,7 @@ class EndpointService:
         await self._audit(principal, "endpoint.create", namespace, spec.name, {"model": spec.model.model_id})
         return self.controller.apply(row)
 
+    @audit_refusals("endpoint.update")
     async def update(self, principal: Principal, namespace: str, name: str, body: Any) -> EndpointRuntime:
         """Apply a partial update; a new model or environment rolls the replicas."""
         self.require_manage(principal, namespace)
@@ -164,6 +192,7 @@ class EndpointService:
                                                                           "rolling": rolled})
         return self.controller.apply(row)
 
+    @audit_refusals("endpoint.delete")
     async def delete(self, principal: Principal, namespace: str, name: str) -> None:
         """Delete an endpoint; its replicas drain and stop."""
         self.require_manage(principal, namespace)
@@ -173,6 +202,7 @@ class EndpointService:
         self.controller.backend.forget(namespace, name)
         await self._audit(principal, "endpoint.delete", namespace, name)
 
+    @audit_refusals("endpoint.pause_or_resume")
     async def set_paused(self, principal: Principal, namespace: str, name: str, paused: bool) -> EndpointRuntime:
         """Pause (zero replicas until resumed) or resume (back to the scaling range, at least one replica)."""
         self.require_manage(principal, namespace)
@@ -183,6 +213,7 @@ class EndpointService:
         await self._audit(principal, "endpoint.pause" if paused else "endpoint.resume", namespace, name)
         return self.controller.apply(row, wake=not paused)
 
+    @audit_refusals("endpoint.scale_to_zero")
     async def scale_to_zero(self, principal: Principal, namespace: str, name: str) -> EndpointRuntime:
         """Drop the replicas now; the next request wakes the endpoint."""
         self.require_manage(principal, namespace)
@@ -207,6 +238,7 @@ class EndpointService:
 
     # ------------------------------------------------------------------ keys and audit
 
+    @audit_refusals("key.create")
     async def create_key(self, principal: Principal, namespace: str, *, name: str, role: Role,
                          endpoints: list[str] | None) -> CreatedKey:
         """A new key of ``namespace``."""
@@ -217,11 +249,13 @@ class EndpointService:
                           {"name": name, "role": role.value, "endpoints": endpoints})
         return created
 
+    @audit_refusals("key.list")
     async def list_keys(self, principal: Principal, namespace: str, include_revoked: bool) -> list[ApiKeyRow]:
         """Keys of ``namespace`` (never their secrets)."""
         self.require_manage(principal, namespace)
         return await asyncio.to_thread(self.store.list_keys, namespace, include_revoked=include_revoked)
 
+    @audit_refusals("key.revoke")
     async def revoke_key(self, principal: Principal, namespace: str, key_id: str) -> ApiKeyRow:
         """Revoke a key; it stops working at once on this server."""
         self.require_manage(principal, namespace)
@@ -230,6 +264,7 @@ class EndpointService:
         await self._audit(principal, "key.revoke", namespace, key_id)
         return row
 
+    @audit_refusals("audit.read")
     async def audit_log(self, principal: Principal, namespace: str, *, action: str | None, target: str | None,
                         since: datetime | None, limit: int) -> list[AuditRow]:
         """The namespace's audit log, newest first."""

@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from argus.endpoints.backends.environment import reserved_reason
 from argus.errors import InvalidInputError, InvalidModelIdError
 from argus.store.model_id import parse_model_id
 
@@ -31,13 +32,9 @@ Namespace = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]([A-Za-z0-9_.
 EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
 Route = Annotated[str, StringConstraints(pattern=r"^/[A-Za-z0-9/_.~-]{0,200}$")]
 
-NAMESPACE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
-NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
+NAMESPACE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z")
+NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?\Z")
 
-# Environment a replica may not receive from an endpoint: it would change where the replica listens, what it
-# trusts or which code the interpreter loads.
-RESERVED_ENV = re.compile(r"^(ARGUS_(HOME|HOST|PORT|API_KEYS|API_KEY_FILE|DATABASE_URL|ENDPOINTS_ENABLED|WORKERS|"
-                          r"PRELOAD_MODELS|MODELS_DIR)|PORT|PRELOAD_MODELS|MODEL_CACHE_DIR|LD_.*|PYTHON.*)$")
 
 
 class EndpointType(StrEnum):
@@ -80,9 +77,10 @@ class ModelSpec(_Strict):
     @field_validator("env", "secrets")
     @classmethod
     def _not_reserved(cls, value: dict[str, str]) -> dict[str, str]:
-        reserved = sorted(name for name in value if RESERVED_ENV.match(name))
+        reserved = {name: reason for name in sorted(value) if (reason := reserved_reason(name)) is not None}
         if reserved:
-            raise ValueError(f"{', '.join(reserved)} cannot be set on an endpoint (the platform sets them)")
+            raise ValueError("; ".join(f"{name} cannot be set on an endpoint: {reason}"
+                                       for name, reason in reserved.items()))
         return value
 
     @field_validator("image")
@@ -107,7 +105,7 @@ class ModelSpec(_Strict):
                 parse_model_id(self.model_id)
             except InvalidModelIdError as error:
                 raise ValueError(error.message) from None
-        elif not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$", self.model_id):
+        elif not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z", self.model_id):
             raise ValueError(f"repository {self.model_id[:100]!r} is neither 'name/version' nor a zoo alias")
         return self
 

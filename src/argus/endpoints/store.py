@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from argus.endpoints.keys import Role, digest_of, new_key_id, new_secret
+from argus.endpoints.secrets import SecretBox
 from argus.endpoints.tables import (
     ApiKeyRow,
     AuditRow,
@@ -94,16 +95,22 @@ class CreatedKey:
 class EndpointStore:
     """Typed access to the control-plane tables. Thread-safe: each call uses its own session."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, secrets: SecretBox) -> None:
         self.engine = engine
+        self.secrets = secrets
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
-    def open(cls, url: str) -> EndpointStore:
-        """Connect to ``url`` and apply the migrations."""
+    def open(cls, url: str, secrets: SecretBox) -> EndpointStore:
+        """Connect to ``url`` and apply the migrations; ``secrets`` seals endpoint secrets at rest."""
         engine = _engine(url)
         migrate(engine)
-        return cls(engine)
+        return cls(engine, secrets)
+
+    def _opened(self, row: EndpointRow) -> EndpointRow:
+        """A detached row whose spec carries its secrets decrypted (callers never see ciphertext)."""
+        row.spec = self.secrets.open(row.spec)
+        return row
 
     def close(self) -> None:
         """Release the connections."""
@@ -120,14 +127,15 @@ class EndpointStore:
     def create_endpoint(self, namespace: str, name: str, spec: dict[str, Any], *, target: int,
                         created_by: str) -> EndpointRow:
         """Insert an endpoint; :class:`ConflictError` when the name is taken in the namespace."""
-        row = EndpointRow(namespace=namespace, name=name, spec=spec, paused=False, target=target, generation=1,
+        row = EndpointRow(namespace=namespace, name=name, spec=self.secrets.seal(spec), paused=False, target=target,
+                          generation=1,
                           state="pending", message="Waiting for the controller", ready=0, created_by=created_by)
         try:
             with self.session() as session:
                 session.add(row)
         except IntegrityError:
             raise ConflictError(f"An endpoint named '{name}' already exists in namespace '{namespace}'.") from None
-        return row
+        return self._opened(row)
 
     def get_endpoint(self, namespace: str, name: str) -> EndpointRow:
         """One endpoint, or :class:`NotFoundError`."""
@@ -136,7 +144,7 @@ class EndpointStore:
                                                             EndpointRow.name == name)).one_or_none()
         if row is None:
             raise NotFoundError(f"No endpoint '{name}' in namespace '{namespace}'.")
-        return row
+        return self._opened(row)
 
     def list_endpoints(self, namespace: str | None = None) -> list[EndpointRow]:
         """Endpoints of ``namespace`` (all when None), by name."""
@@ -144,7 +152,8 @@ class EndpointStore:
         if namespace is not None:
             query = query.where(EndpointRow.namespace == namespace)
         with self.session() as session:
-            return list(session.scalars(query))
+            rows = list(session.scalars(query))
+        return [self._opened(row) for row in rows]
 
     def update_endpoint(self, endpoint_id: int, **values: Any) -> EndpointRow:
         """Set columns of one endpoint (``updated_at`` too unless given); the row after the change."""
@@ -153,10 +162,10 @@ class EndpointStore:
             if row is None:
                 raise NotFoundError(f"Endpoint {endpoint_id} was deleted.")
             for key, value in values.items():
-                setattr(row, key, value)
+                setattr(row, key, self.secrets.seal(value) if key == "spec" else value)
             if "updated_at" not in values:
                 row.updated_at = utcnow()
-        return row
+        return self._opened(row)
 
     def delete_endpoint(self, endpoint_id: int) -> None:
         """Remove an endpoint and its metric samples."""

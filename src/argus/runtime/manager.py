@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from argus.errors import ModelNotFoundError
+from argus.errors import ForbiddenError, ModelNotFoundError
 from argus.models.session import OnnxSession
 from argus.models.vision import VisionModel
 from argus.settings import Settings
@@ -68,13 +68,25 @@ class ModelManager:
         self._load_locks: dict[str, threading.Lock] = {}
         self.load_listeners: list[LoadListener] = []
         self.unload_listeners: list[Callable[[str], None]] = []
+        self._served_only = self._store_id(settings.endpoint_model) if settings.endpoint_model else None
+        """An endpoint replica's one model: every other id is refused."""
 
-    def resolve(self, model_id: str) -> str:
-        """A store id for ``model_id``: zoo aliases become their store ids (validated either way)."""
+    def _store_id(self, model_id: str) -> str:
         entry = self.zoo.entry_for(model_id)
         if entry is not None:
             return entry.model_id
         return str(parse_model_id(model_id))
+
+    def resolve(self, model_id: str) -> str:
+        """A store id for ``model_id``: zoo aliases become their store ids (validated either way).
+
+        Raises:
+            ForbiddenError: this server is an endpoint replica and ``model_id`` is not its model.
+        """
+        store_id = self._store_id(model_id)
+        if self._served_only is not None and store_id != self._served_only:
+            raise ForbiddenError(f"This endpoint serves model {self._served_only} only, not {model_id[:100]!r}.")
+        return store_id
 
     def get(self, model_id: str) -> VisionModel:
         """The loaded model, loading it (and evicting the least recently used) if needed."""

@@ -23,6 +23,7 @@ from argus.server.auth import require_api_key
 from argus.server.errors import install_error_handlers
 from argus.server.metrics import ServerMetrics
 from argus.server.middleware import ServerMiddleware
+from argus.server.replica_scope import ReplicaScopeMiddleware
 from argus.server.responses import ORJSONResponse
 from argus.server.routes import endpoints_app, infer, legacy, models, oip, ops, streams, unsupported
 from argus.server.routes import workflows as workflow_routes
@@ -95,6 +96,8 @@ def create_app(settings: Settings | None = None, manager: ModelManager | None = 
     app.include_router(workflow_routes.router, dependencies=secured)  # before legacy: /workflows/run is two segments
     app.include_router(unsupported.router, dependencies=secured)  # 501s for the reference routes Argus lacks
     app.include_router(legacy.router, dependencies=secured)  # last: its path pattern catches two-segment paths
+    if settings.endpoint_model:  # an endpoint's replica: its model's serving routes only
+        app.add_middleware(ReplicaScopeMiddleware, manager=manager, model_id=settings.endpoint_model)
     app.add_middleware(ServerMiddleware, metrics=state.metrics, max_body_bytes=settings.max_body_bytes)
     if settings.cors_origins:  # outermost, so even error answers carry the CORS headers
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from fastapi import Request
 
+from argus.endpoints.exposure import ExposedModel
 from argus.runtime.manager import ModelManager
 from argus.runtime.service import InferenceService
 from argus.server.metrics import ServerMetrics
@@ -26,6 +27,8 @@ class AppState:
     server_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     ready: threading.Event = field(default_factory=threading.Event)
     preload_errors: dict[str, str] = field(default_factory=dict)
+    exposed_models: dict[str, ExposedModel] = field(default_factory=dict)
+    """What each endpoint model exposes through the router (by the spec's model id)."""
 
 
 def get_state(request: Request) -> AppState:

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from argus.errors import InvalidModelIdError
 
-_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z")
 
 
 class ModelId(NamedTuple):

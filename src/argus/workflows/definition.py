@@ -17,7 +17,7 @@ from argus.workflows.kinds import (
     Kind,
 )
 
-_SELECTOR = re.compile(r"^\$(inputs|steps)\.([A-Za-z_0-9\-]+)(?:\.([A-Za-z_0-9\-]+|\*))?$")
+_SELECTOR = re.compile(r"^\$(inputs|steps)\.([A-Za-z_0-9\-]+)(?:\.([A-Za-z_0-9\-]+|\*))?\Z")
 
 
 class _Input(BaseModel):

@@ -24,7 +24,7 @@ from typing import Any
 
 from argus.errors import ConflictError, InvalidInputError, NotFoundError
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}\Z")
 DEFAULT_WORKSPACE = "local"
 
 

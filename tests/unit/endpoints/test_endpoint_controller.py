@@ -21,6 +21,9 @@ from argus.endpoints.controller import EndpointController, backoff_seconds
 from argus.endpoints.spec import EndpointState, validate_spec
 from argus.endpoints.store import EndpointStore
 from argus.settings import Settings
+from argus.endpoints.secrets import SecretBox
+
+BOX = SecretBox(b"uJ0gGvY5m3Yp4c8lHk9q1mN2b3V4c5X6z7A8s9D0f1E=")
 
 
 class MemoryBackend(Backend):
@@ -82,7 +85,7 @@ def settings(tmp_path: Path) -> Settings:
 
 
 def make(settings: Settings, backend: MemoryBackend, **scaling: object) -> tuple[EndpointController, int]:
-    store = EndpointStore.open(settings.database)
+    store = EndpointStore.open(settings.database, BOX)
     spec = validate_spec({"name": "cams", "model": {"repository": "cams/1"},
                           "compute": {"scaling": {"minReplica": 1, "maxReplica": 2, **scaling}}})
     row = store.create_endpoint("acme", "cams", spec.model_dump(mode="json"), target=1, created_by="t")

@@ -19,6 +19,9 @@ from argus.endpoints.store import EndpointStore
 from argus.endpoints.tables import Base, MetricSampleRow
 from argus.errors import ConflictError, NotFoundError
 from argus.settings import Settings
+from argus.endpoints.secrets import SecretBox
+
+BOX = SecretBox(b"uJ0gGvY5m3Yp4c8lHk9q1mN2b3V4c5X6z7A8s9D0f1E=")
 
 
 _databases = itertools.count()
@@ -49,7 +52,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EndpointSt
         with psycopg.connect(base, autocommit=True) as connection:
             connection.execute(f"CREATE DATABASE {name}")
         url = base.replace("/postgres?", f"/{name}?")
-    opened = EndpointStore.open(url)
+    opened = EndpointStore.open(url, BOX)
     yield opened
     opened.close()
 
@@ -57,7 +60,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EndpointSt
 def test_default_database_is_sqlite_under_home(tmp_path: Path):
     settings = Settings(home=tmp_path / "home")
     assert settings.database == f"sqlite:///{tmp_path / 'home' / 'argus.db'}"
-    EndpointStore.open(settings.database).close()
+    EndpointStore.open(settings.database, BOX).close()
     assert (tmp_path / "home" / "argus.db").is_file()
 
 
@@ -72,10 +75,10 @@ def test_migrations_create_the_schema_the_models_describe(store: EndpointStore):
 
 def test_reopening_applies_nothing_twice(tmp_path: Path):
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    first = EndpointStore.open(url)
+    first = EndpointStore.open(url, BOX)
     first.create_endpoint("acme", "cams", {"name": "cams"}, target=1, created_by="t")
     first.close()
-    again = EndpointStore.open(url)
+    again = EndpointStore.open(url, BOX)
     assert [row.name for row in again.list_endpoints("acme")] == ["cams"]
     again.close()
 

@@ -189,7 +189,7 @@ def test_the_server_refuses_to_start_custom_python_without_the_layers(monkeypatc
     with pytest.raises(ConfinementError, match="Landlock") as caught:
         require_isolation(allow_custom_python=True, isolation="kernel")
     assert "ARGUS_CUSTOM_PYTHON_ISOLATION=none" in str(caught.value)
-    require_isolation(allow_custom_python=True)  # the operator said so explicitly
+    require_isolation(allow_custom_python=True, isolation="none")  # the operator said so explicitly
     require_isolation(allow_custom_python=False, isolation="kernel")  # nothing to confine
 
 

@@ -1,8 +1,9 @@
 """Local backend: each replica is an ``argus serve`` process on its own loopback port.
 
-A replica gets a random private API key (only the router knows it), its model preloaded, the endpoint's
-``env`` and ``secrets``, and ``ARGUS_ENDPOINTS_ENABLED=false`` so it never starts endpoints itself. Its
-output goes to ``<home>/endpoints/logs/<namespace>/<name>/<replica>.log``.
+A replica gets a random private API key (only the router knows it), its model preloaded, and the environment
+of :func:`~argus.endpoints.backends.environment.replica_environment` (an allowlist: the endpoint's own
+variables, the server's model-serving settings, every capability off, endpoints off). Its output goes to
+``<home>/endpoints/logs/<namespace>/<name>/<replica>.log``.
 """
 
 from __future__ import annotations
@@ -24,16 +25,13 @@ import httpx
 import psutil  # type: ignore[import-untyped]
 
 from argus.endpoints.backends.base import Backend, Probe, Replica, ReplicaSpec
+from argus.endpoints.backends.environment import replica_environment
 from argus.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 KEPT_LOGS = 8
 """Log files kept per endpoint (older replicas' logs are removed)."""
-# Variables of the server's environment that must not reach a replica (they would set its address, keys or
-# preloads; the replica gets its own).
-_WITHHELD = ("ARGUS_HOST", "ARGUS_PORT", "ARGUS_API_KEYS", "ARGUS_API_KEY_FILE", "ARGUS_PRELOAD_MODELS",
-             "ARGUS_WORKERS", "ARGUS_DATABASE_URL", "PORT", "PRELOAD_MODELS")
 
 
 def free_port() -> int:
@@ -61,20 +59,6 @@ class LocalProcessBackend(Backend):
         self._replicas: dict[str, Replica] = {}
         self._http = httpx.AsyncClient(timeout=httpx.Timeout(2.0), trust_env=False)
 
-    def _environment(self, spec: ReplicaSpec, key: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in _WITHHELD}
-        env.update(spec.env)
-        env.update({
-            "ARGUS_HOME": str(self.settings.home_dir.resolve()),
-            "ARGUS_ZOO_CACHE_DIR": str(self.settings.zoo_cache_path.resolve()),
-            "ARGUS_ENDPOINTS_ENABLED": "false",
-            "ARGUS_API_KEYS": key,
-            "PYTHONUNBUFFERED": "1",
-        })
-        if self.settings.models_dir is not None:
-            env["ARGUS_MODELS_DIR"] = str(self.settings.model_store_dir.resolve())
-        return env
-
     async def start(self, spec: ReplicaSpec) -> Replica:
         """Launch ``argus serve`` for ``spec`` (from the event loop's thread: PDEATHSIG follows the spawning thread)."""
         replica_id = f"{spec.name}-{spec.generation}-{secrets.token_hex(3)}"
@@ -91,7 +75,7 @@ class LocalProcessBackend(Backend):
         with open(log_path, "ab") as log_file:  # noqa: ASYNC230
             process = subprocess.Popen(  # noqa: ASYNC220
                 command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=self._environment(spec, key), cwd=str(directory), start_new_session=True)
+                env=replica_environment(self.settings, spec.env, model_id=spec.model_id, api_key=key), cwd=str(directory), start_new_session=True)
         replica = Replica(id=replica_id, spec=spec, url=f"http://127.0.0.1:{port}",
                           headers={"authorization": f"Bearer {key}"}, started_at=time.monotonic(),
                           handle=_Handle(process, log_path))

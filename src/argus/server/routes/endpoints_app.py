@@ -69,11 +69,13 @@ async def running(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
     from argus.endpoints.backends.local import LocalProcessBackend
     from argus.endpoints.controller import EndpointController
     from argus.endpoints.router import EndpointRouter
+    from argus.endpoints.secrets import SecretBox
     from argus.endpoints.service import EndpointService
     from argus.endpoints.store import EndpointStore
 
     try:
-        store = EndpointStore.open(settings.database)
+        store = EndpointStore.open(settings.database, SecretBox.from_key_or_file(settings.secrets_key,
+                                                                                 settings.secrets_key_path))
     except Exception as error:  # the inference routes keep working without the control plane
         logger.exception("the endpoint database could not be opened")
         current.unavailable = f"The endpoint database could not be opened: {error}"

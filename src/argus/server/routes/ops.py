@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 import argus
+from argus.server.auth import require_api_key
 from argus.server.responses import ORJSONResponse
 from argus.server.state import get_state
 
@@ -37,8 +38,10 @@ def readiness(request: Request) -> ORJSONResponse:
 
 
 @router.get("/metrics")
-def metrics(request: Request) -> Response:
-    """Prometheus exposition."""
+async def metrics(request: Request) -> Response:
+    """Prometheus exposition; needs a key when keys are set, unless ``ARGUS_METRICS_PUBLIC=true``."""
     state = get_state(request)
+    if not state.settings.metrics_public:
+        await require_api_key(request)
     state.metrics.models_loaded.set(len(state.manager.loaded()))
     return Response(state.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -1,0 +1,53 @@
+"""An endpoint replica serves its model and nothing else (defence in depth behind the router's allowlist).
+
+A server started with ``ARGUS_ENDPOINT_MODEL`` (the endpoint backends set it on every replica) answers only
+the routes :func:`argus.endpoints.exposure.check_exposed` allows for that model; everything else, model
+management, workflows, streams and ``/metrics`` included, is a 403 before any route runs. The model
+manager refuses other model ids as well (a JSON body naming another model).
+"""
+
+from __future__ import annotations
+
+import orjson
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from argus.endpoints.exposure import ExposedModel, check_exposed
+from argus.errors import ForbiddenError
+from argus.runtime.manager import ModelManager
+
+
+def exposed_model(manager: ModelManager, model_id: str) -> ExposedModel:
+    """The :class:`ExposedModel` for ``model_id`` (a store id or zoo alias); the task once the store has it."""
+    store_id = manager.resolve(model_id)
+    task = manager.repository.manifest(store_id).task.value if manager.repository.exists(store_id) else None
+    return ExposedModel.of(store_id, alias=None if "/" in model_id else model_id, task=task)
+
+
+class ReplicaScopeMiddleware:
+    """Refuses (403) every request outside the endpoint model's serving surface."""
+
+    def __init__(self, app: ASGIApp, manager: ModelManager, model_id: str) -> None:
+        self.app = app
+        self.manager = manager
+        self.model_id = model_id
+        self._exposed: ExposedModel | None = None
+
+    def _model(self) -> ExposedModel:
+        if self._exposed is not None:
+            return self._exposed
+        exposed = exposed_model(self.manager, self.model_id)
+        if exposed.task is not None:
+            self._exposed = exposed  # final once the model is in the store
+        return exposed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            try:
+                check_exposed(scope["method"], scope["path"], self._model(), "this replica's endpoint")
+            except ForbiddenError as error:
+                body = orjson.dumps({"message": error.message})
+                await send({"type": "http.response.start", "status": 403, "headers": [
+                    (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
