@@ -91,6 +91,8 @@ class Settings(BaseSettings):
     """Accept pickled numpy images (unsafe with untrusted clients: pickle runs code)."""
     enable_stream_api: bool = Field(default=False, validation_alias=_env("enable_stream_api", "ENABLE_STREAM_API"))
     """Serve /inference_pipelines (pipelines read server files and open network streams: off by default)."""
+    media_dir: Path | None = Field(default=None, validation_alias=_env("media_dir"))
+    """The only folder whose files the stream API may open (none: local paths are refused); never ARGUS_HOME."""
     url_fetch_timeout: float = Field(default=10.0, gt=0, validation_alias=_env("url_fetch_timeout"))
     url_max_bytes: int = Field(default=25_000_000, ge=1, validation_alias=_env("url_max_bytes"))
     max_body_bytes: int = Field(default=60_000_000, ge=1, validation_alias=_env("max_body_bytes"))

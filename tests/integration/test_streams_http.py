@@ -24,7 +24,7 @@ from stream_videos import RtspServer, moving_square, write_video
 
 pytestmark = pytest.mark.slow
 
-STREAMS_ON = {"ARGUS_ENABLE_STREAM_API": "true"}
+STREAMS_ON = {"ARGUS_ENABLE_STREAM_API": "true", "ARGUS_ALLOW_PRIVATE_URLS": "true"}  # the RTSP server is loopback
 PAN = 8
 DETECTION_WORKFLOW = {
     "version": "1.0",
@@ -36,19 +36,24 @@ DETECTION_WORKFLOW = {
 
 
 @pytest.fixture(scope="module")
-def stream_server(launch_server: Any) -> Any:
-    return launch_server(STREAMS_ON, name="streams")
+def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("media")
 
 
 @pytest.fixture(scope="module")
-def pan_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def stream_server(launch_server: Any, media: Path) -> Any:
+    return launch_server({**STREAMS_ON, "ARGUS_MEDIA_DIR": str(media)}, name="streams")
+
+
+@pytest.fixture(scope="module")
+def pan_clip(media: Path) -> Path:
     base = cv2.resize(collage(), (640, 360), interpolation=cv2.INTER_AREA)
     frames = []
     for i in range(10):
         canvas = np.full((400, 800, 3), 127, np.uint8)
         canvas[20:380, 8 + i * PAN:8 + i * PAN + 640] = base
         frames.append(canvas)
-    return write_video(tmp_path_factory.mktemp("http-video") / "pan.mp4", frames)
+    return write_video(media / "pan.mp4", frames)
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +115,7 @@ def test_results_consumed_over_http_match_the_frames(stream_server: Any, pan_cli
 
 def test_client_mistakes(stream_server: Any) -> None:
     with stream_server.client() as client:
-        missing = client.post("/inference_pipelines/initialise", json=model_payload("/no/such/clip.mp4"))
+        missing = client.post("/inference_pipelines/initialise", json=model_payload("no-such-clip.mp4"))
         assert missing.status_code == 400 and "not found" in missing.json()["message"]
         assert client.post("/inference_pipelines/initialise", json={"video_configuration": {}}).status_code == 422
         named = client.post("/inference_pipelines/initialise", json={
@@ -120,6 +125,27 @@ def test_client_mistakes(stream_server: Any) -> None:
         assert client.get("/inference_pipelines/nope/status").status_code == 404
         assert client.post("/inference_pipelines/nope/terminate").status_code == 404
         assert client.get("/inference_pipelines/list").json()["pipelines"] == []
+
+
+@pytest.mark.parametrize("reference", [
+    "/etc/passwd", "{home}/argus.db", "file:///etc/passwd", "concat:/etc/passwd|/etc/hostname",
+    "http://127.0.0.1:9/clip.mp4", "rtsp://localhost/stream", "http://169.254.169.254/latest/meta-data.mp4",
+    "subfile:,start,0,end,0,:/etc/passwd", "../../etc/passwd"])
+def test_sources_pass_the_same_guard_as_image_urls(guarded_server: Any, reference: str) -> None:
+    """Stream API on, but no media folder and no private URLs (the defaults): nothing on the server is opened."""
+    server = guarded_server
+    with server.client() as client:
+        refused = client.post("/inference_pipelines/initialise",
+                              json=model_payload(reference.format(home=server.home)))
+        assert refused.status_code == 403, refused.text
+        assert any(word in refused.json()["message"] for word in ("ARGUS_MEDIA_DIR", "ARGUS_ALLOW_PRIVATE_URLS",
+                                                                  "not allowed"))
+        assert client.get("/inference_pipelines/list").json()["pipelines"] == []
+
+
+@pytest.fixture(scope="module")
+def guarded_server(launch_server: Any) -> Any:
+    return launch_server({"ARGUS_ENABLE_STREAM_API": "true"}, name="streams-guarded")
 
 
 SDK_SCRIPT = r'''

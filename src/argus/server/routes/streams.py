@@ -25,6 +25,7 @@ from argus.errors import (
     NotImplementedFeatureError,
     UnauthorizedError,
 )
+from argus.inputs.source_guard import check_source
 from argus.server.auth import key_is_valid, presented_key
 from argus.server.routes.streams_schemas import (
     ConsumeResultsPayload,
@@ -32,6 +33,7 @@ from argus.server.routes.streams_schemas import (
     WorkflowConfiguration,
 )
 from argus.server.state import get_state
+from argus.settings import Settings
 from argus.streams.entities import NAMED_WORKFLOWS_MESSAGE
 from argus.streams.manager import StreamManager
 from argus.streams.readers import describe_reference
@@ -92,14 +94,21 @@ def _manager(request: Request) -> StreamManager:
     return stream_manager(request.app)
 
 
-def check_payload(payload: InitialisePipelinePayload) -> None:
-    """Refuse missing files (400) and named platform workflows (501) before a process is started."""
+def check_payload(payload: InitialisePipelinePayload, settings: Settings) -> InitialisePipelinePayload:
+    """The payload with every source passed through the source guard (403: private host, other scheme, path
+    outside ``ARGUS_MEDIA_DIR``), missing files refused (400), named platform workflows 501; before a process
+    is started."""
     processing = payload.processing_configuration
     if isinstance(processing, WorkflowConfiguration) and processing.workflow_specification is None:
         raise NotImplementedFeatureError(NAMED_WORKFLOWS_MESSAGE)
     references = payload.video_configuration.video_reference
-    for reference in references if isinstance(references, list) else [references]:
+    checked = [check_source(reference, settings)
+               for reference in (references if isinstance(references, list) else [references])]
+    for reference in checked:
         describe_reference(reference)
+    video = payload.video_configuration.model_copy(
+        update={"video_reference": checked if isinstance(references, list) else checked[0]})
+    return payload.model_copy(update={"video_configuration": video})
 
 
 def _response(pipeline_id: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -116,8 +125,8 @@ async def list_pipelines(request: Request) -> dict[str, Any]:
 async def initialise(request: Request, payload: InitialisePipelinePayload) -> dict[str, Any]:
     """Start a pipeline in its own process; ``context.pipeline_id`` names it."""
     manager = _manager(request)
-    check_payload(payload)  # obvious mistakes answer at once, without starting a process
-    pipeline_id = await run_in_threadpool(manager.initialise, payload.model_dump(mode="json"))
+    checked = check_payload(payload, get_state(request).settings)  # answered at once, before any process starts
+    pipeline_id = await run_in_threadpool(manager.initialise, checked.model_dump(mode="json"))
     return _response(pipeline_id)
 
 

@@ -20,7 +20,7 @@ import httpx
 from pydantic import Field
 
 from argus.errors import InvalidInputError
-from argus.inputs.url import check_url_allowed
+from argus.inputs.url import pin_url
 from argus.workflows.blocks.base import Selector, block_config
 from argus.workflows.blocks.sinks.common import (
     NotificationBlock,
@@ -80,15 +80,21 @@ def _text(value: Any) -> str:
     return plain if isinstance(plain, str) else json.dumps(plain)
 
 
-def send(request: dict[str, Any], timeout: float, max_retries: int, backoff: float) -> tuple[bool, str]:
-    """Perform ``request`` (httpx arguments) with retries; ``(error_status, message)``."""
+def send(request: dict[str, Any], timeout: float, max_retries: int, backoff: float, allow_private: bool
+         ) -> tuple[bool, str]:
+    """Perform ``request`` (httpx arguments) with retries, each attempt to an address resolved once, checked and
+    pinned; ``(error_status, message)``."""
     attempts = 0
     last = ""
-    with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+    with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
         while True:
             attempts += 1
             try:
-                response = client.request(**request)
+                target = pin_url(request["url"], allow_private, label="Webhook URL",
+                                 setting="ARGUS_ALLOW_PRIVATE_WEBHOOK_URLS")
+                response = client.request(**{**request, "url": target.url,
+                                             "headers": {**request["headers"], **target.headers}},
+                                          extensions=target.extensions)
                 if response.status_code < 400:
                     return False, f"Notification sent successfully (HTTP {response.status_code}, attempts: {attempts})"
                 last = f"HTTP {response.status_code}"
@@ -96,6 +102,8 @@ def send(request: dict[str, Any], timeout: float, max_retries: int, backoff: flo
             except httpx.HTTPError as error:
                 last = f"{type(error).__name__}: {error}"
                 retryable = True
+            except InvalidInputError as error:  # the name now resolves somewhere refused
+                return True, error.message
             if not retryable or attempts > max_retries:
                 return True, f"Failed to send webhook notification after {attempts} attempt(s): {last}"
             time.sleep(backoff * 2 ** (attempts - 1))
@@ -112,12 +120,11 @@ class WebhookSinkBlockV1(NotificationBlock):
             form_data: dict[str, Any], form_data_operations: dict[str, list[Any]], request_timeout: float,
             fire_and_forget: bool, disable_sink: bool, cooldown_seconds: float, max_retries: int = 2,
             retry_backoff_seconds: float = 0.5) -> dict[str, Any]:
+        allow_private = self.context.settings.allow_private_webhook_urls
         try:
-            check_url_allowed(str(url), allow_private=self.context.settings.allow_private_webhook_urls)
+            pin_url(str(url), allow_private, label="Webhook URL", setting="ARGUS_ALLOW_PRIVATE_WEBHOOK_URLS")
         except InvalidInputError as error:
-            message = error.message.replace("Image URL", "Webhook URL").replace(
-                "ARGUS_ALLOW_PRIVATE_URLS", "ARGUS_ALLOW_PRIVATE_WEBHOOK_URLS")
-            return {"error_status": True, "throttling_status": False, "message": message}
+            return {"error_status": True, "throttling_status": False, "message": error.message}
         files = with_operations(multi_part_encoded_files, multi_part_encoded_files_operations)
         form = with_operations(form_data, form_data_operations)
         request: dict[str, Any] = {
@@ -134,5 +141,5 @@ class WebhookSinkBlockV1(NotificationBlock):
         elif method != "GET" or json_payload:
             request["json"] = to_jsonable(with_operations(json_payload, json_payload_operations))
         return self.notify(lambda: send(request, float(request_timeout), int(max_retries),
-                                        float(retry_backoff_seconds)),
+                                        float(retry_backoff_seconds), allow_private),
                            fire_and_forget, disable_sink, cooldown_seconds)
