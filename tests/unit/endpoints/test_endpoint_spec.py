@@ -113,3 +113,19 @@ def test_render_masks_secrets_and_uses_the_hub_datetime_format():
     assert body["status"]["state"] == "running"
     assert body["namespace"] == "acme"
     assert body["healthRoute"] == "/readiness"
+
+
+@pytest.mark.parametrize("value", ["alpha\n", "alpha\r\n", "alpha\x00"])
+def test_id_patterns_match_the_whole_string(value):
+    from argus.endpoints.spec import NAME_PATTERN, NAMESPACE_PATTERN
+    from argus.errors import InvalidModelIdError
+    from argus.store.model_id import parse_model_id
+    from argus.workflows.store import check_name
+
+    assert not NAMESPACE_PATTERN.match(value) and not NAME_PATTERN.match(value)
+    with pytest.raises(InvalidModelIdError):
+        parse_model_id(f"x/{value}")
+    with pytest.raises(InvalidInputError):
+        validate_spec({"name": value, "model": {"repository": "coco/1"}})
+    with pytest.raises(InvalidInputError):
+        check_name(value, "workflow id")
