@@ -27,10 +27,9 @@ import cv2
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 from _stats import interleaved, print_table
-from photos import read_bgr
-
 from argus.settings import Settings
 from argus.workflows import WorkflowContext, compile_workflow
+from photos import read_bgr
 
 CUSTOM = {"type": "DynamicBlockDefinition",
           "manifest": {"type": "ManifestDescription", "block_type": "Brightness",

@@ -69,6 +69,7 @@ def timing(name: str, samples: list[float]) -> Timing:
 def detector_body() -> bytes:
     """A detector request with a 640x360 JPEG of the collage."""
     import orjson
+
     from photos import collage
 
     ok, jpeg = cv2.imencode(".jpg", collage(width=640, height=360), [cv2.IMWRITE_JPEG_QUALITY, 90])
@@ -94,7 +95,7 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("ARGUS_")}
         env.update({"ARGUS_HOME": str(self.home), "NO_PROXY": "127.0.0.1"})
-        self.log = open(self.home / "server.log", "wb")  # noqa: SIM115 (closed in stop)
+        self.log = open(self.home / "server.log", "wb")
         self.process = subprocess.Popen([sys.executable, "-m", "argus.cli.main", "serve", "--port", str(self.port),
                                          "--log-level", "warning"], stdout=self.log, stderr=subprocess.STDOUT, env=env)
         self.http = httpx.Client(base_url=self.url, timeout=180, trust_env=False)

@@ -21,11 +21,10 @@ import numpy as np
 from rich.console import Console
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _stats import interleaved, print_table  # noqa: E402
-
-from argus.core.images import load_image  # noqa: E402
-from argus.runtime.manager import ModelManager  # noqa: E402
-from argus.settings import Settings  # noqa: E402
+from _stats import interleaved, print_table
+from argus.core.images import load_image
+from argus.runtime.manager import ModelManager
+from argus.settings import Settings
 
 
 def main() -> None:

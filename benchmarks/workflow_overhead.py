@@ -21,7 +21,6 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _stats import Timing, interleaved, print_table
-
 from argus.core.images import load_image
 from argus.runtime.manager import ModelManager
 from argus.settings import Settings

@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # test helpers such as onnx_builders
 
-from argus.settings import Settings  # noqa: E402
+from argus.settings import Settings
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+
 def sample_photo(name: str) -> Path:
     """A photo from scikit-image's package data (astronaut.png, chelsea.png, coffee.png, ...)."""
     import skimage

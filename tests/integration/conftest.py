@@ -33,13 +33,12 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))  # sdk_venv
 sys.path.insert(0, str(Path(__file__).parents[1]))  # onnx_builders, photos
 
-import onnx_builders  # noqa: E402
-from photos import collage, sample_photo  # noqa: E402
-
-from argus.settings import Settings  # noqa: E402
-from argus.store.importers import import_model  # noqa: E402
-from argus.store.repository import MANIFEST_FILE, MODEL_FILE, ModelRepository  # noqa: E402
-from argus.store.zoo import Zoo  # noqa: E402
+import onnx_builders
+from argus.settings import Settings
+from argus.store.importers import import_model
+from argus.store.repository import MANIFEST_FILE, MODEL_FILE, ModelRepository
+from argus.store.zoo import Zoo
+from photos import collage, sample_photo
 
 DETECTOR_ALIAS = "yolov3-tiny-416"
 DETECTOR_ID = "coco-yolov3-tiny/1"
@@ -168,7 +167,7 @@ def start_server(home: Path, log_dir: Path, extra_env: Mapping[str, str] | None 
                    "--port", str(port), "--log-level", "info"]
         on_linux = sys.platform == "linux"
         with open(log_path, "wb") as log_file:
-            process = subprocess.Popen(  # noqa: PLW1509 (preexec_fn only calls prctl)
+            process = subprocess.Popen(
                 command, stdout=log_file, stderr=subprocess.STDOUT, env=env, cwd=str(log_dir),
                 preexec_fn=_die_with_parent if on_linux else None)
         server = LiveServer(url=f"http://127.0.0.1:{port}", port=port, home=home, log_path=log_path,

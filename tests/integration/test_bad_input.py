@@ -91,7 +91,7 @@ def image_host(collage_jpg: Path) -> Iterator[str]:
     payload = collage_jpg.read_bytes()
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             if self.path == "/collage.jpg":
                 self.send_response(200)
                 self.send_header("Content-Type", "image/jpeg")

@@ -155,7 +155,7 @@ def test_rolling_update_under_load_drops_nothing(api, server):
     tops = [o.top for o in load.outcomes]
     assert tops[0] == "cat" and tops[-1] == "dog"
     assert tops[tops.index("dog"):].count("cat") <= 10  # only the overlap, while the old replica drains
-    assert len(replica_processes(server.process.pid, NS, "roll")) == 1
+    wait_for(lambda: len(replica_processes(server.process.pid, NS, "roll")) == 1, "the old replica to stop")
 
 
 def test_killing_a_replica_mid_load_loses_no_request(api, server):

@@ -15,9 +15,9 @@ from typing import Any, Self
 import cv2
 import httpx
 import numpy as np
-import onnx_builders
 import psutil
 
+import onnx_builders
 from argus.store.importers import import_model
 from argus.store.repository import MANIFEST_FILE, MODEL_FILE, ModelRepository
 

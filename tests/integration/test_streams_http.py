@@ -15,8 +15,9 @@ import av
 import cv2
 import numpy as np
 import pytest
-from photos import collage
 from sdk_venv import run_in_sdk
+
+from photos import collage
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "unit" / "streams"))
 

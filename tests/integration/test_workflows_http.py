@@ -16,12 +16,12 @@ from typing import Any
 import cv2
 import httpx
 import numpy as np
-import onnx_builders
 import pytest
-from photos import collage
 
+import onnx_builders
 from argus.store.importers import import_model
 from argus.store.repository import ModelRepository
+from photos import collage
 
 pytestmark = pytest.mark.slow
 

@@ -6,8 +6,7 @@ import logging
 
 import typer
 
-from argus.cli import endpoints, infer, keys, models, serve, server, video, zoo
-from argus.cli import workflows
+from argus.cli import endpoints, infer, keys, models, serve, server, video, workflows, zoo
 
 app = typer.Typer(name="argus", help="Argus: self-hosted computer-vision inference.", no_args_is_help=True,
                   pretty_exceptions_enable=False)

@@ -20,7 +20,7 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import cv2
 import numpy as np
@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 # PIL's own bomb check warns at 89M pixels and raises at twice that; Argus enforces its own limit.
 Image.MAX_IMAGE_PIXELS = None
 
-ImageInput = Union[bytes, bytearray, memoryview, str, Path, np.ndarray, Image.Image]
+ImageInput = bytes | bytearray | memoryview | str | Path | np.ndarray | Image.Image
 
 DEFAULT_MAX_PIXELS = 80_000_000
 _DATA_URI = re.compile(r"^data:[\w/+.-]*;base64,", re.IGNORECASE)
@@ -166,7 +166,7 @@ def _read_header(data: bytes) -> tuple[int, int, bool]:
             return width, height, needs_pil
     except UnidentifiedImageError:
         raise ImageDecodeError("the data is not an image in a supported format (JPEG, PNG, WebP, BMP, TIFF)") from None
-    except Exception as error:  # PIL raises many types for damaged headers
+    except Exception as error:  # noqa: BLE001 - PIL raises many types for damaged headers
         raise ImageDecodeError(f"the image header is damaged ({error})") from None
 
 
@@ -174,7 +174,7 @@ def _decode_with_pil(data: bytes) -> np.ndarray:
     try:
         with Image.open(io.BytesIO(data)) as opened:
             rgb = np.asarray(ImageOps.exif_transpose(opened).convert("RGB"))
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - any decoder failure is the image's fault
         raise ImageDecodeError(f"the image data is damaged or truncated ({error})") from None
     return np.ascontiguousarray(rgb[:, :, ::-1])
 

@@ -33,7 +33,7 @@ def _numpy_image(value: Any) -> np.ndarray:
     data = decode_base64(value) if isinstance(value, str) else value
     try:
         array = _NumpyOnlyUnpickler(io.BytesIO(data)).load()
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - any unpickling failure is the payload's fault
         raise ImageDecodeError(f"the numpy payload is not a pickled array ({error})") from None
     if not isinstance(array, np.ndarray):
         raise ImageDecodeError("the numpy payload is not an array")

@@ -58,7 +58,7 @@ class OnnxSession:
             self.session = ort.InferenceSession(
                 str(path), sess_options=options, providers=choose_providers(settings.execution_providers)
             )
-        except Exception as error:  # onnxruntime raises its own pybind types for every failure
+        except Exception as error:  # noqa: BLE001 - onnxruntime raises its own pybind types for every failure
             raise ModelArtifactError(
                 f"Model '{model_id}' could not be loaded: {path.name} is corrupt, truncated or not a valid ONNX "
                 f"model ({_first_line(error)}). Re-import it with `argus models import`."
@@ -94,7 +94,7 @@ class OnnxSession:
         """Run the graph on named inputs; onnxruntime's argument errors become 400s, other failures 500s."""
         try:
             outputs = self.session.run(output_names, feed)
-        except Exception as error:  # onnxruntime raises its own pybind types
+        except Exception as error:  # noqa: BLE001 - onnxruntime raises its own pybind types
             shapes = {name: value.shape for name, value in feed.items()}
             error_type = InvalidInputError if type(error).__name__ == "InvalidArgument" else ServerError
             raise error_type(f"Model '{self.model_id}' failed on inputs {shapes}: {_first_line(error)}") from None

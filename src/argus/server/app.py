@@ -57,7 +57,7 @@ def _preload(state: AppState) -> None:
     for model_id in state.settings.preload_models:
         try:
             state.manager.get(model_id)
-        except Exception as error:  # a model that fails to load must not stop the server
+        except Exception as error:  # noqa: BLE001 - a model that fails to load must not stop the server
             message = getattr(error, "message", str(error))
             state.preload_errors[model_id] = message
             logger.error("preloading %s failed: %s", model_id, message)

@@ -133,7 +133,7 @@ class ModelRepository:
             model_id = f"{directory.parent.name}/{directory.name}"
             try:
                 found.append(self._stored(model_id, directory, self.manifest(model_id)))
-            except Exception as error:  # a broken entry must not hide the others
+            except Exception as error:  # noqa: BLE001 - a broken entry must not hide the others
                 logger.warning("skipping %s in the model store: %s", model_id, error)
         return found
 

@@ -245,7 +245,7 @@ class InferencePipeline:
     def _predict(self, frames: list[VideoFrame]) -> list[Any] | Exception:
         try:
             return list(self._on_video_frame(frames))
-        except Exception as error:  # one bad batch must not end a live pipeline
+        except Exception as error:  # noqa: BLE001 - one bad batch must not end a live pipeline
             return error
 
     def _deliver_in_order(self, _done: Future[Any]) -> None:
@@ -341,7 +341,7 @@ class InferencePipeline:
         for prediction, frame in calls:
             try:
                 self._on_prediction(prediction, frame)
-            except Exception as error:  # a failing sink is reported, the pipeline goes on
+            except Exception as error:  # noqa: BLE001 - a failing sink is reported, the pipeline goes on
                 self._report(SINK_ERROR_EVENT, error)
 
     def _report(self, event_type: str, error: BaseException) -> None:

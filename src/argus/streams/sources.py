@@ -283,7 +283,7 @@ class VideoSource:
                 try:
                     finished = self._consume(reader)
                     lost_reason = "end of stream"
-                except Exception as error:  # a read error: the connection dropped or the file is corrupt
+                except Exception as error:  # noqa: BLE001 - a read error: the connection dropped or the file is corrupt
                     finished, lost_reason = False, f"{type(error).__name__}: {error}"
                     if not self._reconnectable:
                         self._fail(error)
@@ -296,7 +296,7 @@ class VideoSource:
                 reconnecting = True
                 self._set_state_unless_final(StreamState.RESTARTING)
                 self._stop.wait(delay)
-        except Exception as error:  # never let the thread die silently
+        except Exception as error:  # noqa: BLE001 - never let the thread die silently
             self._fail(error)
         finally:
             self._ended.set()
@@ -310,7 +310,7 @@ class VideoSource:
         self._set_state_unless_final(StreamState.RESTARTING if reconnecting else StreamState.INITIALISING)
         try:
             reader = open_reader(self.reference, self._video_properties, self._open_timeout, self._read_timeout)
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - a source that cannot open is retried, its error kept
             self.last_error = f"{type(error).__name__}: {error}"
             if self._stop.is_set():
                 return None

@@ -242,7 +242,7 @@ class SandboxProcess:
         elif process is not None:
             _stop(process)
 
-    def __enter__(self) -> SandboxProcess:  # noqa: PYI034
+    def __enter__(self) -> SandboxProcess:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -251,7 +251,7 @@ class SandboxProcess:
     def __del__(self) -> None:
         try:
             self.release()
-        except Exception:  # noqa: BLE001, S110 - interpreter shutdown: nothing left to report to
+        except Exception:  # noqa: BLE001 - interpreter shutdown: nothing left to report to
             pass
 
     def _ensure_started(self) -> None:

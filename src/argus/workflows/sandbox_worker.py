@@ -82,15 +82,15 @@ def _load(code: dict[str, Any]) -> tuple[Any, _BlockSelf]:
     """Exec the imports, the run function and the init function; return ``run`` and its ``self``."""
     namespace: dict[str, Any] = {"__name__": "argus_dynamic_block"}
     source = PREAMBLE + "\n".join(code.get("imports") or []) + "\n"
-    exec(compile(source, "<dynamic block imports>", "exec"), namespace)  # noqa: S102 - the sandbox's purpose
-    exec(compile(code["run_function_code"], "<run_function_code>", "exec"), namespace)  # noqa: S102
+    exec(compile(source, "<dynamic block imports>", "exec"), namespace)
+    exec(compile(code["run_function_code"], "<run_function_code>", "exec"), namespace)
     run_name = code.get("run_function_name") or "run"
     run = namespace.get(run_name)
     if not callable(run):
-        raise NameError(f"run_function_code defines no function named {run_name!r}")  # noqa: TRY004
+        raise NameError(f"run_function_code defines no function named {run_name!r}")
     init_results: dict[str, Any] = {}
     if code.get("init_function_code"):
-        exec(compile(code["init_function_code"], "<init_function_code>", "exec"), namespace)  # noqa: S102
+        exec(compile(code["init_function_code"], "<init_function_code>", "exec"), namespace)
         init_name = code.get("init_function_name") or "init"
         init = namespace.get(init_name)
         if not callable(init):
@@ -183,7 +183,7 @@ def main(argv: list[str]) -> None:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     requests = sys.stdin.buffer
-    sys.stdin = open(os.devnull)  # noqa: SIM115 - user code must not read the protocol
+    sys.stdin = open(os.devnull)
     _limit_resources(int(config.get("memory_bytes", 0)))
     import cv2  # loaded before the limit could be hit by user allocations, and before the files are closed off
     import numpy  # noqa: F401

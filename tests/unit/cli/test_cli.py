@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from argus.cli.main import app
-from argus.store.zoo import ZooFetchError, Zoo
 from argus.settings import Settings
+from argus.store.zoo import Zoo, ZooFetchError
 
 
 @pytest.fixture

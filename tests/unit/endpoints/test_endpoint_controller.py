@@ -18,10 +18,10 @@ from argus.endpoints.backends.base import (
     ReplicaSpec,
 )
 from argus.endpoints.controller import EndpointController, backoff_seconds
+from argus.endpoints.secrets import SecretBox
 from argus.endpoints.spec import EndpointState, validate_spec
 from argus.endpoints.store import EndpointStore
 from argus.settings import Settings
-from argus.endpoints.secrets import SecretBox
 
 BOX = SecretBox(b"uJ0gGvY5m3Yp4c8lHk9q1mN2b3V4c5X6z7A8s9D0f1E=")
 

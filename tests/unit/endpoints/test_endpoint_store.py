@@ -15,11 +15,11 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
 from argus.endpoints.keys import Role
+from argus.endpoints.secrets import SecretBox
 from argus.endpoints.store import EndpointStore
 from argus.endpoints.tables import Base, MetricSampleRow
 from argus.errors import ConflictError, NotFoundError
 from argus.settings import Settings
-from argus.endpoints.secrets import SecretBox
 
 BOX = SecretBox(b"uJ0gGvY5m3Yp4c8lHk9q1mN2b3V4c5X6z7A8s9D0f1E=")
 

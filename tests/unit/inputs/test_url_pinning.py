@@ -20,10 +20,10 @@ REAL_GETADDRINFO = socket.getaddrinfo
 class Recorder(BaseHTTPRequestHandler):
     seen: list[tuple[str, str, str]] = []
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         self._answer()
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._answer()
 
     def _answer(self) -> None:

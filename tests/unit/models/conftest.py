@@ -14,13 +14,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[2]))  # tests/ holds onnx_builders
 
-import onnx_builders  # noqa: E402
-
-from argus.models.vision import VisionModel  # noqa: E402
-from argus.runtime.manager import ModelManager  # noqa: E402
-from argus.settings import Settings  # noqa: E402
-from argus.store.importers import import_model  # noqa: E402
-from argus.store.repository import ModelRepository, StoredModel  # noqa: E402
+import onnx_builders
+from argus.models.vision import VisionModel
+from argus.runtime.manager import ModelManager
+from argus.settings import Settings
+from argus.store.importers import import_model
+from argus.store.repository import ModelRepository, StoredModel
 
 
 @dataclass

@@ -22,6 +22,9 @@ import uuid
 import numpy as np
 import pytest
 import supervision as sv
+
+from argus.core.predictions import DetectionResult, Detections
+from argus.errors import InvalidInputError
 from onnx_builders import (
     DETECTION_FAMILIES,
     constant_model,
@@ -31,9 +34,6 @@ from onnx_builders import (
     yolov5_detection,
     yolov8_raw,
 )
-
-from argus.core.predictions import DetectionResult, Detections
-from argus.errors import InvalidInputError
 
 NAMES = ["cat", "dog"]
 NMS_FAMILIES = ("yolov5", "yolov8")

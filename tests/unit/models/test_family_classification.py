@@ -6,10 +6,10 @@ import uuid
 
 import numpy as np
 import pytest
-from onnx_builders import classifier, constant_model, ultralytics_metadata
 
 from argus.core.predictions import ClassificationResult
 from argus.errors import ModelArtifactError
+from onnx_builders import classifier, constant_model, ultralytics_metadata
 
 NAMES = ["ant", "bee", "cat", "dog"]
 LOGITS = np.array([2.0, 0.5, -1.0, 3.1])

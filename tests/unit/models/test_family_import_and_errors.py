@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from argus.errors import InvalidInputError, ModelArtifactError, ModelNotFoundError
+from argus.store.importers import import_model, manifest_for_onnx
+from argus.store.importers.inspect import guess_family, read_interface
+from argus.store.manifest import Family, ModelManifest, ResizeMode, Task
 from onnx_builders import (
     classifier,
     constant_model,
@@ -18,11 +23,6 @@ from onnx_builders import (
     yolov8_pose,
     yolov8_seg,
 )
-
-from argus.errors import InvalidInputError, ModelArtifactError, ModelNotFoundError
-from argus.store.importers import import_model, manifest_for_onnx
-from argus.store.importers.inspect import guess_family, read_interface
-from argus.store.manifest import Family, ModelManifest, ResizeMode, Task
 
 NAMES = ["cat", "dog"]
 ONE_BOX = np.array([[32.0, 32.0, 16.0, 16.0]])

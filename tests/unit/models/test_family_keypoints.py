@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from onnx_builders import ultralytics_metadata, yolov8_pose
 
 BOXES = np.array([[24.0, 24.0, 32.0, 32.0], [52.0, 48.0, 16.0, 24.0]])  # cx, cy, w, h

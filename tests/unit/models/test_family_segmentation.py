@@ -20,6 +20,7 @@ import math
 
 import numpy as np
 import pytest
+
 from onnx_builders import yolov5_seg, yolov8_seg
 
 NAMES = ["cat", "dog"]

@@ -9,7 +9,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from argus.server.app import create_app
-from argus.settings import Settings
 from photos import collage
 
 pytestmark = pytest.mark.slow

@@ -12,7 +12,6 @@ import av
 import cv2
 import numpy as np
 import pytest
-from photos import collage
 from stream_videos import moving_square, square_x, write_video
 
 from argus.streams import (
@@ -23,6 +22,7 @@ from argus.streams import (
     multi_sink,
 )
 from argus.streams.entities import INFERENCE_ERROR_EVENT, SINK_ERROR_EVENT, StatusUpdate
+from photos import collage
 
 COUNT, SHORT, SPEED, PAN = 37, 20, 3, 8
 

@@ -18,7 +18,8 @@ def client(tmp_path: Path, **settings: object) -> TestClient:
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[TestClient]:
-    with client(tmp_path, enable_stream_api=True) as test_client:
+    (tmp_path / "media").mkdir()
+    with client(tmp_path, enable_stream_api=True, media_dir=tmp_path / "media") as test_client:
         yield test_client
 
 
@@ -51,7 +52,7 @@ def test_keys_are_read_from_the_json_body_of_get_requests(tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize(("body", "status", "message"), [
-    ({"video_configuration": {"type": "VideoConfiguration", "video_reference": "/no/such.mp4"},
+    ({"video_configuration": {"type": "VideoConfiguration", "video_reference": "no-such.mp4"},
       "processing_configuration": {"type": "ModelConfiguration", "model_id": "m/1"}}, 400, "video file not found"),
     ({"video_configuration": {"type": "VideoConfiguration", "video_reference": "rtsp://cam/1"},
       "processing_configuration": {"type": "WorkflowConfiguration", "workspace_name": "w", "workflow_id": "f"}},

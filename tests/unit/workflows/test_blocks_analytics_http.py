@@ -15,9 +15,9 @@ import cv2
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from photos import read_bgr
 
 from argus.server.app import create_app
+from photos import read_bgr
 
 FRAMES = 19
 STEP = 30

@@ -12,7 +12,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parents[2]))  # tests/ holds onnx_builders
 
 import onnx_builders
-
 from argus.errors import InvalidInputError
 from argus.runtime.manager import ModelManager
 from argus.settings import Settings

@@ -12,7 +12,6 @@ import cv2
 import numpy as np
 import pytest
 import supervision as sv
-from photos import read_bgr
 
 from argus.errors import ClientError
 from argus.settings import Settings
@@ -22,6 +21,7 @@ from argus.workflows.data import (
     KEYPOINTS_CONFIDENCE_KEY,
     KEYPOINTS_XY_KEY,
 )
+from photos import read_bgr
 
 
 @pytest.fixture(scope="module")

@@ -125,7 +125,7 @@ def test_the_private_folder_is_writable_and_removed_with_the_process(sandbox: Sa
     outcome = attempt(sandbox, "import tempfile\nwith tempfile.NamedTemporaryFile('w', delete=False) as f:\n"
                                "    f.write('scratch')\nvalue = f.name")
     assert not outcome["refused"], outcome
-    scratch = Path(eval(outcome["value"]))  # noqa: S307 - a repr written by the test's own code
+    scratch = Path(eval(outcome["value"]))
     assert scratch.read_text() == "scratch"
     sandbox.close()
     assert not scratch.parent.exists()

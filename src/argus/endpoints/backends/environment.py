@@ -14,7 +14,6 @@ Capabilities come from the server, never from an endpoint's spec. A replica gets
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 

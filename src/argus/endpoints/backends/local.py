@@ -72,8 +72,8 @@ class LocalProcessBackend(Backend):
                    "--host", "127.0.0.1", "--port", str(port), "--preload", spec.model_id, "--log-level", "info"]
         # Spawned from the event loop's own thread on purpose (not a worker thread): PR_SET_PDEATHSIG fires when
         # the spawning *thread* exits. Popen returns in a few milliseconds.
-        with open(log_path, "ab") as log_file:  # noqa: ASYNC230
-            process = subprocess.Popen(  # noqa: ASYNC220
+        with open(log_path, "ab") as log_file:
+            process = subprocess.Popen(
                 command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 env=replica_environment(self.settings, spec.env, model_id=spec.model_id, api_key=key), cwd=str(directory), start_new_session=True)
         replica = Replica(id=replica_id, spec=spec, url=f"http://127.0.0.1:{port}",

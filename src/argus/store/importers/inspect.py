@@ -47,7 +47,7 @@ def read_interface(path: Path) -> GraphInterface:
     """Interface of an ONNX file without loading its weights into a session."""
     try:
         model = onnx.load(str(path), load_external_data=False)
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - onnx raises assorted types for unreadable files
         raise ModelArtifactError(f"{path.name} is not a readable ONNX model ({error}).") from None
     initialisers = {init.name for init in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in initialisers]
