@@ -75,6 +75,13 @@ class ForbiddenError(ClientError):
     code = "forbidden"
 
 
+class ClientGoneError(ClientError):
+    """The client disconnected; its remaining work was dropped (nginx's 499: nobody reads the answer)."""
+
+    status_code = 499
+    code = "client_closed_request"
+
+
 class NotFoundError(ClientError):
     """A resource that does not exist."""
 

@@ -70,6 +70,14 @@ class Settings(BaseSettings):
 
     max_image_pixels: int = Field(default=80_000_000, ge=1, validation_alias=_env("max_image_pixels"))
     """Decompression-bomb guard: images whose header declares more pixels are refused."""
+    max_images_per_request: int = Field(default=32, ge=1, le=10_000, validation_alias=_env("max_images_per_request"))
+    """Images one inference request may carry; more is a 413 before anything is decoded."""
+    max_request_pixels: int = Field(default=160_000_000, ge=1, validation_alias=_env("max_request_pixels"))
+    """Pixels (summed over its images, from their headers) one request may decode; more is a 413."""
+    decoded_memory_mb: int = Field(default=1024, ge=1, validation_alias=_env("decoded_memory_mb"))
+    """Decoded image memory held at once by all requests; a request waits for room, then gets 503."""
+    decode_wait_s: float = Field(default=5.0, ge=0, le=300, validation_alias=_env("decode_wait_s"))
+    """How long a request waits for decoded-memory room before its 503 + Retry-After."""
 
     host: str = Field(default="127.0.0.1", validation_alias=_env("host"))
     port: int = Field(default=9001, ge=1, le=65535, validation_alias=_env("port", "PORT"))

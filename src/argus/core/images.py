@@ -54,7 +54,7 @@ def load_image(source: ImageInput, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.n
     if isinstance(source, np.ndarray):
         return _from_array(source, max_pixels)
     if isinstance(source, Image.Image):
-        _check_pixels(source.width, source.height, max_pixels)
+        check_pixels(source.width, source.height, max_pixels)
         return _from_array(np.asarray(source.convert("RGB"))[:, :, ::-1], max_pixels)
     if isinstance(source, Path):
         return decode_image_bytes(_read_file(source), max_pixels)
@@ -124,7 +124,7 @@ def decode_image_bytes(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, hint: 
     if not data:
         raise ImageDecodeError("the image is empty (0 bytes)")
     width, height, needs_pil = _read_header(data)
-    _check_pixels(width, height, max_pixels)
+    check_pixels(width, height, max_pixels)
     if not needs_pil:
         if hint is not None and data.startswith(_JPEG_MAGIC):
             factor = hint.reduction(width, height)
@@ -179,7 +179,7 @@ def _decode_with_pil(data: bytes) -> np.ndarray:
     return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
-def _check_pixels(width: int, height: int, max_pixels: int) -> None:
+def check_pixels(width: int, height: int, max_pixels: int) -> None:
     if width <= 0 or height <= 0:
         raise ImageDecodeError(f"the image has an invalid size {width}x{height}")
     if width * height > max_pixels:
@@ -192,7 +192,7 @@ def _check_pixels(width: int, height: int, max_pixels: int) -> None:
 def _from_array(array: np.ndarray, max_pixels: int) -> np.ndarray:
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 3, 4)):
         raise ImageDecodeError(f"an image array must be HxW, HxWx1, HxWx3 or HxWx4, got shape {array.shape}")
-    _check_pixels(array.shape[1], array.shape[0], max_pixels)
+    check_pixels(array.shape[1], array.shape[0], max_pixels)
     if array.dtype != np.uint8:
         array = _to_uint8(array)
     if array.ndim == 2 or array.shape[2] == 1:

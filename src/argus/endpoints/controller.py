@@ -16,7 +16,7 @@ from typing import Any
 
 from argus.endpoints.autoscaling import LoadSample, Metric, ScalingContext, decide
 from argus.endpoints.backends.base import Backend, Replica, ReplicaPhase, ReplicaSpec
-from argus.endpoints.runtime import EndpointRuntime
+from argus.endpoints.runtime import FAILED_AFTER, EndpointRuntime
 from argus.endpoints.spec import EndpointSpec, EndpointState
 from argus.endpoints.store import EndpointStore
 from argus.endpoints.tables import EndpointRow, MetricSampleRow, utcnow
@@ -25,7 +25,6 @@ from argus.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-FAILED_AFTER = 3
 """Consecutive failed starts before the endpoint reports ``failed`` (it keeps retrying, with backoff)."""
 STABLE_AFTER_S = 10.0
 """A replica up this long clears the failure count."""

@@ -174,7 +174,10 @@ class EndpointRouter:
                     tried.clear()  # every ready replica failed once: give them another go after a moment
                     await asyncio.sleep(0.1)
                     continue
-                deadline = retry_deadline if attempts else hold_deadline
+                # A request is held (up to the retry budget) when it already failed on a replica, or when a ready
+                # replica just crashed and its replacement is on the way: clients of a running endpoint should not
+                # see a replica's death. A cold start from zero answers 503 unless the client asked to wait.
+                deadline = retry_deadline if attempts or runtime.recovering else hold_deadline
                 if runtime.paused or not await self._wait_for_replica(runtime, deadline):
                     if runtime.deleted:
                         raise NotFoundError(f"Endpoint '{runtime.name}' was deleted.")

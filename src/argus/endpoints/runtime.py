@@ -13,6 +13,9 @@ from argus.endpoints.autoscaling import LoadSample
 from argus.endpoints.backends.base import Replica, ReplicaPhase
 from argus.endpoints.spec import EndpointSpec, EndpointState, EndpointType
 
+FAILED_AFTER = 3
+"""Consecutive replica failures after which an endpoint reports failed."""
+
 
 @dataclass
 class TrafficStats:
@@ -81,6 +84,11 @@ class EndpointRuntime:
     def kind(self) -> EndpointType:
         """The access type."""
         return self.spec.type
+
+    @property
+    def recovering(self) -> bool:
+        """A replica failed and a replacement is on the way (not yet failed for good, not scaled to zero)."""
+        return 0 < self.failures < FAILED_AFTER and self.target > 0
 
     def ready(self) -> list[Replica]:
         """Replicas that take new requests."""

@@ -1,14 +1,15 @@
-"""Resolve the protocol's image object ``{"type": ..., "value": ...}`` to a decoded BGR array."""
+"""Read the protocol's image object ``{"type": ..., "value": ...}``, then decode it to a BGR array."""
 
 from __future__ import annotations
 
 import io
 import pickle
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from argus.core.images import DecodeHint, decode_base64, decode_image_bytes, load_image
+from argus.core.images import DecodeHint, check_pixels, decode_base64, decode_image_bytes, image_size, load_image
 from argus.errors import ForbiddenError, ImageDecodeError, InvalidInputError
 from argus.inputs.url import fetch_url
 from argus.settings import Settings
@@ -40,14 +41,54 @@ def _numpy_image(value: Any) -> np.ndarray:
     return array
 
 
-def resolve_image(image: Any, settings: Settings, hint: DecodeHint | None = None) -> np.ndarray:
-    """Decode one image object of the wire protocol (base64, url, numpy) to BGR.
+@dataclass(frozen=True)
+class EncodedImage:
+    """A request image read off the wire (bytes in hand, size from its header) and not decoded yet.
 
-    A bare string is taken as base64, as the reference's legacy route does. ``hint`` lets a JPEG decode
-    at reduced scale for the model it is meant for (see :class:`~argus.core.images.DecodeHint`).
+    Reading every image of a request first is cheap (the body is already in memory; URLs are fetched within
+    their byte cap) and tells how many pixels the request would decode, so a request over its share is refused
+    before any pixel is decoded, and images are decoded one batch at a time, as that batch is about to run.
+    """
+
+    width: int
+    height: int
+    data: bytes | None = None
+    array: np.ndarray | None = None
+    """Already an array (numpy input)."""
+
+    @property
+    def pixels(self) -> int:
+        """Pixels it decodes to (at full scale)."""
+        return self.width * self.height
+
+    @property
+    def decoded_bytes(self) -> int:
+        """Upper bound of its decoded BGR array's size."""
+        return self.pixels * 3
+
+    def decode(self, settings: Settings, hint: DecodeHint | None = None) -> np.ndarray:
+        """The BGR array (with ``hint``, a large JPEG may come back at reduced scale)."""
+        if self.array is not None:
+            return self.array
+        assert self.data is not None
+        return decode_image_bytes(self.data, settings.max_image_pixels, hint)
+
+
+def _encoded(data: bytes, settings: Settings) -> EncodedImage:
+    if not data:
+        raise ImageDecodeError("the image is empty (0 bytes)")
+    width, height = image_size(data)
+    check_pixels(width, height, settings.max_image_pixels)
+    return EncodedImage(width, height, data=data)
+
+
+def read_image(image: Any, settings: Settings) -> EncodedImage:
+    """Read one image object of the wire protocol (base64, url, numpy) without decoding its pixels.
+
+    A bare string is taken as base64, as the reference's legacy route does.
     """
     if isinstance(image, str):
-        return decode_image_bytes(decode_base64(image), settings.max_image_pixels, hint)
+        return _encoded(decode_base64(image), settings)
     if not isinstance(image, dict):
         raise InvalidInputError("'image' must be an object {\"type\": ..., \"value\": ...} or a list of them.")
     kind = str(image.get("type", "")).lower()
@@ -57,20 +98,26 @@ def resolve_image(image: Any, settings: Settings, hint: DecodeHint | None = None
     if kind == "base64":
         if not isinstance(value, str):
             raise InvalidInputError("'image.value' must be a base64 string for type 'base64'.")
-        return decode_image_bytes(decode_base64(value), settings.max_image_pixels, hint)
+        return _encoded(decode_base64(value), settings)
     if kind == "url":
         if not settings.allow_url_input:
             raise ForbiddenError("URL image inputs are disabled on this server (ARGUS_ALLOW_URL_INPUT=false).")
         data = fetch_url(str(value), allow_private=settings.allow_private_urls, timeout=settings.url_fetch_timeout,
                          max_bytes=settings.url_max_bytes)
-        return decode_image_bytes(data, settings.max_image_pixels, hint)
+        return _encoded(data, settings)
     if kind in ("numpy", "numpy_object"):
         if not settings.allow_numpy_input:
             raise ForbiddenError("numpy image inputs are disabled on this server; send base64 instead "
                                  "(or set ARGUS_ALLOW_NUMPY_INPUT=true for trusted clients).")
-        return load_image(_numpy_image(value), settings.max_image_pixels)
+        array = load_image(_numpy_image(value), settings.max_image_pixels)
+        return EncodedImage(array.shape[1], array.shape[0], array=array)
     if kind in ("multipart", "bytes") and isinstance(value, (bytes, bytearray)):
-        return decode_image_bytes(bytes(value), settings.max_image_pixels, hint)
+        return _encoded(bytes(value), settings)
     raise InvalidInputError(
         f"image type {kind!r} is not accepted over HTTP; use 'base64', 'url' or (when enabled) 'numpy'."
     )
+
+
+def resolve_image(image: Any, settings: Settings, hint: DecodeHint | None = None) -> np.ndarray:
+    """Read and decode one image object of the wire protocol to BGR (see :func:`read_image`)."""
+    return read_image(image, settings).decode(settings, hint)

@@ -38,11 +38,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from argus.errors import OverloadedError
+from argus.errors import ClientGoneError, ImageTooLargeError, OverloadedError
 
 logger = logging.getLogger(__name__)
 
 RunBatch = Callable[[np.ndarray], list[np.ndarray]]
+ClientGone = Callable[[], bool]
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class BatchPolicy:
 @dataclass
 class _Item:
     tensor: np.ndarray
+    client_gone: ClientGone | None = None
     future: Future[list[np.ndarray]] = field(default_factory=Future)
     queued_at: float = field(default_factory=time.perf_counter)
     started_at: float = 0.0  # when its batch began to run
@@ -71,9 +73,10 @@ class _Item:
 class Ticket:
     """An admitted request: :meth:`run` queues its tensor and waits for its share of a batch."""
 
-    def __init__(self, batcher: DynamicBatcher, rows: int) -> None:
+    def __init__(self, batcher: DynamicBatcher, rows: int, client_gone: ClientGone | None = None) -> None:
         self._batcher = batcher
         self._rows = rows  # admitted rows not yet queued
+        self.client_gone = client_gone  # a request whose client left is dropped before its batch runs
         self.queue_seconds = 0.0  # time its tensors waited for a batch
         self.run_seconds = 0.0  # time the batches holding its tensors ran
 
@@ -81,7 +84,7 @@ class Ticket:
         """Run ``tensor`` (at most ``max_batch_size`` rows) in the next batch; its rows of each output."""
         queued = min(self._rows, int(tensor.shape[0]))
         self._rows -= queued
-        item = self._batcher._submit(tensor, admitted=queued)
+        item = self._batcher._submit(tensor, admitted=queued, client_gone=self.client_gone)
         outputs = item.future.result()
         self.queue_seconds += item.started_at - item.queued_at
         self.run_seconds += item.run_seconds
@@ -110,6 +113,7 @@ class DynamicBatcher:
         self.batches_run = 0
         self.rows_run = 0
         self.refused = 0  # admissions refused as overloaded
+        self.dropped = 0  # queued tensors dropped because their client had gone
 
     @property
     def pending_rows(self) -> int:
@@ -118,17 +122,24 @@ class DynamicBatcher:
             return self._incoming + self._queued
 
     @contextmanager
-    def admit(self, rows: int) -> Iterator[Ticket]:
-        """Reserve room for ``rows`` images, or raise :class:`OverloadedError` when the model is saturated."""
+    def admit(self, rows: int, client_gone: ClientGone | None = None) -> Iterator[Ticket]:
+        """Reserve room for ``rows`` images, or raise :class:`OverloadedError` when the model is saturated.
+
+        A request's images count in full even when the queue is empty: one request cannot take more than
+        ``max_pending_rows`` places (a request that could never fit is a 413 rather than a 503).
+        """
         with self._cond:
             pending = self._incoming + self._queued
-            if pending and pending + rows > self.policy.max_pending_rows:
+            if rows > self.policy.max_pending_rows:
+                raise ImageTooLargeError(f"The request carries {rows} images; model '{self.name}' queues at most "
+                                         f"{self.policy.max_pending_rows} (ARGUS_MAX_PENDING_IMAGES).")
+            if pending + rows > self.policy.max_pending_rows:
                 self.refused += 1
                 raise OverloadedError(
                     f"Model '{self.name}' has {pending} images waiting (limit {self.policy.max_pending_rows}); "
                     "retry later or add capacity.", retry_after=self._retry_after(pending))
             self._incoming += rows
-        ticket = Ticket(self, rows)
+        ticket = Ticket(self, rows, client_gone)
         try:
             yield ticket
         finally:
@@ -149,8 +160,8 @@ class DynamicBatcher:
             self._incoming -= rows
             self._cond.notify_all()
 
-    def _submit(self, tensor: np.ndarray, admitted: int) -> _Item:
-        item = _Item(tensor)
+    def _submit(self, tensor: np.ndarray, admitted: int, client_gone: ClientGone | None = None) -> _Item:
+        item = _Item(tensor, client_gone)
         with self._cond:
             self._incoming -= admitted
             if self._closed:  # the model was unloaded while this request held it: run it here
@@ -204,7 +215,11 @@ class DynamicBatcher:
             while self._queue and (not batch or rows + self._queue[0].rows <= limit):
                 item = self._queue.popleft()
                 self._queued -= item.rows
-                if item.future.set_running_or_notify_cancel():
+                if item.client_gone is not None and item.client_gone():
+                    self.dropped += 1
+                    item.future.set_exception(ClientGoneError("The client closed the connection before its images "
+                                                              "ran; they were dropped."))
+                elif item.future.set_running_or_notify_cancel():
                     batch.append(item)
                     rows += item.rows
             return batch

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -94,9 +94,11 @@ class VisionModel:
         return DetectionParams.from_kwargs(defaults, **kwargs)
 
     @contextmanager
-    def admit(self, images: int) -> Iterator[Ticket]:
-        """Reserve a place for ``images`` in this model's queue (503 when it is full); see :mod:`argus.models.batching`."""
-        with self.batcher.admit(images) as ticket:
+    def admit(self, images: int, client_gone: Callable[[], bool] | None = None) -> Iterator[Ticket]:
+        """Reserve a place for ``images`` in this model's queue (503 when it is full); see :mod:`argus.models.batching`.
+
+        ``client_gone`` lets the runner drop the request's tensors if its client has left by then."""
+        with self.batcher.admit(images, client_gone) as ticket:
             yield ticket
 
     def close(self) -> None:
@@ -114,7 +116,7 @@ class VisionModel:
             with self.admit(len(images)) as own_ticket:
                 return self.infer_arrays(images, params, own_ticket)
         started = time.perf_counter()
-        chunk = self.batch_size or max(self.batcher.policy.max_batch_size, _DEFAULT_CHUNK)
+        chunk = self.chunk_size
         results: list[Result] = []
         for start in range(0, len(images), chunk):
             part = images[start:start + chunk]
@@ -125,6 +127,11 @@ class VisionModel:
         for result in results:
             object.__setattr__(result, "time", elapsed)
         return results
+
+    @property
+    def chunk_size(self) -> int:
+        """Images per input tensor: the graph's fixed batch, else the batcher's batch (at least a few)."""
+        return self.batch_size or max(self.batcher.policy.max_batch_size, _DEFAULT_CHUNK)
 
     def preprocess(self, images: list[np.ndarray]) -> tuple[np.ndarray, list[Transform]]:
         """Fit and normalise images into one input tensor."""

@@ -18,9 +18,10 @@ from argus.core.annotate import annotate
 from argus.core.images import encode_jpeg
 from argus.core.predictions import DetectionResult, Result
 from argus.core.rle import mask_to_rle
-from argus.errors import InvalidInputError
-from argus.inputs.request_image import resolve_image
+from argus.errors import ClientGoneError, ImageTooLargeError, InvalidInputError
+from argus.inputs.request_image import read_image
 from argus.models.vision import VisionModel
+from argus.runtime.decode_budget import DecodeBudget
 from argus.runtime.manager import ModelManager
 from argus.store.manifest import Task
 
@@ -80,6 +81,8 @@ class InferenceService:
     def __init__(self, manager: ModelManager) -> None:
         self.manager = manager
         self.observers: list[InferenceObserver] = []
+        settings = manager.settings
+        self.decode_budget = DecodeBudget(settings.decoded_memory_mb * 1024 * 1024, settings.decode_wait_s)
 
     def model_for(self, model_id: str, route: str | None = None) -> tuple[VisionModel, bool, float]:
         """The model (loaded on demand), whether that was a cold start, and the load time."""
@@ -92,25 +95,53 @@ class InferenceService:
         return model, acquired.cold_start, acquired.load_seconds
 
     def infer(self, model_id: str, images: list[Any], params: dict[str, Any], options: RenderOptions,
-              route: str | None = None, inference_id: str | None = None) -> InferenceOutcome:
-        """Decode ``images`` (wire image objects), run the model and render the responses."""
+              route: str | None = None, inference_id: str | None = None,
+              client_gone: Callable[[], bool] | None = None) -> InferenceOutcome:
+        """Read ``images`` (wire image objects), then decode, run and render them one batch at a time.
+
+        Bounded per request (``max_images_per_request``, ``max_request_pixels``: 413 before any decoding) and
+        across requests (the model's admission queue and the server's decoded-memory budget: 503). A request
+        whose client is gone (``client_gone()``) stops before its next batch runs.
+        """
+        settings = self.manager.settings
         if not images:
             raise InvalidInputError("'image' is an empty list; send at least one image.")
+        if len(images) > settings.max_images_per_request:
+            raise ImageTooLargeError(f"The request carries {len(images)} images; the limit is "
+                                     f"{settings.max_images_per_request} per request (ARGUS_MAX_IMAGES_PER_REQUEST). "
+                                     "Split it into several requests.")
         model, cold, load_seconds = self.model_for(model_id, route)
         started = time.perf_counter()
-        with model.admit(len(images)) as ticket:  # 503 before any decoding when the model's queue is full
+        stages = dict.fromkeys(("decode", "queue", "model", "prepost", "render"), 0.0)
+        bodies: list[dict[str, Any]] = []
+        with model.admit(len(images), client_gone) as ticket:  # 503 before any reading when the queue is full
+            encoded = [read_image(image, settings) for image in images]
+            pixels = sum(item.pixels for item in encoded)
+            if pixels > settings.max_request_pixels:
+                raise ImageTooLargeError(f"The request's images hold {pixels} pixels; the limit is "
+                                         f"{settings.max_request_pixels} per request (ARGUS_MAX_REQUEST_PIXELS). "
+                                         "Send fewer or smaller images per request.")
             hint = None if options.visualize else model.decode_hint  # a visualisation needs full resolution
-            arrays = [resolve_image(image, model.settings, hint) for image in images]
-            decoded = time.perf_counter()
-            results = model.infer_arrays(arrays, model.params(**params), ticket)
-        inferred = time.perf_counter()
-        bodies = [self.render(result, array, options, inference_id) for result, array in zip(results, arrays)]
+            for start in range(0, len(encoded), model.chunk_size):
+                chunk = encoded[start:start + model.chunk_size]
+                if client_gone is not None and client_gone():
+                    raise ClientGoneError("The client closed the connection; the rest of its request was dropped.")
+                with self.decode_budget.reserve(sum(item.decoded_bytes for item in chunk)):
+                    began = time.perf_counter()
+                    arrays = [item.decode(settings, hint) for item in chunk]
+                    decoded = time.perf_counter()
+                    results = model.infer_arrays(arrays, model.params(**params), ticket)
+                    inferred = time.perf_counter()
+                    bodies.extend(self.render(result, array, options, inference_id)
+                                  for result, array in zip(results, arrays))
+                    stages["decode"] += decoded - began
+                    stages["prepost"] += inferred - decoded
+                    stages["render"] += time.perf_counter() - inferred
         finished = time.perf_counter()
         for observer in self.observers:
-            observer(model.model_id, len(arrays), finished - started)
-        stages = {"decode": decoded - started, "queue": ticket.queue_seconds, "model": ticket.run_seconds,
-                  "prepost": max(0.0, inferred - decoded - ticket.queue_seconds - ticket.run_seconds),
-                  "render": finished - inferred}
+            observer(model.model_id, len(bodies), finished - started)
+        stages.update(queue=ticket.queue_seconds, model=ticket.run_seconds,
+                      prepost=max(0.0, stages["prepost"] - ticket.queue_seconds - ticket.run_seconds))
         return InferenceOutcome(bodies, model.model_id, cold, load_seconds, finished - started, stages)
 
     @staticmethod

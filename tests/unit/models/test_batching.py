@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from argus.errors import OverloadedError
+from argus.errors import ClientGoneError, ImageTooLargeError, OverloadedError
 from argus.models.batching import BatchPolicy, DynamicBatcher
 
 WAIT = 10.0  # generous bound on a result that must arrive; a hang fails the test instead of stalling it
@@ -152,10 +152,52 @@ def test_admission_past_the_limit_is_refused_with_a_retry_after() -> None:
     batcher.close()
 
 
-def test_one_request_larger_than_the_limit_is_admitted_when_the_queue_is_empty() -> None:
-    batcher = DynamicBatcher(GatedModel(), BatchPolicy(max_pending_rows=2))
-    with batcher.admit(5) as ticket:
-        assert ticket.run(rows(1, 2, 3, 4, 5))[0].shape == (5, 2)
+def test_a_request_larger_than_the_limit_is_refused_even_when_the_queue_is_empty() -> None:
+    model = GatedModel()
+    batcher = DynamicBatcher(model, BatchPolicy(max_pending_rows=2))
+    with pytest.raises(ImageTooLargeError, match="carries 5 images.*at most 2") as caught:
+        with batcher.admit(5):
+            pass
+    assert caught.value.status_code == 413
+    assert batcher.pending_rows == 0 and model.batches == []
+    assert run_one(batcher, rows(1, 2))[0].shape == (2, 2)  # a request within the limit still runs
+    batcher.close()
+
+
+def test_a_request_counts_in_full_against_what_is_pending() -> None:
+    model = GatedModel()
+    batcher = DynamicBatcher(model, BatchPolicy(max_pending_rows=3))
+    with ThreadPoolExecutor(2) as pool:
+        first = occupy(batcher, model, pool)  # one row running, none pending
+        with batcher.admit(2):  # two admitted, pending now 2
+            with pytest.raises(OverloadedError):
+                with batcher.admit(2):  # 2 + 2 > 3
+                    pass
+        model.gate.set()
+        first.result(WAIT)
+    batcher.close()
+
+
+def test_tensors_of_a_client_that_left_are_dropped_before_they_run() -> None:
+    model = GatedModel()
+    batcher = DynamicBatcher(model, BatchPolicy(max_batch_size=4))
+    gone = threading.Event()
+    with ThreadPoolExecutor(2) as pool:
+        first = occupy(batcher, model, pool)
+
+        def leaving_client() -> list[np.ndarray]:
+            with batcher.admit(1, gone.is_set) as ticket:
+                return ticket.run(rows(5))
+
+        pending = pool.submit(leaving_client)
+        wait_queued(batcher, 1)
+        gone.set()
+        model.gate.set()
+        first.result(WAIT)
+        with pytest.raises(ClientGoneError):
+            pending.result(WAIT)
+    assert model.batches == [[0.0]]  # the gone client's row never reached the model
+    assert batcher.dropped == 1
     batcher.close()
 
 

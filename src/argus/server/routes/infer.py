@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from argus.errors import InvalidInputError
 from argus.runtime.service import InferenceOutcome, RenderOptions
+from argus.server.disconnect import watch_disconnect
 from argus.server.responses import ORJSONResponse, drop_nulls
 from argus.server.schemas import (
     BaseInferenceRequest,
@@ -61,8 +62,9 @@ async def run_inference(request: Request, body: BaseInferenceRequest, route: str
                         options: RenderOptions) -> ORJSONResponse:
     """Run the request in a worker thread and render the (list) response with the model headers."""
     state = get_state(request)
-    outcome = await run_in_threadpool(state.service.infer, body.model_id, body.image_dicts(), params, options,
-                                      route, body.id)
+    async with watch_disconnect(request) as gone:
+        outcome = await run_in_threadpool(state.service.infer, body.model_id, body.image_dicts(), params, options,
+                                          route, body.id, gone.is_set)
     payload = outcome.bodies if body.is_batch else outcome.bodies[0]
     return ORJSONResponse(drop_nulls(payload), headers=model_headers(outcome))
 

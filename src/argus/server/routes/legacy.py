@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from argus.errors import InvalidInputError, NotFoundError
 from argus.runtime.service import MAX_STROKE, RenderOptions
+from argus.server.disconnect import watch_disconnect
 from argus.server.responses import ORJSONResponse, drop_nulls
 from argus.server.routes.infer import model_headers
 from argus.server.state import get_state
@@ -112,7 +113,9 @@ async def legacy_infer(request: Request, dataset_id: str, version_id: str) -> Re
                             stroke=_number(query, "stroke", 1, int, 0, MAX_STROKE),
                             keypoint_confidence=keypoint_confidence,
                             mask_format=query.get("response_mask_format", "polygon"))
-    outcome = await run_in_threadpool(state.service.infer, model_id, [image], params, options)
+    async with watch_disconnect(request) as gone:
+        outcome = await run_in_threadpool(state.service.infer, model_id, [image], params, options, None, None,
+                                          gone.is_set)
     body = outcome.bodies[0]
     headers = model_headers(outcome)
     if output == "image":
