@@ -15,7 +15,7 @@ import functools
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -161,6 +161,14 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _one_request_fits_the_decode_budget(self) -> Settings:
+        if self.max_request_pixels * 3 > self.decoded_memory_mb * 1024 * 1024:
+            raise ValueError(f"ARGUS_DECODED_MEMORY_MB ({self.decoded_memory_mb}) must hold one request's largest "
+                             f"decode: ARGUS_MAX_REQUEST_PIXELS ({self.max_request_pixels}) x 3 bytes = "
+                             f"{-(-self.max_request_pixels * 3 // (1024 * 1024))} MB")
+        return self
 
     @property
     def all_api_keys(self) -> frozenset[str]:
