@@ -103,6 +103,16 @@ class Settings(BaseSettings):
     """The only folder whose files the stream API may open (none: local paths are refused); never ARGUS_HOME."""
     url_fetch_timeout: float = Field(default=10.0, gt=0, validation_alias=_env("url_fetch_timeout"))
     url_max_bytes: int = Field(default=25_000_000, ge=1, validation_alias=_env("url_max_bytes"))
+    header_timeout_s: float = Field(default=10.0, gt=0, le=300, validation_alias=_env("header_timeout_s"))
+    """Seconds a client has to send a request's line and headers before its connection is closed."""
+    body_timeout_s: float = Field(default=30.0, gt=0, le=3600, validation_alias=_env("body_timeout_s"))
+    """Seconds a client may pause between parts of a request body before it gets 408."""
+    max_connections: int = Field(default=1000, ge=1, validation_alias=_env("max_connections"))
+    """Concurrent connections (and requests) per worker; beyond it uvicorn answers 503."""
+    keep_alive_s: float = Field(default=5.0, gt=0, le=300, validation_alias=_env("keep_alive_s"))
+    """Idle seconds a keep-alive connection is kept between requests."""
+    shutdown_timeout_s: float = Field(default=30.0, gt=0, le=3600, validation_alias=_env("shutdown_timeout_s"))
+    """On SIGTERM, requests in flight get this long to finish before the server stops anyway."""
     max_body_bytes: int = Field(default=60_000_000, ge=1, validation_alias=_env("max_body_bytes"))
     """Requests with a larger body are refused with 413 before they are read."""
     workflows_dir: Path | None = Field(default=None, validation_alias=_env("workflows_dir"))

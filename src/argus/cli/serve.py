@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -34,10 +34,17 @@ def serve(
         # Worker processes build their app from the environment: pass the overrides down that way.
         os.environ.update({"ARGUS_HOST": settings.host, "ARGUS_PORT": str(settings.port),
                            "ARGUS_PRELOAD_MODELS": ",".join(settings.preload_models)})
-        uvicorn.run("argus.server.asgi:app", host=settings.host, port=settings.port, workers=settings.workers,
-                    log_level=log_level, access_log=False)
+        uvicorn.run("argus.server.asgi:app", workers=settings.workers, **_uvicorn_options(settings, log_level))
         return
     from argus.server.app import create_app
 
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=log_level,
-                access_log=False)
+    uvicorn.run(create_app(settings), **_uvicorn_options(settings, log_level))
+
+
+def _uvicorn_options(settings: Settings, log_level: str) -> dict[str, Any]:
+    """Where to listen and the connection bounds: head and keep-alive deadlines, connection cap, drain time."""
+    from argus.server.protocol import HeadDeadlineProtocol
+
+    return {"host": settings.host, "port": settings.port, "log_level": log_level, "access_log": False,
+            "http": HeadDeadlineProtocol, "limit_concurrency": settings.max_connections,
+            "timeout_keep_alive": settings.keep_alive_s, "timeout_graceful_shutdown": settings.shutdown_timeout_s}

@@ -53,8 +53,8 @@ class DecodeBudget:
                 if remaining <= 0:
                     self.refused += 1
                     raise OverloadedError(
-                        f"The server is decoding {self._used // 1_000_000} MB of images (limit "
-                        f"{self.capacity // 1_000_000} MB, ARGUS_DECODED_MEMORY_MB); retry shortly.",
+                        f"The server is decoding {self._used >> 20} MiB of images (limit "
+                        f"{self.capacity >> 20} MiB, ARGUS_DECODED_MEMORY_MB); retry shortly.",
                         retry_after=max(1.0, self.wait_s))
                 self._cond.wait(remaining)
             self._used += nbytes

@@ -98,7 +98,8 @@ def create_app(settings: Settings | None = None, manager: ModelManager | None = 
     app.include_router(legacy.router, dependencies=secured)  # last: its path pattern catches two-segment paths
     if settings.endpoint_model:  # an endpoint's replica: its model's serving routes only
         app.add_middleware(ReplicaScopeMiddleware, manager=manager, model_id=settings.endpoint_model)
-    app.add_middleware(ServerMiddleware, metrics=state.metrics, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(ServerMiddleware, metrics=state.metrics, max_body_bytes=settings.max_body_bytes,
+                       body_timeout_s=settings.body_timeout_s)
     if settings.cors_origins:  # outermost, so even error answers carry the CORS headers
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
                            allow_headers=["*"], expose_headers=["X-Processing-Time", "X-Model-Id", "Server-Timing"])

@@ -1,4 +1,4 @@
-"""Pure-ASGI middleware: body-size limit, request id, processing time, per-route metrics.
+"""Pure-ASGI middleware: body-size limit, body read deadline, request id, processing time, per-route metrics.
 
 Written as raw ASGI rather than ``BaseHTTPMiddleware`` because that wrapper costs a task switch
 and a copy per request on the hot path.
@@ -6,6 +6,7 @@ and a copy per request on the hot path.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -24,13 +25,19 @@ class _BodyTooLarge(Exception):
     pass
 
 
+class _BodyTooSlow(Exception):
+    pass
+
+
 class ServerMiddleware:
     """Adds ``X-Request-ID`` and ``X-Processing-Time``, refuses oversized bodies (413), records metrics."""
 
-    def __init__(self, app: ASGIApp, metrics: ServerMetrics, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, metrics: ServerMetrics, max_body_bytes: int, body_timeout_s: float = 30.0
+                 ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        self.body_timeout_s = body_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -46,28 +53,38 @@ class ServerMiddleware:
             self._record(scope, 413, started)
             return
         received = 0
-        overflowed = False
+        refusal: tuple[int, bytes] | None = None  # the body broke a limit: this answer replaces the app's
         replaced = False
+        body_done = False
 
         async def limited_receive() -> Message:
-            nonlocal received, overflowed
-            message = await receive()
+            nonlocal received, refusal, body_done
+            if body_done:  # after the body only a disconnect can come: no deadline on waiting for it
+                return await receive()
+            try:
+                async with asyncio.timeout(self.body_timeout_s):
+                    message = await receive()
+            except TimeoutError:
+                refusal = (408, b'{"message":"The request body did not arrive within %d s (ARGUS_BODY_TIMEOUT_S)."}'
+                           % self.body_timeout_s)
+                raise _BodyTooSlow from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
+                body_done = not message.get("more_body", False)
                 if received > self.max_body_bytes:
-                    overflowed = True
+                    refusal = (413, self._too_large_body())
                     raise _BodyTooLarge
             return message
 
         async def send_with_headers(message: Message) -> None:
             nonlocal replaced
-            if overflowed:
+            if refusal is not None:
                 # The app turned our exception into its own error (FastAPI answers 400 for an unreadable
-                # body); the client is owed a 413, so that response is replaced.
+                # body); the client is owed the refusal, so that response is replaced.
                 if message["type"] == "http.response.start" and not replaced:
                     replaced = True
-                    status_holder["status"] = 413
-                    await self._reject_too_large(send, request_id)
+                    status_holder["status"] = refusal[0]
+                    await self._refuse(send, request_id, *refusal)
                 return
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
@@ -78,10 +95,11 @@ class ServerMiddleware:
 
         try:
             await self.app(scope, limited_receive, send_with_headers)
-        except _BodyTooLarge:
+        except (_BodyTooLarge, _BodyTooSlow):
+            assert refusal is not None
             if not replaced:
-                await self._reject_too_large(send, request_id)
-            status_holder["status"] = 413
+                await self._refuse(send, request_id, *refusal)
+            status_holder["status"] = refusal[0]
         except Exception:
             # Unhandled errors are logged by the app's handler; answer here so the 500 is counted and tagged.
             logger.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
@@ -92,10 +110,15 @@ class ServerMiddleware:
             await send({"type": "http.response.body", "body": body})
         self._record(scope, status_holder["status"], started)
 
-    async def _reject_too_large(self, send: Send, request_id: str) -> None:
-        body = (b'{"message":"Request body is larger than the limit of %d bytes (ARGUS_MAX_BODY_BYTES)."}'
+    def _too_large_body(self) -> bytes:
+        return (b'{"message":"Request body is larger than the limit of %d bytes (ARGUS_MAX_BODY_BYTES)."}'
                 % self.max_body_bytes)
-        await send({"type": "http.response.start", "status": 413, "headers": [
+
+    async def _reject_too_large(self, send: Send, request_id: str) -> None:
+        await self._refuse(send, request_id, 413, self._too_large_body())
+
+    async def _refuse(self, send: Send, request_id: str, status: int, body: bytes) -> None:
+        await send({"type": "http.response.start", "status": status, "headers": [
             (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
             (b"x-request-id", request_id.encode("latin-1"))]})
         await send({"type": "http.response.body", "body": body})

@@ -201,13 +201,13 @@ def stats_of(request: Request) -> InferenceStats:
 
 
 @router.get("/v2/health/live")
-def live() -> ORJSONResponse:
+async def live() -> ORJSONResponse:
     """Liveness: the process serves."""
     return ORJSONResponse({"live": True})
 
 
 @router.get("/v2/health/ready")
-def ready(request: Request) -> ORJSONResponse:
+async def ready(request: Request) -> ORJSONResponse:
     """Readiness: 503 until the preloaded models are loaded."""
     is_ready = get_state(request).ready.is_set()
     return ORJSONResponse({"ready": is_ready}, status_code=200 if is_ready else 503)

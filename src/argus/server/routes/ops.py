@@ -1,4 +1,7 @@
-"""Operational routes: /info, /healthz, /readiness, /metrics."""
+"""Operational routes: /info, /healthz, /readiness, /metrics.
+
+The health routes are coroutines: they answer on the event loop even when every worker thread is busy.
+"""
 
 from __future__ import annotations
 
@@ -13,20 +16,20 @@ router = APIRouter(tags=["ops"])
 
 
 @router.get("/info")
-def info(request: Request) -> ORJSONResponse:
+async def info(request: Request) -> ORJSONResponse:
     """Server name, version and id (the reference's shape)."""
     state = get_state(request)
     return ORJSONResponse({"name": "Argus Inference Server", "version": argus.__version__, "uuid": state.server_id})
 
 
 @router.get("/healthz")
-def healthz() -> ORJSONResponse:
+async def healthz() -> ORJSONResponse:
     """Liveness: the process answers."""
     return ORJSONResponse({"status": "healthy"})
 
 
 @router.get("/readiness")
-def readiness(request: Request) -> ORJSONResponse:
+async def readiness(request: Request) -> ORJSONResponse:
     """Readiness: 503 until the preloaded models are loaded."""
     state = get_state(request)
     if not state.ready.is_set():
