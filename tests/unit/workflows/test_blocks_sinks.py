@@ -264,3 +264,37 @@ def test_email_to_a_private_smtp_server_named_by_the_step_is_refused(tmp_path, s
     out = compile_workflow(definition, context(tmp_path)).run({"dets": [dets()], "report": "x"}).outputs[0]["out"]
     assert out["error_status"] is True and "ARGUS_SMTP_HOST" in out["message"]
     assert inbox.messages == []
+
+
+@pytest.mark.parametrize(("field", "value"), [("retry_backoff_seconds", 1e9), ("request_timeout", 1e9),
+                                              ("max_retries", 1000), ("cooldown_seconds", 10**9)])
+def test_durations_beyond_their_maximum_are_refused_at_compile_time(tmp_path, field, value) -> None:
+    from argus.workflows.errors import WorkflowDefinitionError
+
+    with pytest.raises(WorkflowDefinitionError) as caught:
+        compile_workflow(webhook_workflow("http://example.com/hook", **{field: value}), context(tmp_path))
+    assert field in str(caught.value.message) + str(getattr(caught.value, "context", ""))
+
+
+def test_durations_from_inputs_are_bounded_at_run_time(tmp_path, recorder) -> None:
+    from argus.errors import InvalidInputError
+
+    server = recorder()
+    definition = webhook_workflow(server.url, retry_backoff_seconds="$inputs.backoff")
+    definition["inputs"].append({"type": "WorkflowParameter", "name": "backoff"})
+    with pytest.raises(InvalidInputError, match="'retry_backoff_seconds' must be between 0 and 30"):
+        run_hook(context(tmp_path, allow_private_webhook_urls=True), definition, backoff=1e9)
+    assert server.requests == []
+
+
+def test_the_sink_pool_refuses_deliveries_beyond_its_bound() -> None:
+    from argus.workflows.blocks.sinks.common import SinkPool
+
+    release = threading.Event()
+    pool = SinkPool(workers=1, max_pending=2)
+    held = [pool.submit(lambda: (release.wait(30), (False, "ok"))[1]) for _ in range(2)]
+    assert all(future is not None for future in held)
+    assert pool.submit(lambda: (False, "ok")) is None  # full: refused at once, nothing queued
+    release.set()
+    assert [future.result(30) for future in held if future is not None] == [(False, "ok")] * 2
+    assert pool.submit(lambda: (False, "again")).result(30) == (False, "again")  # slots came back

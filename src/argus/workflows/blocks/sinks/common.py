@@ -2,7 +2,11 @@
 
 A sink returns ``{"error_status", "throttling_status", "message"}`` like the reference: a failed
 delivery is reported in the outputs, not raised, so one flaky endpoint does not fail the workflow.
-``fire_and_forget`` runs the delivery on a background thread pool and answers at once.
+
+Every delivery runs on one bounded pool (:data:`SINK_WORKERS` threads, at most :data:`MAX_PENDING_DELIVERIES`
+queued or running; past that a delivery is refused in the outputs rather than queued), so sinks never take
+the server's request threads. ``fire_and_forget`` answers at once; otherwise the step waits for its delivery,
+at most :data:`MAX_DELIVERY_S`. Every duration a definition can set has a maximum (:func:`bounded`).
 
 Example:
     >>> with_operations({"n": [1, 2, 3]}, {"n": [{"type": "SequenceLength"}]})
@@ -15,11 +19,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from typing import Any
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Annotated, Any
 
-from pydantic import TypeAdapter
+from pydantic import Field, TypeAdapter
 
+from argus.errors import InvalidInputError
 from argus.workflows.blocks.base import Block, BlockManifest, OutputDefinition, Selector
 from argus.workflows.kinds import BOOLEAN_KIND, INTEGER_KIND, STRING_KIND
 from argus.workflows.query_language import AllOperationsType, apply_operations
@@ -28,17 +34,48 @@ logger = logging.getLogger(__name__)
 
 Delivery = Callable[[], tuple[bool, str]]
 _OPERATIONS = TypeAdapter(list[AllOperationsType])
-_background: ThreadPoolExecutor | None = None
-_background_lock = threading.Lock()
+
+SINK_WORKERS = 4
+MAX_PENDING_DELIVERIES = 64
+MAX_DELIVERY_S = 120.0
+"""Upper bound on one delivery, its retries and their waits included."""
+MAX_COOLDOWN_S = 86_400
 
 
-def background_executor() -> Executor:
-    """The process-wide pool fire-and-forget deliveries run on (created on first use)."""
-    global _background
-    with _background_lock:
-        if _background is None:
-            _background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="argus-sink")
-        return _background
+class SinkPool:
+    """A bounded pool for deliveries: a fixed number of threads and a cap on what may wait for them."""
+
+    def __init__(self, workers: int, max_pending: int) -> None:
+        self._executor: ThreadPoolExecutor | None = None
+        self._workers = workers
+        self._slots = threading.BoundedSemaphore(max_pending)
+        self._lock = threading.Lock()
+
+    def submit(self, delivery: Delivery) -> Future[tuple[bool, str]] | None:
+        """Run ``delivery`` on the pool; ``None`` when :data:`MAX_PENDING_DELIVERIES` are already pending."""
+        if not self._slots.acquire(blocking=False):
+            return None
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="argus-sink")
+        future = self._executor.submit(delivery)
+        future.add_done_callback(lambda _: self._slots.release())
+        return future
+
+
+SINK_POOL = SinkPool(SINK_WORKERS, MAX_PENDING_DELIVERIES)
+
+
+def bounded(name: str, value: Any, low: float, high: float) -> float:
+    """``value`` as a number within ``[low, high]``, else a 400 naming the field and its range (values that come
+    from selectors are only known at run time, so the manifest's own bounds cannot check them)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"'{name}' must be a number, got {str(value)[:40]!r}.") from None
+    if not low <= number <= high:
+        raise InvalidInputError(f"'{name}' must be between {low:g} and {high:g}, got {number:g}.")
+    return number
 
 
 def with_operations(parameters: dict[str, Any], operations: dict[str, list[Any]]) -> dict[str, Any]:
@@ -65,8 +102,9 @@ class NotificationManifest(BlockManifest):
     """Deliver in the background; ``error_status`` is then always false (use false to see errors)."""
     disable_sink: bool | Selector(kind=[BOOLEAN_KIND]) = False  # type: ignore[valid-type]
     """Skip delivery (may point at an input to switch it per request)."""
-    cooldown_seconds: int | Selector(kind=[INTEGER_KIND]) = 5  # type: ignore[valid-type]
-    """Seconds after a delivery during which further runs are throttled (0: none)."""
+    cooldown_seconds: Annotated[int, Field(ge=0, le=MAX_COOLDOWN_S)] | Selector(  # type: ignore[valid-type]
+        kind=[INTEGER_KIND]) = 5
+    """Seconds after a delivery during which further runs are throttled (0: none; at most a day)."""
 
     @classmethod
     def describe_outputs(cls) -> list[OutputDefinition]:
@@ -90,19 +128,25 @@ class NotificationBlock(Block):
     def notify(self, delivery: Delivery, fire_and_forget: bool, disable_sink: bool,
                cooldown_seconds: float) -> dict[str, Any]:
         """Deliver (or skip, or throttle) and report as the reference does."""
+        cooldown = bounded("cooldown_seconds", cooldown_seconds, 0, MAX_COOLDOWN_S)
         if disable_sink or self.element.disable_sinks:
             return result(False, "Sink was disabled by parameter `disable_sink`")
         with self._lock:
             now = time.monotonic()
-            if self._last_fired is not None and now - self._last_fired < float(cooldown_seconds):
+            if self._last_fired is not None and now - self._last_fired < cooldown:
                 return result(False, "Sink cooldown applies", throttled=True)
             self._last_fired = now
+        future = SINK_POOL.submit(_logged(delivery, self.step.name) if fire_and_forget else delivery)
+        if future is None:
+            return result(True, f"{MAX_PENDING_DELIVERIES} deliveries are already pending on this server; this one "
+                                "was dropped (retry later, or raise cooldown_seconds).")
         if fire_and_forget:
-            executor = self.context.executor or background_executor()
-            self.pending = [f for f in self.pending if not f.done()]
-            self.pending.append(executor.submit(_logged(delivery, self.step.name)))
+            self.pending = [f for f in self.pending if not f.done()] + [future]
             return result(False, "Notification sent in the background task")
-        error, message = delivery()
+        try:
+            error, message = future.result(timeout=MAX_DELIVERY_S + 5)
+        except FutureTimeout:
+            return result(True, f"The delivery did not finish within {MAX_DELIVERY_S:g} s.")
         return result(error, message)
 
 

@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -48,8 +48,8 @@ class LocalFileSinkManifest(BlockManifest):
         description="Directory inside the server's sink directory.")
     file_name_prefix: str | Selector(kind=[STRING_KIND]) = Field(  # type: ignore[valid-type]
         default="workflow_output", description="File name prefix.")
-    max_entries_per_file: int | Selector(kind=[INTEGER_KIND]) = Field(  # type: ignore[valid-type]
-        default=1024, ge=1, description="Entries per file in append_log mode before a new file starts.")
+    max_entries_per_file: Annotated[int, Field(ge=1)] | Selector(kind=[INTEGER_KIND]) = Field(  # type: ignore[valid-type]
+        default=1024, description="Entries per file in append_log mode before a new file starts.")
 
     @classmethod
     def describe_outputs(cls) -> list[OutputDefinition]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import httpx
 from pydantic import Field
@@ -23,8 +23,10 @@ from argus.errors import InvalidInputError
 from argus.inputs.url import pin_url
 from argus.workflows.blocks.base import Selector, block_config
 from argus.workflows.blocks.sinks.common import (
+    MAX_DELIVERY_S,
     NotificationBlock,
     NotificationManifest,
+    bounded,
     with_operations,
 )
 from argus.workflows.data import WorkflowImageData
@@ -35,6 +37,9 @@ from argus.workflows.serialization import to_jsonable
 logger = logging.getLogger(__name__)
 
 _Value = Selector() | str | float | bool | int | dict | list  # type: ignore[valid-type]
+MAX_REQUEST_TIMEOUT_S = 60.0
+MAX_RETRIES = 10
+MAX_BACKOFF_S = 30.0
 _RETRY_STATUSES = {429, 500, 502, 503, 504}
 
 
@@ -55,12 +60,16 @@ class WebhookSinkManifest(NotificationManifest):
     multi_part_encoded_files_operations: dict[str, list[AllOperationsType]] = Field(default_factory=dict)
     form_data: dict[str, _Value] = Field(default_factory=dict)  # type: ignore[valid-type]
     form_data_operations: dict[str, list[AllOperationsType]] = Field(default_factory=dict)
-    request_timeout: float | Selector(kind=[INTEGER_KIND, FLOAT_KIND]) = Field(  # type: ignore[valid-type]
-        default=2, gt=0, description="Seconds to wait for the remote API (per attempt).")
-    max_retries: int | Selector(kind=[INTEGER_KIND]) = Field(  # type: ignore[valid-type]
-        default=2, ge=0, le=10, description="Extra attempts after a connection error, timeout, 429 or 5xx.")
-    retry_backoff_seconds: float | Selector(kind=[FLOAT_KIND]) = Field(  # type: ignore[valid-type]
-        default=0.5, ge=0, description="Wait before the first retry; doubles for each further one.")
+    # Bounds sit on the number, not the union: a selector's value is checked when the step runs (bounded()).
+    request_timeout: Annotated[float, Field(gt=0, le=MAX_REQUEST_TIMEOUT_S)] | Selector(  # type: ignore[valid-type]
+        kind=[INTEGER_KIND, FLOAT_KIND]) = Field(default=2, description="Seconds to wait for the remote API (per "
+                                                                          "attempt; at most 60).")
+    max_retries: Annotated[int, Field(ge=0, le=MAX_RETRIES)] | Selector(  # type: ignore[valid-type]
+        kind=[INTEGER_KIND]) = Field(default=2, description="Extra attempts after a connection error, timeout, "
+                                                            "429 or 5xx (at most 10).")
+    retry_backoff_seconds: Annotated[float, Field(ge=0, le=MAX_BACKOFF_S)] | Selector(  # type: ignore[valid-type]
+        kind=[FLOAT_KIND]) = Field(default=0.5, description="Wait before the first retry; doubles for each further "
+                                                            "one (each wait at most 30 s).")
 
 
 def _file_content(value: Any) -> bytes:
@@ -83,9 +92,10 @@ def _text(value: Any) -> str:
 def send(request: dict[str, Any], timeout: float, max_retries: int, backoff: float, allow_private: bool
          ) -> tuple[bool, str]:
     """Perform ``request`` (httpx arguments) with retries, each attempt to an address resolved once, checked and
-    pinned; ``(error_status, message)``."""
+    pinned; ``(error_status, message)``. The whole delivery ends within :data:`MAX_DELIVERY_S`."""
     attempts = 0
     last = ""
+    deadline = time.monotonic() + MAX_DELIVERY_S
     with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
         while True:
             attempts += 1
@@ -104,9 +114,10 @@ def send(request: dict[str, Any], timeout: float, max_retries: int, backoff: flo
                 retryable = True
             except InvalidInputError as error:  # the name now resolves somewhere refused
                 return True, error.message
-            if not retryable or attempts > max_retries:
+            wait = min(backoff * 2 ** (attempts - 1), MAX_BACKOFF_S)
+            if not retryable or attempts > max_retries or time.monotonic() + wait + timeout > deadline:
                 return True, f"Failed to send webhook notification after {attempts} attempt(s): {last}"
-            time.sleep(backoff * 2 ** (attempts - 1))
+            time.sleep(wait)
 
 
 class WebhookSinkBlockV1(NotificationBlock):
@@ -140,6 +151,8 @@ class WebhookSinkBlockV1(NotificationBlock):
                                         with_operations(json_payload, json_payload_operations).items()})
         elif method != "GET" or json_payload:
             request["json"] = to_jsonable(with_operations(json_payload, json_payload_operations))
-        return self.notify(lambda: send(request, float(request_timeout), int(max_retries),
-                                        float(retry_backoff_seconds), allow_private),
+        timeout = bounded("request_timeout", request_timeout, 0.001, MAX_REQUEST_TIMEOUT_S)
+        retries = int(bounded("max_retries", max_retries, 0, MAX_RETRIES))
+        backoff = bounded("retry_backoff_seconds", retry_backoff_seconds, 0, MAX_BACKOFF_S)
+        return self.notify(lambda: send(request, timeout, retries, backoff, allow_private),
                            fire_and_forget, disable_sink, cooldown_seconds)

@@ -6,7 +6,7 @@ Everything outside the detections is overlaid with ``color`` at ``opacity``
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import supervision as sv
 from pydantic import Field
@@ -29,8 +29,8 @@ class BackgroundColorManifest(PredictionsVisualizationManifest):
     type: Literal["roboflow_core/background_color_visualization@v1", "BackgroundColorVisualization"]
     color: str | Selector(kind=[STRING_KIND]) = Field(  # type: ignore[valid-type]
         default="BLACK", description="Color of the background: #RRGGBB, rgb(...), bgr(...) or a name.")
-    opacity: float | Selector(kind=[FLOAT_ZERO_TO_ONE_KIND]) = Field(  # type: ignore[valid-type]
-        default=0.5, ge=0, le=1, description="Transparency of the background overlay.")
+    opacity: Annotated[float, Field(ge=0, le=1)] | Selector(kind=[FLOAT_ZERO_TO_ONE_KIND]) = Field(  # type: ignore[valid-type]
+        default=0.5, description="Transparency of the background overlay.")
 
 
 class BackgroundColorVisualizationBlockV1(AnnotatorBlock):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import supervision as sv
 from pydantic import Field
@@ -21,8 +21,8 @@ class BlurManifest(PredictionsVisualizationManifest):
 
     model_config = visualization_config("Blur Visualization", "Blur the area inside detected objects.")
     type: Literal["roboflow_core/blur_visualization@v1", "BlurVisualization"]
-    kernel_size: int | Selector(kind=[INTEGER_KIND]) = Field(  # type: ignore[valid-type]
-        default=15, ge=1, description="Size of the average-blur kernel in pixels.")
+    kernel_size: Annotated[int, Field(ge=1)] | Selector(kind=[INTEGER_KIND]) = Field(  # type: ignore[valid-type]
+        default=15, description="Size of the average-blur kernel in pixels.")
 
 
 class BlurVisualizationBlockV1(AnnotatorBlock):

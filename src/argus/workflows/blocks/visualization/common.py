@@ -15,7 +15,7 @@ Example:
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import supervision as sv
@@ -111,8 +111,8 @@ class ZoneVisualizationManifest(VisualizationManifest):
 
     color: str | Selector(kind=[STRING_KIND]) = Field(  # type: ignore[valid-type]
         default="#5bb573", description="Color of the zone: #RRGGBB, rgb(...), bgr(...) or a name.")
-    opacity: float | Selector(kind=[FLOAT_ZERO_TO_ONE_KIND]) = Field(  # type: ignore[valid-type]
-        default=0.3, ge=0, le=1, description="Opacity of the zone.")
+    opacity: Annotated[float, Field(ge=0, le=1)] | Selector(kind=[FLOAT_ZERO_TO_ONE_KIND]) = Field(  # type: ignore[valid-type]
+        default=0.3, description="Opacity of the zone.")
 
 
 class PredictionsVisualizationManifest(VisualizationManifest):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import supervision as sv
 from pydantic import Field
@@ -24,8 +24,8 @@ class CropManifest(ColorableVisualizationManifest):
     model_config = visualization_config("Crop Visualization", "Draw scaled up crops of detections on the scene.")
     type: Literal["roboflow_core/crop_visualization@v1", "CropVisualization"]
     position: AnchorField = Field(default="TOP_CENTER", description="Anchor of the box where the crop goes.")
-    scale_factor: float | Selector(kind=[FLOAT_KIND]) = Field(  # type: ignore[valid-type]
-        default=2.0, gt=0, description="How much the crop is enlarged.")
+    scale_factor: Annotated[float, Field(gt=0)] | Selector(kind=[FLOAT_KIND]) = Field(  # type: ignore[valid-type]
+        default=2.0, description="How much the crop is enlarged.")
     border_thickness: int | Selector(kind=[INTEGER_KIND]) = Field(  # type: ignore[valid-type]
         default=2, description="Thickness of the crop's border in pixels.")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import supervision as sv
 from pydantic import Field
@@ -21,8 +21,8 @@ class MaskManifest(ColorableVisualizationManifest):
 
     model_config = visualization_config("Mask Visualization", "Paint a mask over detected objects.")
     type: Literal["roboflow_core/mask_visualization@v1", "MaskVisualization"]
-    opacity: float | Selector(kind=[FLOAT_ZERO_TO_ONE_KIND]) = Field(  # type: ignore[valid-type]
-        default=0.5, ge=0, le=1, description="Transparency of the mask overlay.")
+    opacity: Annotated[float, Field(ge=0, le=1)] | Selector(kind=[FLOAT_ZERO_TO_ONE_KIND]) = Field(  # type: ignore[valid-type]
+        default=0.5, description="Transparency of the mask overlay.")
 
 
 class MaskVisualizationBlockV1(AnnotatorBlock):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import supervision as sv
 from pydantic import Field
@@ -21,8 +21,8 @@ class PixelateManifest(PredictionsVisualizationManifest):
 
     model_config = visualization_config("Pixelate Visualization", "Pixelate the area inside detected objects.")
     type: Literal["roboflow_core/pixelate_visualization@v1", "PixelateVisualization"]
-    pixel_size: int | Selector(kind=[INTEGER_KIND]) = Field(  # type: ignore[valid-type]
-        default=20, ge=1, description="Size of the pixel blocks in pixels.")
+    pixel_size: Annotated[int, Field(ge=1)] | Selector(kind=[INTEGER_KIND]) = Field(  # type: ignore[valid-type]
+        default=20, description="Size of the pixel blocks in pixels.")
 
 
 class PixelateVisualizationBlockV1(AnnotatorBlock):

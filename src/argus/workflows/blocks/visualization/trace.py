@@ -6,7 +6,7 @@ different videos never mix their traces.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import supervision as sv
 from pydantic import Field
@@ -33,8 +33,8 @@ class TraceManifest(ColorableVisualizationManifest):
     model_config = visualization_config("Trace Visualization", "Draw the path of tracked objects.")
     type: Literal["roboflow_core/trace_visualization@v1"]
     position: AnchorField = Field(default="CENTER", description="Anchor of the box that is followed.")
-    trace_length: int | Selector(kind=[INTEGER_KIND]) = Field(  # type: ignore[valid-type]
-        default=30, ge=1, description="Frames of history drawn.")
+    trace_length: Annotated[int, Field(ge=1)] | Selector(kind=[INTEGER_KIND]) = Field(  # type: ignore[valid-type]
+        default=30, description="Frames of history drawn.")
     thickness: int | Selector(kind=[INTEGER_KIND]) = Field(  # type: ignore[valid-type]
         default=1, description="Thickness of the trace in pixels.")
 
