@@ -19,6 +19,7 @@ from starlette.middleware.cors import CORSMiddleware
 import argus
 from argus.runtime.manager import ModelManager
 from argus.runtime.service import InferenceService
+from argus.server import openapi
 from argus.server.auth import require_api_key
 from argus.server.errors import install_error_handlers
 from argus.server.metrics import ServerMetrics
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None, manager: ModelManager | None = 
                   default_response_class=ORJSONResponse)
     app.state.argus = state
     install_error_handlers(app)
+    openapi.install(app)
     app.include_router(ops.router)
     endpoints_app.include(app)  # /v2/endpoint*, /endpoints/...: their own key checks
     secured = [Depends(require_api_key)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -60,5 +61,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def _jsonable(details: list[dict[str, object]]) -> list[dict[str, object]]:
-    return [{k: (v if isinstance(v, (str, int, float, list, tuple, type(None))) else str(v))
-             for k, v in d.items() if k != "ctx"} for d in details]
+    """Validation details as JSON can carry them: a value orjson cannot write (an integer past 64 bits, a nested
+    object of them, bytes) is echoed as a short string instead."""
+    return [{k: _echo(v) for k, v in d.items() if k != "ctx"} for d in details]
+
+
+def _echo(value: object) -> object:
+    try:
+        orjson.dumps(value)
+    except (TypeError, orjson.JSONEncodeError):
+        return str(value)[:200]
+    return value

@@ -76,8 +76,10 @@ class ServerMiddleware:
                     raise _BodyTooLarge
             return message
 
+        response_started = False
+
         async def send_with_headers(message: Message) -> None:
-            nonlocal replaced
+            nonlocal replaced, response_started
             if refusal is not None:
                 # The app turned our exception into its own error (FastAPI answers 400 for an unreadable
                 # body); the client is owed the refusal, so that response is replaced.
@@ -87,6 +89,7 @@ class ServerMiddleware:
                     await self._refuse(send, request_id, *refusal)
                 return
             if message["type"] == "http.response.start":
+                response_started = True
                 status_holder["status"] = message["status"]
                 extra = [(b"x-request-id", request_id.encode("latin-1")),
                          (b"x-processing-time", f"{time.perf_counter() - started:.6f}".encode())]
@@ -103,6 +106,8 @@ class ServerMiddleware:
         except Exception:
             # Unhandled errors are logged by the app's handler; answer here so the 500 is counted and tagged.
             logger.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if response_started:  # too late for another answer: the server closes the connection
+                raise
             status_holder["status"] = 500
             body = b'{"message":"Internal server error"}'
             await send_with_headers({"type": "http.response.start", "status": 500, "headers": [

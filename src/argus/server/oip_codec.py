@@ -51,6 +51,10 @@ Output = tuple[str, np.ndarray, bool]
 """An output to send: name, value, in binary or not."""
 
 
+MAX_DIMENSIONS = 8
+"""Tensor ranks accepted (numpy stops at 64; image models use 4)."""
+
+
 @dataclass
 class Tensor:
     """One decoded request input."""
@@ -196,9 +200,11 @@ def _decode_input(index: int, entry: Any, binary: memoryview, offset: int) -> tu
         raise InvalidInputError(
             f"Input '{name}' has datatype {datatype!r}; supported: {', '.join(DATATYPES)}.")
     shape = entry.get("shape")
-    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
+    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d < 2**40
                                               for d in shape):
-        raise InvalidInputError(f"Input '{name}' needs a 'shape' list of non-negative integers, got {shape!r}.")
+        raise InvalidInputError(f"Input '{name}' needs a 'shape' list of non-negative integers, got {str(shape)[:200]}.")
+    if len(shape) > MAX_DIMENSIONS:
+        raise InvalidInputError(f"Input '{name}' has {len(shape)} dimensions; at most {MAX_DIMENSIONS} are accepted.")
     parameters = entry.get("parameters") or {}
     if not isinstance(parameters, dict):
         raise InvalidInputError(f"Input '{name}': 'parameters' must be an object.")

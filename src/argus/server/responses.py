@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 from fastapi.responses import JSONResponse
@@ -24,3 +25,11 @@ class ORJSONResponse(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
+
+
+def header_value(text: str) -> str:
+    """``text`` as a safe HTTP header value: printable ASCII kept, anything else (non-Latin-1, control
+    characters, which would break or split the response) percent-encoded."""
+    if text.isascii() and text.isprintable():
+        return text
+    return quote(text, safe="!#$&'()*+,/:;=?@[]~ ")

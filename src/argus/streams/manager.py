@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from argus.errors import (
+    ClientError,
     ConflictError,
     InvalidInputError,
     NotFoundError,
@@ -56,7 +57,17 @@ class ManagedPipeline:
 
 
 class PipelineProcessError(ServerError):
-    """The pipeline's process did not answer or has died."""
+    """The pipeline's process is alive but did not answer in time."""
+
+    status_code = 504
+    code = "pipeline_timeout"
+
+
+class PipelineGoneError(ClientError):
+    """The pipeline's process has ended: commands to it answer 410 (its status still reports why)."""
+
+    status_code = 410
+    code = "pipeline_gone"
 
 
 class StreamManager:
@@ -129,7 +140,7 @@ class StreamManager:
                 managed.last_report = report
                 managed.last_error = report.get("last_error") or managed.last_error
                 return report  # type: ignore[no-any-return]
-            except PipelineProcessError:
+            except (PipelineProcessError, PipelineGoneError):
                 if managed.process.is_alive():
                     raise
         report = dict(managed.last_report)
@@ -185,7 +196,7 @@ class StreamManager:
         request_id = uuid.uuid4().hex
         with managed.lock:
             if not managed.process.is_alive():
-                raise PipelineProcessError(self._dead_message(managed))
+                raise PipelineGoneError(self._dead_message(managed))
             try:
                 managed.connection.send((request_id, command, arguments))
                 deadline = time.monotonic() + timeout
@@ -193,7 +204,7 @@ class StreamManager:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0 or not managed.connection.poll(min(remaining, 0.5)):
                         if not managed.process.is_alive():
-                            raise PipelineProcessError(self._dead_message(managed))
+                            raise PipelineGoneError(self._dead_message(managed))
                         if remaining <= 0:
                             raise PipelineProcessError(
                                 f"The pipeline process did not answer '{command}' within {timeout:.0f} s")
@@ -202,7 +213,7 @@ class StreamManager:
                     if answered_id == request_id:
                         break  # answers to earlier, timed-out requests are skipped
             except (EOFError, OSError) as error:
-                raise PipelineProcessError(self._dead_message(managed)) from error
+                raise PipelineGoneError(self._dead_message(managed)) from error
         if not response.get("ok"):
             message = response.get("message", "unknown error")
             if response.get("error_type") == "internal_error":

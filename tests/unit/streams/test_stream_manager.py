@@ -18,7 +18,7 @@ from stream_videos import moving_square, write_video
 
 from argus.errors import ConflictError, InvalidInputError, NotFoundError, OverloadedError
 from argus.settings import Settings
-from argus.streams.manager import PipelineProcessError, StreamManager
+from argus.streams.manager import PipelineGoneError, StreamManager
 
 COUNT = 15
 
@@ -109,8 +109,10 @@ def test_a_killed_pipeline_is_reported_not_restarted(manager: StreamManager) -> 
     assert report["pipeline_state"] == "ERROR"
     assert report["exit_code"] == -signal.SIGKILL
     assert "-9" in report["last_error"]
-    with pytest.raises(PipelineProcessError):
-        manager.consume(pipeline_id)
+    for command in (manager.consume, manager.pause, manager.resume):
+        with pytest.raises(PipelineGoneError) as caught:
+            command(pipeline_id)
+        assert caught.value.status_code == 410 and "-9" in caught.value.message
     assert manager.pipeline_ids() == [pipeline_id]  # still listed until terminated
     manager.terminate(pipeline_id)
 

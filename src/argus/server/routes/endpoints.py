@@ -17,8 +17,10 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
+from argus.endpoints.spec import EndpointSpec
 from argus.errors import InvalidInputError
 from argus.server.auth import presented_key
+from argus.server.openapi import json_body_of
 from argus.server.responses import ORJSONResponse
 from argus.server.routes.endpoints_app import plane
 
@@ -73,7 +75,8 @@ async def list_endpoints(request: Request, namespace: str) -> ORJSONResponse:
     return ORJSONResponse({"items": [service.render(r, _base(request)) for r in service.list_endpoints(namespace)]})
 
 
-@router.post("/{namespace}", status_code=201)
+@router.post("/{namespace}", status_code=201,
+             openapi_extra=json_body_of(EndpointSpec, "The endpoint to create (the Inference Endpoints resource)."))
 async def create_endpoint(request: Request, namespace: str) -> ORJSONResponse:
     """Create an endpoint."""
     service, principal = await caller(request)
@@ -89,7 +92,9 @@ async def get_endpoint(request: Request, namespace: str, name: str) -> ORJSONRes
     return ORJSONResponse(service.render(service.runtime(namespace, name), _base(request)))
 
 
-@router.put("/{namespace}/{name}")
+@router.put("/{namespace}/{name}",
+            openapi_extra=json_body_of(EndpointSpec, "The fields of the endpoint to change (a partial spec).",
+                                       partial=True))
 async def update_endpoint(request: Request, namespace: str, name: str) -> ORJSONResponse:
     """Partial update; a model change rolls replicas without dropping requests."""
     service, principal = await caller(request)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from argus.endpoints.keys import Role
 from argus.endpoints.spec import Name, iso
 from argus.errors import InvalidInputError
+from argus.server.openapi import json_body_of
 from argus.server.responses import ORJSONResponse
 from argus.server.routes.endpoints import caller, json_body
 
@@ -38,7 +39,8 @@ def key_json(row: ApiKeyRow) -> dict[str, Any]:
             "createdAt": iso(row.created_at), "revokedAt": iso(row.revoked_at) if row.revoked_at else None}
 
 
-@router.post("/endpoint-keys/{namespace}", status_code=201)
+@router.post("/endpoint-keys/{namespace}", status_code=201,
+             openapi_extra=json_body_of(KeyRequest, "The key to create: its name, role and endpoints."))
 async def create_key(request: Request, namespace: str) -> ORJSONResponse:
     """A new key; the response's ``secret`` is the only time it is shown."""
     service, principal = await caller(request)

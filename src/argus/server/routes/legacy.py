@@ -83,7 +83,8 @@ async def _image_object(request: Request) -> dict[str, Any]:
     return {"type": "base64", "value": body.decode("latin-1")}
 
 
-@router.api_route("/{dataset_id}/{version_id}", methods=["GET", "POST"])
+@router.get("/{dataset_id}/{version_id}", operation_id="legacy_infer_get")
+@router.post("/{dataset_id}/{version_id}", operation_id="legacy_infer_post")
 async def legacy_infer(request: Request, dataset_id: str, version_id: str) -> Response:
     """Infer with ``dataset_id/version_id``; the model's task picks the response shape."""
     if dataset_id in RESERVED_PREFIXES:

@@ -42,11 +42,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import orjson
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 import argus
@@ -136,13 +136,21 @@ async def _model(request: Request, target: Target) -> VisionModel:
     return (await run_in_threadpool(get_state(request).manager.acquire, target.store_id)).model
 
 
+def _model_version(model_version: Annotated[str, Path(description="The model's version (a store version).")]
+                   ) -> str:
+    """Declares ``model_version`` for the versioned OIP routes (their handlers read it from the path)."""
+    return model_version
+
+
 def _versioned_route(method: str, suffix: str = "", prefix: str = "/v2/models"
                      ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register an endpoint at ``{prefix}/{m}{suffix}`` and ``{prefix}/{m}/versions/{v}{suffix}``."""
 
     def register(endpoint: Callable[..., Any]) -> Callable[..., Any]:
-        for path in ("/{model_name}", "/{model_name}/versions/{model_version}"):
-            router.add_api_route(prefix + path + suffix, endpoint, methods=[method])
+        router.add_api_route(prefix + "/{model_name}" + suffix, endpoint, methods=[method])
+        router.add_api_route(prefix + "/{model_name}/versions/{model_version}" + suffix, endpoint, methods=[method],
+                             dependencies=[Depends(_model_version)],
+                             operation_id=f"{endpoint.__name__}_version_{method.lower()}")
         return endpoint
 
     return register

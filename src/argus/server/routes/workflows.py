@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from argus.errors import ArgusError
 from argus.server.errors import error_response
-from argus.server.responses import ORJSONResponse
+from argus.server.responses import ORJSONResponse, header_value
 from argus.server.state import AppState, get_state
 from argus.workflows.errors import error_body
 from argus.workflows.store import WorkflowStore
@@ -131,7 +131,8 @@ async def run_predefined(request: Request, workspace_name: str, workflow_id: str
         definition = _stored(state).get(workspace_name, workflow_id).load()
         return _run(state, definition, body, workflow_id)
 
-    return await _answer(request, work, {"X-Workflow-Id": workflow_id, "X-Workspace-Id": workspace_name})
+    return await _answer(request, work, {"X-Workflow-Id": header_value(workflow_id),
+                                         "X-Workspace-Id": header_value(workspace_name)})
 
 
 @router.post("/workflows/validate")

@@ -93,6 +93,8 @@ class LocalFileSinkBlockV1(Block):
         if self.element.disable_sinks:
             return {"error_status": False, "message": "Sink was disabled by parameter `disable_sinks`"}
         root = sink_root(self.context.settings)
+        if "\x00" in f"{target_directory}{file_name_prefix}":
+            return {"error_status": True, "message": "target_directory and file_name_prefix cannot contain NUL."}
         directory = (root / str(target_directory)).resolve()
         if not directory.is_relative_to(root) or "/" in str(file_name_prefix):
             return {"error_status": True, "message": f"target_directory {target_directory!r} with prefix "
