@@ -129,7 +129,7 @@ class Server:
         """URL and private key of the one replica (read from the process, as the router knows them)."""
         for child in psutil.Process(self.process.pid).children():
             command = child.cmdline()
-            if "argus.endpoints.backends.replica" in " ".join(command):
+            if "argus.cli.replica" in " ".join(command):
                 return f"http://127.0.0.1:{command[command.index('--port') + 1]}", child.environ()["ARGUS_API_KEYS"]
         raise RuntimeError("no replica")
 

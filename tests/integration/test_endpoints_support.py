@@ -130,7 +130,7 @@ def replica_processes(server_pid: int, namespace: str, name: str) -> list[psutil
     found = []
     for child in psutil.Process(server_pid).children():
         try:
-            if "argus.endpoints.backends.replica" in " ".join(child.cmdline()) and \
+            if "argus.cli.replica" in " ".join(child.cmdline()) and \
                     Path(child.cwd()).parts[-2:] == (namespace, name) and child.status() != psutil.STATUS_ZOMBIE:
                 found.append(child)
         except psutil.Error:

@@ -68,7 +68,7 @@ class LocalProcessBackend(Backend):
         directory.mkdir(parents=True, exist_ok=True)
         self._prune_logs(directory)
         log_path = directory / f"{replica_id}.log"
-        command = [sys.executable, "-m", "argus.endpoints.backends.replica", str(os.getpid()), "-v", "serve",
+        command = [sys.executable, "-m", "argus.cli.replica", str(os.getpid()), "-v", "serve",
                    "--host", "127.0.0.1", "--port", str(port), "--preload", spec.model_id, "--log-level", "info"]
         # Spawned from the event loop's own thread on purpose (not a worker thread): PR_SET_PDEATHSIG fires when
         # the spawning *thread* exits. Popen returns in a few milliseconds.

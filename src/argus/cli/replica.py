@@ -1,6 +1,6 @@
 """Entry point of a local replica: ``argus serve`` that dies with the server that started it.
 
-``python -m argus.endpoints.backends.replica PARENT_PID serve --port ...``. Linux's
+``python -m argus.cli.replica PARENT_PID serve --port ...``. Linux's
 ``PR_SET_PDEATHSIG`` sends SIGTERM the moment the parent dies; a watchdog thread checks the parent
 pid once a second as well (other platforms, and the window before prctl took effect).
 """
