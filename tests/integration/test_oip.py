@@ -439,3 +439,31 @@ def test_repository_index_load_unload(client: triton.InferenceServerClient) -> N
                                x.sum(axis=(1, 2, 3)), rtol=1e-5)
     assert state()[("tiny", "1")] == "READY"
     assert error_of(lambda: client.load_model("nope")).status() == "404"
+
+
+def test_oip_requests_take_the_same_path_as_infer(tmp_path: Path) -> None:
+    """Admission and per-request limits apply to OIP tensors and images as to /infer (one inference path)."""
+    from fastapi.testclient import TestClient
+
+    settings = Settings(home=tmp_path, max_pending_images=2, max_images_per_request=3)
+    repository = ModelRepository(settings.model_store_dir)
+    onnx.save(tiny_model(), tmp_path / "tiny.onnx")
+    repository.add("tiny/1", tmp_path / "tiny.onnx", ModelManifest(
+        task="classification", family="classifier", input_width=SIZE, input_height=SIZE, class_names=["r", "g", "b"]))
+    rows = np.zeros((3, 3, SIZE, SIZE), np.float32)
+    tensors = {"inputs": [{"name": "images", "shape": list(rows.shape), "datatype": "FP32",
+                           "data": rows.reshape(-1).tolist()}]}
+    import base64
+
+    image = base64.b64encode(png((0, 0, 255))).decode()
+    images = {"inputs": [{"name": "image_bytes", "shape": [4], "datatype": "BYTES", "data": [image] * 4}]}
+    with TestClient(create_app(settings)) as api:
+        refused = api.post("/v2/models/tiny/infer", json=tensors)  # 3 rows can never fit a queue of 2
+        assert refused.status_code == 413 and "ARGUS_MAX_PENDING_IMAGES" in refused.json()["error"]
+        capped = api.post("/v2/models/tiny/infer", json=images)
+        assert capped.status_code == 413 and "ARGUS_MAX_IMAGES_PER_REQUEST" in capped.json()["error"]
+        two = {"inputs": [{**tensors["inputs"][0], "shape": [2, 3, SIZE, SIZE],
+                           "data": rows[:2].reshape(-1).tolist()}]}
+        assert api.post("/v2/models/tiny/infer", json=two).status_code == 200
+        batcher = api.app.state.argus.manager.get("tiny/1").batcher  # type: ignore[attr-defined]
+        assert batcher.rows_run == 2  # the tensor request ran through the model's batcher

@@ -50,13 +50,13 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 import argus
-from argus.core.images import decode_base64, decode_image_bytes
 from argus.errors import InvalidInputError, InvalidModelIdError, ModelNotFoundError
 from argus.models.postprocess import DetectionParams
-from argus.models.session import OnnxSession, TensorSpec
+from argus.models.session import TensorSpec
 from argus.models.vision import VisionModel
 from argus.runtime.service import RenderOptions
 from argus.server import oip_codec as codec
+from argus.server.disconnect import watch_disconnect
 from argus.server.responses import ORJSONResponse
 from argus.server.state import AppState, get_state
 from argus.store.model_id import parse_model_id
@@ -311,14 +311,22 @@ def _check_shape(tensor: codec.Tensor, spec: TensorSpec) -> None:
         raise InvalidInputError(f"Input '{tensor.name}' has shape {tensor.shape} but the model expects {expected}.")
 
 
-def _run_session(session: OnnxSession, names: list[str], feed: dict[str, np.ndarray]) -> tuple[list[np.ndarray], int]:
-    started = time.perf_counter_ns()
-    outputs = session.run_feed(feed, names)
-    return outputs, time.perf_counter_ns() - started
+def _run_admitted(model: VisionModel, names: list[str], feed: dict[str, np.ndarray], rows: int,
+                  client_gone: Callable[[], bool]) -> tuple[list[np.ndarray], int]:
+    """Run a raw feed under the model's admission (503 when its queue is full). A feed of the model's one image
+    input goes through its batcher like any request; another feed runs on the session directly."""
+    with model.admit(rows, client_gone) as ticket:
+        started = time.perf_counter_ns()
+        if list(feed) == [model.session.input.name]:
+            outputs = dict(zip(model.session.output_names, ticket.run(feed[model.session.input.name])))
+            arrays = [outputs[name] for name in names]
+        else:
+            arrays = model.session.run_feed(feed, names)
+        return arrays, time.perf_counter_ns() - started
 
 
 async def infer_tensors(model: VisionModel, inputs: list[codec.Tensor], wanted: codec.Wanted,
-                        default_binary: bool) -> tuple[list[codec.Output], int, int]:
+                        default_binary: bool, client_gone: Callable[[], bool]) -> tuple[list[codec.Output], int, int]:
     """Feed raw tensors to the graph: the outputs, the batch size and the time in the model."""
     specs = {spec.name: spec for spec in model.session.inputs}
     feed: dict[str, np.ndarray] = {}
@@ -343,10 +351,11 @@ async def infer_tensors(model: VisionModel, inputs: list[codec.Tensor], wanted: 
         raise InvalidInputError(f"Model '{model.model_id}' has no output '{unknown[0]}'; its outputs are: "
                                 f"{', '.join(names)}.")
     run_names = list(dict.fromkeys(name for name, _ in wanted))
-    arrays, compute_ns = await run_in_threadpool(_run_session, model.session, run_names, feed)
-    by_name = dict(zip(run_names, arrays))
     first = inputs[0].shape
-    return [(name, by_name[name], binary) for name, binary in wanted], first[0] if first else 1, compute_ns
+    rows = first[0] if first else 1
+    arrays, compute_ns = await run_in_threadpool(_run_admitted, model, run_names, feed, max(1, rows), client_gone)
+    by_name = dict(zip(run_names, arrays))
+    return [(name, by_name[name], binary) for name, binary in wanted], rows, compute_ns
 
 
 def detection_kwargs(parameters: dict[str, Any]) -> dict[str, Any]:
@@ -358,8 +367,10 @@ def detection_kwargs(parameters: dict[str, Any]) -> dict[str, Any]:
 
 
 async def infer_images(state: AppState, model: VisionModel, tensor: codec.Tensor, wanted: codec.Wanted,
-                       default_binary: bool, parameters: dict[str, Any]) -> tuple[list[codec.Output], int, int]:
-    """The Argus image extension: encoded images in, Roboflow-style JSON per image out."""
+                       default_binary: bool, parameters: dict[str, Any], client_gone: Callable[[], bool]
+                       ) -> tuple[list[codec.Output], int, int]:
+    """The Argus image extension: encoded images in, Roboflow-style JSON per image out, through the same
+    :class:`~argus.runtime.service.InferenceService` path as ``/infer`` (limits, admission, decode budget)."""
     wanted = wanted or [(PREDICTIONS, default_binary)]
     for name, _ in wanted:
         if name != PREDICTIONS:
@@ -368,20 +379,16 @@ async def infer_images(state: AppState, model: VisionModel, tensor: codec.Tensor
     elements = list(tensor.array.reshape(-1))
     if not elements:
         raise InvalidInputError(f"Input '{tensor.name}' holds no image.")
-    params = model.params(**detection_kwargs(parameters))
-    options = RenderOptions(keypoint_confidence=params.keypoint_confidence)
-    limit = state.settings.max_image_pixels
+    kwargs = detection_kwargs(parameters)
+    options = RenderOptions(keypoint_confidence=float(kwargs.get("keypoint_confidence") or 0.0))
+    images = [{"type": "bytes", "value": bytes(e)} if tensor.binary else
+              {"type": "base64", "value": e.decode("latin-1") if isinstance(e, bytes) else str(e)} for e in elements]
 
     def work() -> tuple[np.ndarray, int]:
-        blobs = [e if tensor.binary else decode_base64(e) for e in elements]
-        arrays = [decode_image_bytes(blob, limit) for blob in blobs]
-        started = time.perf_counter_ns()
-        results = model.infer_arrays(arrays, params)
-        compute_ns = time.perf_counter_ns() - started
-        out = np.empty(len(results), dtype=np.object_)
-        out[:] = [orjson.dumps(state.service.render(r, None, options), option=orjson.OPT_SERIALIZE_NUMPY)
-                  for r in results]
-        return out.reshape(tensor.shape), compute_ns
+        outcome = state.service.infer(model.model_id, images, kwargs, options, client_gone=client_gone)
+        out = np.empty(len(outcome.bodies), dtype=np.object_)
+        out[:] = [orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY) for body in outcome.bodies]
+        return out.reshape(tensor.shape), int(outcome.stages["model"] * 1e9)
 
     predictions, compute_ns = await run_in_threadpool(work)
     return [(PREDICTIONS, predictions, binary) for _, binary in wanted], len(elements), compute_ns
@@ -411,12 +418,14 @@ async def infer(request: Request, model_name: str) -> Response:
     model = await _model(request, target)
     stats = stats_of(request)
     started = time.perf_counter_ns()
+    images = image_input(inputs, model)
     try:
-        images = image_input(inputs, model)
-        if images is not None:
-            outputs, items, compute_ns = await infer_images(state, model, images, wanted, default_binary, parameters)
-        else:
-            outputs, items, compute_ns = await infer_tensors(model, inputs, wanted, default_binary)
+        async with watch_disconnect(request) as gone:
+            if images is not None:  # the service reports these to the metrics observers itself
+                outputs, items, compute_ns = await infer_images(state, model, images, wanted, default_binary,
+                                                                parameters, gone.is_set)
+            else:
+                outputs, items, compute_ns = await infer_tensors(model, inputs, wanted, default_binary, gone.is_set)
         response: dict[str, Any] = {"model_name": target.name, "model_version": target.version}
         if "id" in header:
             response["id"] = header["id"]
@@ -426,8 +435,9 @@ async def infer(request: Request, model_name: str) -> Response:
         raise
     elapsed = time.perf_counter_ns() - started
     stats.record(target.store_id, True, elapsed, items, compute_ns)
-    for observer in state.service.observers:
-        observer(target.store_id, items, elapsed / 1e9)
+    if images is None:
+        for observer in state.service.observers:
+            observer(target.store_id, items, elapsed / 1e9)
     if header_length is None:
         return Response(content, media_type="application/json")
     headers = {codec.HEADER_LENGTH: str(header_length)}
