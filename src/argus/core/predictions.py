@@ -210,48 +210,51 @@ class DetectionResult:
             keypoint_confidence = self.keypoint_threshold
         dets = self.detections
         xyxy = dets.xyxy.astype(np.float64)
-        widths = xyxy[:, 2] - xyxy[:, 0]
-        heights = xyxy[:, 3] - xyxy[:, 1]
-        centres_x = xyxy[:, 0] + widths / 2
-        centres_y = xyxy[:, 1] + heights / 2
         predictions = []
         for i in range(len(dets)):
-            item: dict[str, Any] = {
-                "x": _round(centres_x[i], 3),
-                "y": _round(centres_y[i], 3),
-                "width": _round(widths[i], 3),
-                "height": _round(heights[i], 3),
-                "confidence": _round(dets.confidence[i], 4),
-                "class": str(dets.class_name[i]),
-                "class_id": int(dets.class_id[i]),
-                "detection_id": str(dets.detection_id[i]),
-            }
-            if dets.tracker_id is not None:
-                item["tracker_id"] = int(dets.tracker_id[i])
-            if dets.polygons is not None:
-                item["points"] = [{"x": _round(x, 2), "y": _round(y, 2)} for x, y in dets.polygons[i]]
+            keypoints = None
             if dets.keypoints is not None and dets.keypoint_confidence is not None:
-                item["keypoints"] = _keypoints_json(
-                    dets.keypoints[i], dets.keypoint_confidence[i], dets.keypoint_names, keypoint_confidence
-                )
-            predictions.append(item)
+                names = dets.keypoint_names
+                keypoints = [keypoint_json(x, y, score, k, names[k] if k < len(names) else str(k))
+                             for k, ((x, y), score) in enumerate(zip(dets.keypoints[i], dets.keypoint_confidence[i]))
+                             if score >= keypoint_confidence]
+            predictions.append(prediction_json(
+                xyxy[i], dets.confidence[i], str(dets.class_name[i]), int(dets.class_id[i]), str(dets.detection_id[i]),
+                tracker_id=None if dets.tracker_id is None else int(dets.tracker_id[i]),
+                polygon=None if dets.polygons is None else dets.polygons[i], keypoints=keypoints))
         return predictions
 
 
-def _keypoints_json(
-    points: np.ndarray, scores: np.ndarray, names: tuple[str, ...], threshold: float
-) -> list[dict[str, Any]]:
-    return [
-        {
-            "x": _round(x, 2),
-            "y": _round(y, 2),
-            "confidence": _round(score, 4),
-            "class_id": k,
-            "class": names[k] if k < len(names) else str(k),
-        }
-        for k, ((x, y), score) in enumerate(zip(points, scores))
-        if score >= threshold
-    ]
+def prediction_json(xyxy: Any, confidence: Any, class_name: str, class_id: int, detection_id: str, *,
+                    tracker_id: int | None = None, polygon: Any = None,
+                    keypoints: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """One detection in the Roboflow wire shape (box centre and size, names, ids, outline, keypoints), rounded
+    as the reference rounds. ``/infer``, OIP and workflow outputs all write detections with this function."""
+    x1, y1, x2, y2 = (float(v) for v in xyxy)
+    width, height = x2 - x1, y2 - y1
+    item: dict[str, Any] = {
+        "x": _round(x1 + width / 2, 3),
+        "y": _round(y1 + height / 2, 3),
+        "width": _round(width, 3),
+        "height": _round(height, 3),
+        "confidence": _round(confidence, 4),
+        "class": class_name,
+        "class_id": class_id,
+        "detection_id": detection_id,
+    }
+    if tracker_id is not None:
+        item["tracker_id"] = tracker_id
+    if polygon is not None:
+        item["points"] = [{"x": _round(px, 2), "y": _round(py, 2)} for px, py in polygon]
+    if keypoints is not None:
+        item["keypoints"] = keypoints
+    return item
+
+
+def keypoint_json(x: float, y: float, confidence: float, class_id: int, class_name: str) -> dict[str, Any]:
+    """One keypoint in the Roboflow wire shape."""
+    return {"x": _round(x, 2), "y": _round(y, 2), "confidence": _round(confidence, 4), "class_id": int(class_id),
+            "class": class_name}
 
 
 @dataclass(frozen=True, eq=False)

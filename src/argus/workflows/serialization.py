@@ -16,10 +16,11 @@ import logging
 from datetime import datetime
 from typing import Any
 
-import cv2
 import numpy as np
 import supervision as sv
 
+from argus.core.geometry import mask_to_polygon
+from argus.core.predictions import keypoint_json, prediction_json
 from argus.workflows.data import (
     CLASS_NAME_KEY,
     DETECTION_ID_KEY,
@@ -51,17 +52,6 @@ _PLAIN_DATA_KEYS = (PATH_DEVIATION_KEY, TIME_IN_ZONE_KEY, VELOCITY_KEY, SPEED_KE
                     SMOOTHED_SPEED_KEY, "data", "area_px", "area_converted")
 
 
-def mask_to_polygon(mask: np.ndarray) -> np.ndarray | None:
-    """The first outer contour of a mask (the reference serialises one polygon per instance)."""
-    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)
-    if not contours:
-        return None
-    contour = np.squeeze(contours[0], axis=1)
-    if contour.shape[0] < 3:
-        contour = np.vstack([contour, np.repeat(contour[-1:], 3 - contour.shape[0], axis=0)])
-    return contour
-
-
 def _origin(coordinates: Any, dimensions: Any) -> dict[str, int]:
     x, y = (round(float(v)) for v in coordinates)
     height, width = (round(float(v)) for v in dimensions)
@@ -70,23 +60,23 @@ def _origin(coordinates: Any, dimensions: Any) -> dict[str, int]:
 
 def _detection_json(xyxy: np.ndarray, mask: np.ndarray | None, confidence: Any, class_id: Any, tracker_id: Any,
                     data: dict[str, Any]) -> dict[str, Any] | None:
-    x1, y1, x2, y2 = (float(v) for v in xyxy)
-    item: dict[str, Any] = {"width": abs(x2 - x1), "height": abs(y2 - y1)}
-    item["x"] = x1 + item["width"] / 2
-    item["y"] = y1 + item["height"] / 2
-    item["confidence"] = float(confidence) if confidence is not None else 1.0
-    item["class_id"] = int(class_id) if class_id is not None else 0
     polygon = data.get(POLYGON_KEY)
-    if mask is not None or polygon is not None:
-        if polygon is None or len(polygon) < 3:
-            polygon = mask_to_polygon(mask) if mask is not None else None
-        if polygon is None:
+    if mask is not None and (polygon is None or len(polygon) < 3):
+        polygon = mask_to_polygon(mask)
+        if not len(polygon):
             return None  # an empty mask: the reference drops the instance
-        item["points"] = [{"x": float(px), "y": float(py)} for px, py in polygon]
-    if tracker_id is not None:
-        item["tracker_id"] = int(tracker_id)
-    item["class"] = str(data.get(CLASS_NAME_KEY, item["class_id"]))
-    item["detection_id"] = str(data.get(DETECTION_ID_KEY, ""))
+    keypoints = None
+    if all(k in data for k in (KEYPOINTS_XY_KEY, KEYPOINTS_CLASS_ID_KEY, KEYPOINTS_CLASS_NAME_KEY,
+                               KEYPOINTS_CONFIDENCE_KEY)):
+        keypoints = [keypoint_json(x, y, conf, int(cid), str(name))
+                     for cid, name, conf, (x, y) in zip(data[KEYPOINTS_CLASS_ID_KEY], data[KEYPOINTS_CLASS_NAME_KEY],
+                                                        data[KEYPOINTS_CONFIDENCE_KEY], data[KEYPOINTS_XY_KEY])]
+    class_number = int(class_id) if class_id is not None else 0
+    item = prediction_json(xyxy, confidence if confidence is not None else 1.0,
+                           str(data.get(CLASS_NAME_KEY, class_number)), class_number,
+                           str(data.get(DETECTION_ID_KEY, "")),
+                           tracker_id=int(tracker_id) if tracker_id is not None else None,
+                           polygon=polygon, keypoints=keypoints)
     for key in _PLAIN_DATA_KEYS:
         if key in data:
             item[key] = to_jsonable(data[key])
@@ -99,13 +89,6 @@ def _detection_json(xyxy: np.ndarray, mask: np.ndarray | None, confidence: Any, 
             if ROOT_PARENT_COORDINATES_KEY in data and ROOT_PARENT_DIMENSIONS_KEY in data:
                 item["root_parent_origin"] = _origin(data[ROOT_PARENT_COORDINATES_KEY],
                                                      data[ROOT_PARENT_DIMENSIONS_KEY])
-    if all(k in data for k in (KEYPOINTS_XY_KEY, KEYPOINTS_CLASS_ID_KEY, KEYPOINTS_CLASS_NAME_KEY,
-                               KEYPOINTS_CONFIDENCE_KEY)):
-        item["keypoints"] = [
-            {"class_id": int(cid), "class": str(name), "confidence": float(conf), "x": float(x), "y": float(y)}
-            for cid, name, conf, (x, y) in zip(data[KEYPOINTS_CLASS_ID_KEY], data[KEYPOINTS_CLASS_NAME_KEY],
-                                               data[KEYPOINTS_CONFIDENCE_KEY], data[KEYPOINTS_XY_KEY])
-        ]
     return item
 
 

@@ -12,6 +12,7 @@ import math
 import cv2
 import numpy as np
 
+from argus.core.geometry import mask_to_polygon
 from argus.core.predictions import Detections
 from argus.models.families.base import DecodeContext, register, sigmoid
 from argus.models.families.yolo import split_rows_v5, split_rows_v8
@@ -115,12 +116,3 @@ def _polygon_at_proto_resolution(probability: np.ndarray, box: np.ndarray, warp:
     cropped[y1:y2, x1:x2] = probability[y1:y2, x1:x2] > 0.5
     polygon = mask_to_polygon(cropped)
     return (polygon @ warp[:, :2].T + warp[:, 2]).astype(np.float32) if len(polygon) else polygon
-
-
-def mask_to_polygon(mask: np.ndarray) -> np.ndarray:
-    """Outline of the largest connected region of a boolean mask, ``(K, 2)`` float32 (empty if none)."""
-    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    if not contours:
-        return np.zeros((0, 2), dtype=np.float32)
-    largest = max(contours, key=cv2.contourArea)
-    return largest.reshape(-1, 2).astype(np.float32)
