@@ -388,3 +388,23 @@ def test_after_all_that_the_server_is_healthy_and_still_right(live_server, http,
     assert {"cat", "motorbike"} <= {p["class"] for p in response.json()["predictions"]}
     log = live_server.log()
     assert "unhandled error" not in log and "Exception in ASGI application" not in log, log[-5000:]
+
+
+@pytest.mark.parametrize("content_type", ["image/jpeg", "application/octet-stream", "application/x-www-form-urlencoded"])
+def test_the_legacy_route_takes_raw_image_bytes(http, model_ids, collage_jpg, content_type):
+    raw = collage_jpg.read_bytes()
+    as_bytes = http.post(f"/{model_ids.detector}", content=raw, headers={"Content-Type": content_type})
+    as_base64 = http.post(f"/{model_ids.detector}", content=base64.b64encode(raw),
+                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert as_bytes.status_code == as_base64.status_code == 200, as_bytes.text
+    strip = [{k: v for k, v in p.items() if k != "detection_id"} for p in as_bytes.json()["predictions"]]
+    assert strip and strip == [{k: v for k, v in p.items() if k != "detection_id"}
+                               for p in as_base64.json()["predictions"]]
+
+
+def test_the_legacy_route_reports_a_cold_start(scratch, model_ids, collage_jpg):
+    scratch.post("/model/clear")
+    cold = scratch.post(f"/{model_ids.cls}", content=collage_jpg.read_bytes(), headers={"Content-Type": "image/jpeg"})
+    warm = scratch.post(f"/{model_ids.cls}", content=collage_jpg.read_bytes(), headers={"Content-Type": "image/jpeg"})
+    assert cold.headers["X-Model-Cold-Start"] == "true" and float(cold.headers["X-Model-Load-Time"]) > 0
+    assert warm.headers["X-Model-Cold-Start"] == "false"

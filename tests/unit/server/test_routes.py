@@ -129,11 +129,11 @@ def test_readiness_waits_for_preload(zoo_settings, zoo_manager) -> None:
     with TestClient(create_app(settings, manager=zoo_manager)) as app_client:
         for _ in range(200):
             response = app_client.get("/readiness")
-            if response.status_code == 200:
+            if response.json()["status"] != "not ready":
                 break
             __import__("time").sleep(0.05)
         body = response.json()
-        assert body["status"] == "ready"
+        assert response.status_code == 503 and body["status"] == "preload failed"
         assert "missing/1" in body["preload_errors"]  # reported, and the server still serves
 
 

@@ -90,17 +90,15 @@ class LocalProcessBackend(Backend):
             response = await self._http.get(replica.url + replica.spec.health_route, headers=replica.headers)
         except httpx.HTTPError:
             return Probe(ready=False)
-        if response.status_code != 200:
-            return Probe(ready=False)
         try:
             errors = response.json().get("preload_errors") if "json" in response.headers.get("content-type", "") \
                 else None
         except (ValueError, AttributeError):
             errors = None
-        if errors:
+        if errors:  # readiness answers 503 with them: no retry will fix a model that cannot load
             reasons = "; ".join(f"{model}: {message}" for model, message in dict(errors).items())
             return Probe(ready=False, fatal=f"the model failed to load ({reasons[:400]})")
-        return Probe(ready=True)
+        return Probe(ready=response.status_code == 200)
 
     def exit_reason(self, replica: Replica) -> str | None:
         """Exit status and the last log lines once the process has ended."""

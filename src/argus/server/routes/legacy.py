@@ -60,6 +60,14 @@ def _flag(raw: str | None) -> bool:
     return (raw or "").lower() in ("1", "true", "yes", "on")
 
 
+_TEXT_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_:;,. \r\n\t")
+"""What base64 text (or a data URI around it) is made of; an image file's first bytes never are all of these."""
+
+
+def _is_raw_image(body: bytes) -> bool:
+    return any(byte not in _TEXT_BYTES for byte in body[:32])
+
+
 async def _image_object(request: Request) -> dict[str, Any]:
     query = request.query_params
     if query.get("image"):
@@ -73,13 +81,16 @@ async def _image_object(request: Request) -> dict[str, Any]:
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
             raise InvalidInputError("The multipart body has no 'file' part with the image.")
-        return {"type": "base64", "value": base64.b64encode(await upload.read()).decode()}
+        return {"type": "bytes", "value": await upload.read()}
     body = await request.body()
     if not body:
-        raise InvalidInputError("The request body is empty; send the image as base64 text.")
+        raise InvalidInputError("The request body is empty; send the image as base64 text, raw image bytes "
+                                "(Content-Type: image/jpeg or application/octet-stream) or a multipart 'file'.")
     image_type = query.get("image_type", "base64")
     if image_type == "numpy":
         return {"type": "numpy", "value": body}
+    if content_type.startswith(("image/", "application/octet-stream")) or _is_raw_image(body):
+        return {"type": "bytes", "value": body}  # raw image bytes: no base64 round trip
     return {"type": "base64", "value": body.decode("latin-1")}
 
 
@@ -98,7 +109,7 @@ async def legacy_infer(request: Request, dataset_id: str, version_id: str) -> Re
     image = await _image_object(request)
     confidence = percent_or_fraction("confidence", query.get("confidence"), 0.4)
     params: dict[str, Any] = {"confidence": None if confidence is None else max(confidence, CONFIDENCE_FLOOR)}
-    model, _, _ = await run_in_threadpool(state.service.model_for, model_id)
+    model, cold, load_seconds = await run_in_threadpool(state.service.model_for, model_id)
     if model.task not in (Task.CLASSIFICATION, Task.MULTI_LABEL_CLASSIFICATION):
         params.update({
             "iou_threshold": percent_or_fraction("overlap", query.get("overlap"), 0.3),
@@ -117,6 +128,8 @@ async def legacy_infer(request: Request, dataset_id: str, version_id: str) -> Re
     async with watch_disconnect(request) as gone:
         outcome = await run_in_threadpool(state.service.infer, model_id, [image], params, options, None, None,
                                           gone.is_set)
+    if cold:  # the model was loaded above, to learn its task: this request paid the cold start
+        outcome.cold_start, outcome.load_seconds = True, load_seconds
     body = outcome.bodies[0]
     headers = model_headers(outcome)
     if output == "image":

@@ -30,14 +30,14 @@ async def healthz() -> ORJSONResponse:
 
 @router.get("/readiness")
 async def readiness(request: Request) -> ORJSONResponse:
-    """Readiness: 503 until the preloaded models are loaded."""
+    """Readiness: 503 until the preloaded models are loaded, and 503 naming them if any failed to load (the
+    server still serves other models; a load balancer should not send it this one's traffic)."""
     state = get_state(request)
     if not state.ready.is_set():
         return ORJSONResponse({"status": "not ready"}, status_code=503)
-    body: dict[str, object] = {"status": "ready"}
     if state.preload_errors:
-        body["preload_errors"] = state.preload_errors
-    return ORJSONResponse(body)
+        return ORJSONResponse({"status": "preload failed", "preload_errors": state.preload_errors}, status_code=503)
+    return ORJSONResponse({"status": "ready"})
 
 
 @router.get("/metrics")
