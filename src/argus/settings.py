@@ -81,6 +81,9 @@ class Settings(BaseSettings):
 
     host: str = Field(default="127.0.0.1", validation_alias=_env("host"))
     port: int = Field(default=9001, ge=1, le=65535, validation_alias=_env("port", "PORT"))
+    api_url: str | None = Field(default=None, validation_alias=_env("api_url"))
+    """Server the CLI talks to (``argus endpoints``, ``keys``, ``server status``); default
+    ``http://127.0.0.1:$ARGUS_PORT``."""
     workers: int = Field(default=1, ge=1, le=64, validation_alias=_env("workers"))
     preload_models: Annotated[list[str], NoDecode] = Field(default=[], validation_alias=_env("preload_models", "PRELOAD_MODELS"))
     """Models loaded at start; /readiness answers 503 until they are."""
@@ -208,6 +211,11 @@ class Settings(BaseSettings):
     def zoo_cache_path(self) -> Path:
         """``zoo_cache_dir`` with ``~`` expanded."""
         return self.zoo_cache_dir.expanduser()
+
+    @property
+    def client_url(self) -> str:
+        """``api_url``, or this machine's server on ``port``."""
+        return (self.api_url or f"http://127.0.0.1:{self.port}").rstrip("/")
 
     @property
     def secrets_key_path(self) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import glob
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -13,8 +14,10 @@ from rich.console import Console
 
 from argus.errors import ArgusError
 
-console = Console()
-err_console = Console(stderr=True)
+# Messages are never hard-wrapped (a file name split across lines cannot be found with grep); tables get the
+# terminal's width, or 160 columns when the output is not a terminal (Rich's default of 80 truncates ids).
+console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+err_console = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
 
 F = TypeVar("F", bound=Callable[..., Any])
 

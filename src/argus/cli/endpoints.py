@@ -13,11 +13,12 @@ import typer
 from rich.table import Table
 
 from argus.cli.common import console, err_console
-from argus.sdk.client import DEFAULT_URL
+from argus.settings import get_settings
 
 app = typer.Typer(help="Named, autoscaled deployments of a model on a running server.", no_args_is_help=True)
 
-ApiUrl = Annotated[str, typer.Option("--api-url", help="Server URL.")]
+ApiUrl = Annotated[str | None, typer.Option("--api-url", help="Server URL (default: ARGUS_API_URL, else "
+                                                              "http://127.0.0.1:$ARGUS_PORT).")]
 ApiKey = Annotated[str | None, typer.Option("--api-key", envvar="ARGUS_API_KEY", help="API key.")]
 Namespace = Annotated[str, typer.Option("--namespace", "-n", envvar="ARGUS_NAMESPACE", help="Namespace.")]
 EndpointName = Annotated[str, typer.Argument(help="Endpoint name.")]
@@ -48,10 +49,11 @@ def env_pairs(items: list[str] | None) -> dict[str, str] | None:
 
 
 @contextmanager
-def control_plane(api_url: str, api_key: str | None) -> Iterator[httpx.Client]:
+def control_plane(api_url: str | None, api_key: str | None) -> Iterator[httpx.Client]:
     """An httpx client on the server's ``/v2`` with the key as a bearer token."""
     headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
-    with httpx.Client(base_url=api_url.rstrip("/") + "/v2", headers=headers, timeout=60, trust_env=False) as client:
+    url = api_url.rstrip("/") if api_url else get_settings().client_url
+    with httpx.Client(base_url=url + "/v2", headers=headers, timeout=60, trust_env=False) as client:
         yield client
 
 
@@ -107,7 +109,7 @@ def create(
     endpoint_type: Annotated[str, typer.Option("--type", help="public, authenticated or private.")] = "authenticated",
     threshold: Annotated[float | None, typer.Option(help="Pending requests per replica that trigger scale-up.")] = None,
     env: Annotated[list[str] | None, typer.Option("--env", "-e", help="KEY=VALUE for the replicas.")] = None,
-    namespace: Namespace = "default", api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = None,
+    namespace: Namespace = "default", api_url: ApiUrl = None, api_key: ApiKey = None,
 ) -> None:
     """Create an endpoint."""
     body: dict[str, Any] = {"name": name, "type": endpoint_type, "model": {"repository": model},
@@ -119,7 +121,7 @@ def create(
 
 
 @app.command("list")
-def list_endpoints(namespace: Namespace = "default", api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = None) -> None:
+def list_endpoints(namespace: Namespace = "default", api_url: ApiUrl = None, api_key: ApiKey = None) -> None:
     """Endpoints of a namespace."""
     with control_plane(api_url, api_key) as client:
         items = call(client, "GET", f"/endpoint/{namespace}")["items"]
@@ -136,34 +138,34 @@ def list_endpoints(namespace: Namespace = "default", api_url: ApiUrl = DEFAULT_U
 
 
 @app.command("describe")
-def describe(name: EndpointName, namespace: Namespace = "default", api_url: ApiUrl = DEFAULT_URL,
+def describe(name: EndpointName, namespace: Namespace = "default", api_url: ApiUrl = None,
              api_key: ApiKey = None) -> None:
     """The endpoint's full JSON."""
     with control_plane(api_url, api_key) as client:
         console.print_json(json.dumps(call(client, "GET", f"/endpoint/{namespace}/{name}")))
 
 
-def _action(action: str, name: str, namespace: str, api_url: str, api_key: str | None) -> None:
+def _action(action: str, name: str, namespace: str, api_url: str | None, api_key: str | None) -> None:
     with control_plane(api_url, api_key) as client:
         console.print(_summary(call(client, "POST", f"/endpoint/{namespace}/{name}/{action}")))
 
 
 @app.command("pause")
-def pause(name: EndpointName, namespace: Namespace = "default", api_url: ApiUrl = DEFAULT_URL,
+def pause(name: EndpointName, namespace: Namespace = "default", api_url: ApiUrl = None,
           api_key: ApiKey = None) -> None:
     """Stop all replicas until resumed."""
     _action("pause", name, namespace, api_url, api_key)
 
 
 @app.command("resume")
-def resume(name: EndpointName, namespace: Namespace = "default", api_url: ApiUrl = DEFAULT_URL,
+def resume(name: EndpointName, namespace: Namespace = "default", api_url: ApiUrl = None,
            api_key: ApiKey = None) -> None:
     """Back to the scaling range."""
     _action("resume", name, namespace, api_url, api_key)
 
 
 @app.command("scale-to-zero")
-def scale_to_zero(name: EndpointName, namespace: Namespace = "default", api_url: ApiUrl = DEFAULT_URL,
+def scale_to_zero(name: EndpointName, namespace: Namespace = "default", api_url: ApiUrl = None,
                   api_key: ApiKey = None) -> None:
     """Drop replicas now; the next request wakes it."""
     _action("scale-to-zero", name, namespace, api_url, api_key)
@@ -179,7 +181,7 @@ def update(
     endpoint_type: Annotated[str | None, typer.Option("--type")] = None,
     threshold: Annotated[float | None, typer.Option()] = None,
     env: Annotated[list[str] | None, typer.Option("--env", "-e", help="KEY=VALUE (replaces the env).")] = None,
-    namespace: Namespace = "default", api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = None,
+    namespace: Namespace = "default", api_url: ApiUrl = None, api_key: ApiKey = None,
 ) -> None:
     """Change an endpoint; a new model or env rolls its replicas without dropping requests."""
     body: dict[str, Any] = {}
@@ -197,7 +199,7 @@ def update(
 
 
 @app.command("delete")
-def delete(name: EndpointName, namespace: Namespace = "default", api_url: ApiUrl = DEFAULT_URL,
+def delete(name: EndpointName, namespace: Namespace = "default", api_url: ApiUrl = None,
            api_key: ApiKey = None) -> None:
     """Delete an endpoint (its replicas drain and stop)."""
     with control_plane(api_url, api_key) as client:
@@ -208,7 +210,7 @@ def delete(name: EndpointName, namespace: Namespace = "default", api_url: ApiUrl
 @app.command("logs")
 def logs(name: EndpointName, follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing.")] = False,
          tail: Annotated[int, typer.Option(help="Lines per replica.")] = 200, namespace: Namespace = "default",
-         api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = None) -> None:
+         api_url: ApiUrl = None, api_key: ApiKey = None) -> None:
     """Replica logs (each line prefixed with its replica)."""
     params: dict[str, Any] = {"tail": tail, "follow": follow}
     with control_plane(api_url, api_key) as client:
@@ -231,7 +233,7 @@ def logs(name: EndpointName, follow: Annotated[bool, typer.Option("--follow", "-
 
 
 @app.command("metrics")
-def metrics(name: EndpointName, namespace: Namespace = "default", api_url: ApiUrl = DEFAULT_URL,
+def metrics(name: EndpointName, namespace: Namespace = "default", api_url: ApiUrl = None,
             api_key: ApiKey = None) -> None:
     """Requests, errors, latency and replicas over time."""
     with control_plane(api_url, api_key) as client:

@@ -49,15 +49,25 @@ def infer(
 
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                         console=err_console, transient=True, disable=len(paths) < 2)
+    failed = 0
     with progress:
         task = progress.add_task(f"infer {model}", total=len(paths))
-        for path, body, annotated in run_inference(paths, model, params, api_url=api_url, api_key=api_key,
-                                                   concurrency=concurrency, annotate=save_dir is not None):
-            if output == "table":
-                console.print(_row_table(path, body))
-            else:
-                line = {"image": str(path), **body} if len(paths) > 1 else body
-                console.out(orjson.dumps(line).decode(), highlight=False)
-            if save_dir is not None and annotated is not None:
-                (save_dir / f"{path.stem}.jpg").write_bytes(annotated)
+        for outcome in run_inference(paths, model, params, api_url=api_url, api_key=api_key,
+                                     concurrency=concurrency, annotate=save_dir is not None):
             progress.advance(task)
+            if outcome.body is None:
+                failed += 1
+                err_console.print(f"[red]{outcome.path}:[/red] {outcome.error}", highlight=False)
+                if output != "table":
+                    console.out(orjson.dumps({"file": str(outcome.path), "error": outcome.error}).decode(),
+                                highlight=False)
+                continue
+            if output == "table":
+                console.print(_row_table(outcome.path, outcome.body))
+            else:
+                console.out(orjson.dumps({"file": str(outcome.path), **outcome.body}).decode(), highlight=False)
+            if save_dir is not None and outcome.annotated is not None:
+                (save_dir / f"{outcome.path.stem}.jpg").write_bytes(outcome.annotated)
+    if failed:
+        err_console.print(f"[red]{failed} of {len(paths)} images failed[/red]")
+        raise typer.Exit(1)

@@ -9,7 +9,6 @@ from rich.table import Table
 
 from argus.cli.common import console
 from argus.cli.endpoints import ApiKey, ApiUrl, Namespace, call, control_plane
-from argus.sdk.client import DEFAULT_URL
 
 app = typer.Typer(help="API keys for endpoints.", no_args_is_help=True)
 
@@ -20,7 +19,7 @@ def create(
     role: Annotated[str, typer.Option(help="invoke (call endpoints) or admin (also manage them).")] = "invoke",
     endpoint: Annotated[list[str] | None, typer.Option("--endpoint", "-E",
                                                        help="Restrict to these endpoints (repeat).")] = None,
-    namespace: Namespace = "default", api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = None,
+    namespace: Namespace = "default", api_url: ApiUrl = None, api_key: ApiKey = None,
 ) -> None:
     """Create a key and print its secret (shown only now)."""
     body = {"name": name, "role": role, "endpoints": endpoint or None}
@@ -33,7 +32,7 @@ def create(
 
 @app.command("list")
 def list_keys(include_revoked: Annotated[bool, typer.Option(help="Show revoked keys too.")] = False,
-              namespace: Namespace = "default", api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = None) -> None:
+              namespace: Namespace = "default", api_url: ApiUrl = None, api_key: ApiKey = None) -> None:
     """Keys of a namespace (ids and prefixes, never secrets)."""
     with control_plane(api_url, api_key) as client:
         items = call(client, "GET", f"/endpoint-keys/{namespace}", params={"include_revoked": include_revoked})["items"]
@@ -49,7 +48,7 @@ def list_keys(include_revoked: Annotated[bool, typer.Option(help="Show revoked k
 
 @app.command("revoke")
 def revoke(key_id: Annotated[str, typer.Argument(help="Key id (key_...).")], namespace: Namespace = "default",
-           api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = None) -> None:
+           api_url: ApiUrl = None, api_key: ApiKey = None) -> None:
     """Revoke a key; it stops working at once."""
     with control_plane(api_url, api_key) as client:
         call(client, "DELETE", f"/endpoint-keys/{namespace}/{key_id}")

@@ -8,7 +8,8 @@ import typer
 from rich.table import Table
 
 from argus.cli.common import console, reports_errors
-from argus.sdk.client import DEFAULT_URL, Client
+from argus.sdk.client import Client
+from argus.settings import get_settings
 
 app = typer.Typer(help="Inspect a running Argus server.", no_args_is_help=True)
 
@@ -16,12 +17,14 @@ app = typer.Typer(help="Inspect a running Argus server.", no_args_is_help=True)
 @app.command("status")
 @reports_errors
 def status(
-    api_url: Annotated[str, typer.Option(help="Server URL.")] = DEFAULT_URL,
+    api_url: Annotated[str | None, typer.Option(help="Server URL (default: ARGUS_API_URL, else "
+                                                     "http://127.0.0.1:$ARGUS_PORT).")] = None,
     api_key: Annotated[str | None, typer.Option(envvar="ARGUS_API_KEY", help="API key.")] = None,
 ) -> None:
     """Server version, readiness and loaded models."""
     import httpx
 
+    api_url = api_url or get_settings().client_url
     try:
         with Client(api_url, api_key=api_key, timeout=10) as client:
             info = client.server_info()

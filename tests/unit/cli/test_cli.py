@@ -85,3 +85,27 @@ def test_zoo_file_source_checksum(tmp_path: Path) -> None:
     fixed = entry.model_copy(update={"source": entry.source.model_copy(update={"sha256": sha256_of(model)})})
     stored = zoo.materialise(fixed)
     assert stored.model_id == "my-cls/1" and stored.manifest.license == "mine"
+
+
+def test_infer_names_every_image_and_goes_on_past_a_bad_one(runner: CliRunner, tmp_path: Path) -> None:
+    import cv2
+    import numpy as np
+
+    source = _tiny_classifier(tmp_path / "cls.onnx")
+    assert runner.invoke(app, ["models", "import", str(source), "--id", "colours/1", "--classes", "r,g,b"]).exit_code == 0
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    cv2.imwrite(str(photos / "a_red.png"), np.full((8, 8, 3), (0, 0, 255), np.uint8))
+    (photos / "b_broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    cv2.imwrite(str(photos / "c_blue.png"), np.full((8, 8, 3), (255, 0, 0), np.uint8))
+    result = CliRunner().invoke(app, ["infer", str(photos), "--model", "colours/1"])
+    assert result.exit_code == 1
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert [Path(line["file"]).name for line in lines] == ["a_red.png", "b_broken.png", "c_blue.png"]
+    assert lines[0]["top"] == "r" and lines[2]["top"] == "b"
+    assert "error" in lines[1] and "b_broken.png" in result.stderr
+
+
+def test_the_cli_finds_the_server_from_the_settings() -> None:
+    assert Settings(port=9555).client_url == "http://127.0.0.1:9555"
+    assert Settings(api_url="http://gpu-box:9001/", port=9555).client_url == "http://gpu-box:9001"

@@ -36,12 +36,8 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def json_lines(output: str) -> list[dict[str, Any]]:
-    decoder, found, index = json.JSONDecoder(), [], output.find("{")
-    while index != -1:
-        value, end = decoder.raw_decode(output, index)
-        found.append(value)
-        index = output.find("{", end)
-    return found
+    """Each line that holds a JSON object, parsed (a pretty-printed object spread over lines fails here)."""
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
 
 
 def test_model_run_writes_annotated_video_at_max_fps(runner: CliRunner, clip: Path, tmp_path: Path) -> None:
