@@ -16,9 +16,18 @@ def serve(
     workers: Annotated[int | None, typer.Option(help="Worker processes (each loads its own models).")] = None,
     preload: Annotated[list[str] | None, typer.Option("--preload", help="Models to load at start.")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    access_log: Annotated[bool, typer.Option("--access-log", help="Log one line per request (uvicorn's access log).")
+                          ] = False,
 ) -> None:
     """Start the inference server (Roboflow Inference and Open Inference Protocol v2 routes)."""
+    import logging
+
     import uvicorn
+
+    if logging.getLogger("argus").getEffectiveLevel() > logging.INFO:
+        # The server's own progress (preloads, zoo downloads, replicas) is worth seeing without -v.
+        logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.getLogger("argus").setLevel(logging.INFO)
 
     overrides: dict[str, object] = {}
     if host is not None:
@@ -34,17 +43,18 @@ def serve(
         # Worker processes build their app from the environment: pass the overrides down that way.
         os.environ.update({"ARGUS_HOST": settings.host, "ARGUS_PORT": str(settings.port),
                            "ARGUS_PRELOAD_MODELS": ",".join(settings.preload_models)})
-        uvicorn.run("argus.server.asgi:app", workers=settings.workers, **_uvicorn_options(settings, log_level))
+        uvicorn.run("argus.server.asgi:app", workers=settings.workers,
+                    **_uvicorn_options(settings, log_level, access_log))
         return
     from argus.server.app import create_app
 
-    uvicorn.run(create_app(settings), **_uvicorn_options(settings, log_level))
+    uvicorn.run(create_app(settings), **_uvicorn_options(settings, log_level, access_log))
 
 
-def _uvicorn_options(settings: Settings, log_level: str) -> dict[str, Any]:
+def _uvicorn_options(settings: Settings, log_level: str, access_log: bool) -> dict[str, Any]:
     """Where to listen and the connection bounds: head and keep-alive deadlines, connection cap, drain time."""
     from argus.server.protocol import HeadDeadlineProtocol
 
-    return {"host": settings.host, "port": settings.port, "log_level": log_level, "access_log": False,
+    return {"host": settings.host, "port": settings.port, "log_level": log_level, "access_log": access_log,
             "http": HeadDeadlineProtocol, "limit_concurrency": settings.max_connections,
             "timeout_keep_alive": settings.keep_alive_s, "timeout_graceful_shutdown": settings.shutdown_timeout_s}

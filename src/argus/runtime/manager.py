@@ -75,6 +75,10 @@ class ModelManager:
         entry = self.zoo.entry_for(model_id)
         if entry is not None:
             return entry.model_id
+        if model_id and "/" not in model_id:
+            aliases = ", ".join(sorted(e.alias for e in self.zoo.entries()))
+            raise ModelNotFoundError(f"Unknown zoo alias {model_id[:100]!r}: the zoo has {aliases} (`argus zoo "
+                                     "list`); a stored model is named 'name/version' (`argus models list`).")
         return str(parse_model_id(model_id))
 
     def resolve(self, model_id: str) -> str:

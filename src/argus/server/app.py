@@ -19,7 +19,7 @@ from starlette.middleware.cors import CORSMiddleware
 import argus
 from argus.runtime.manager import ModelManager
 from argus.runtime.service import InferenceService
-from argus.server import openapi
+from argus.server import docs, openapi
 from argus.server.auth import require_api_key
 from argus.server.errors import install_error_handlers
 from argus.server.metrics import ServerMetrics
@@ -84,10 +84,11 @@ def create_app(settings: Settings | None = None, manager: ModelManager | None = 
         streams.shutdown_stream_manager(app)
 
     app = FastAPI(title="Argus", version=argus.__version__, lifespan=lifespan,
-                  default_response_class=ORJSONResponse)
+                  default_response_class=ORJSONResponse, docs_url=None, redoc_url=None)
     app.state.argus = state
     install_error_handlers(app)
     openapi.install(app)
+    docs.install(app)  # /docs and /redoc from packaged assets (they work offline)
     app.include_router(ops.router)
     endpoints_app.include(app)  # /v2/endpoint*, /endpoints/...: their own key checks
     secured = [Depends(require_api_key)]

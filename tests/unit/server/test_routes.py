@@ -213,3 +213,18 @@ def test_reduced_jpeg_decoding_finds_what_a_full_decode_finds(client: TestClient
 
     assert np.abs(boxes(served) - boxes(oracle)).max() < 0.01 * 2560  # resampled, not misplaced
     assert not np.array_equal(boxes(served), boxes(oracle))  # it did take the reduced path
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_docs_pages_load_everything_from_the_server(tmp_path, page) -> None:
+    import re
+
+    from argus.settings import Settings
+
+    with TestClient(create_app(Settings(home=tmp_path / "home", api_keys=["k"]))) as api:
+        html = api.get(page)
+        assert html.status_code == 200 and "text/html" in html.headers["content-type"]
+        sources = re.findall(r'(?:src|href)="([^"]+)"', html.text) + re.findall(r"url: '([^']+)'", html.text)
+        assert sources and all(source.startswith("/") for source in sources), sources  # no CDN, no other host
+        for source in sources:
+            assert api.get(source).status_code == 200, source  # every asset is served, without a key
