@@ -18,7 +18,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from argus.errors import ForbiddenError, ModelNotFoundError
@@ -39,8 +39,6 @@ class LoadedModel:
     model: VisionModel
     load_seconds: float
     memory_bytes: int
-    loaded_at: float = field(default_factory=time.time)
-    uses: int = 0
 
 
 @dataclass(frozen=True)
@@ -150,7 +148,6 @@ class ModelManager:
         loaded = self._models.get(store_id)
         if loaded is not None:
             self._models.move_to_end(store_id)
-            loaded.uses += 1
         return loaded
 
     def _load(self, requested: str, store_id: str) -> LoadedModel:

@@ -41,7 +41,6 @@ def _wire_metrics(state: AppState) -> None:
     def on_load(model_id: str, seconds: float) -> None:
         metrics.model_loads.labels(model_id).inc()
         metrics.model_load_seconds.labels(model_id).observe(seconds)
-        metrics.cold_starts.labels(model_id).inc()
 
     def on_inference(model_id: str, images: int, seconds: float) -> None:
         metrics.images.labels(model_id).inc(images)

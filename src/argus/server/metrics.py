@@ -34,8 +34,6 @@ class ServerMetrics:
         self.model_loads = Counter("argus_model_loads", "Model loads", ["model"], registry=r)
         self.model_load_seconds = Histogram("argus_model_load_duration_seconds", "Model load time", ["model"],
                                             buckets=_LATENCY_BUCKETS, registry=r)
-        self.cold_starts = Counter("argus_model_cold_starts", "Requests that waited for a model load", ["model"],
-                                   registry=r)
         self.model_unloads = Counter("argus_model_unloads", "Model unloads and evictions", ["model"], registry=r)
         self.models_loaded = Gauge("argus_models_loaded", "Models in memory", registry=r)
 
