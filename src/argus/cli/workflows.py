@@ -134,6 +134,11 @@ def run(
     compiled = compile_workflow(definition, WorkflowContext(settings=settings, manager=ModelManager(settings)))
     name = _image_input(definition, image_input)
     values = parse_params(params or [])
+    declared = {str(item.get("name")) for item in definition.get("inputs") or [] if isinstance(item, dict)}
+    unknown = sorted(set(values) - declared)
+    if unknown:
+        raise typer.BadParameter(f"the workflow declares no input named {', '.join(unknown)}; its inputs are: "
+                                 f"{', '.join(sorted(declared)) or 'none'}", param_hint="--param")
     paths = expand_images(images)
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                         console=err_console, transient=True, disable=len(paths) < 2)

@@ -68,6 +68,9 @@ def test_cli_add_list_run_rm(tmp_path: Path):
     lines = [json.loads(line) for line in ran.stdout.splitlines() if line.startswith("{")]
     assert [(Path(line["image"]).name, line["outputs"]) for line in lines] == [
         ("a.png", {"size": 200, "doubled": 400, "factor": 3}), ("b.png", {"size": 21, "doubled": 42, "factor": 3})]
+    unknown = runner.invoke(app, ["workflows", "run", str(spec), "--image", str(images), "--param", "confidence=0.5"],
+                            env=env)
+    assert unknown.exit_code == 2 and "no input named confidence" in unknown.output and "factor" in unknown.output
     from_store = runner.invoke(app, ["workflows", "run", "acme/size", "--image", str(images / "b.png")], env=env)
     assert json.loads(from_store.stdout.strip().splitlines()[-1])["outputs"]["factor"] == 1
 
