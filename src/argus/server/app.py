@@ -21,6 +21,7 @@ from argus.runtime.manager import ModelManager
 from argus.runtime.service import InferenceService
 from argus.server import docs, openapi
 from argus.server.auth import require_api_key
+from argus.server.deps import AppState
 from argus.server.errors import install_error_handlers
 from argus.server.metrics import ServerMetrics
 from argus.server.middleware import ServerMiddleware
@@ -28,7 +29,6 @@ from argus.server.replica_scope import ReplicaScopeMiddleware
 from argus.server.responses import ORJSONResponse
 from argus.server.routes import endpoints_app, infer, legacy, models, oip, ops, streams, unsupported
 from argus.server.routes import workflows as workflow_routes
-from argus.server.state import AppState
 from argus.settings import Settings
 from argus.workflows.confinement import require_isolation
 

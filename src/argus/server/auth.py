@@ -12,7 +12,7 @@ import json
 from fastapi import Request
 
 from argus.errors import UnauthorizedError
-from argus.server.state import get_state
+from argus.server.deps import get_state
 
 PUBLIC_PATHS = frozenset({"/", "/info", "/healthz", "/readiness", "/docs", "/redoc", "/openapi.json",
                           "/docs/oauth2-redirect", "/v2/health/live", "/v2/health/ready"})

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
+from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -67,3 +70,36 @@ class BatchingCollector(Collector):
             batched.add_metric([model_id], batcher.rows_run)
             refused.add_metric([model_id], batcher.refused)
         yield from (pending, batches, batched, refused)
+
+
+_COUNTERS = ("success", "success_ns", "fail", "fail_ns", "items", "compute_ns", "last_ms")
+
+
+class InferenceStats:
+    """Thread-safe per-model counters of the inference requests served by these routes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._models: dict[str, dict[str, int]] = {}
+
+    def record(self, store_id: str, ok: bool, ns: int, items: int = 0, compute_ns: int = 0) -> None:
+        """Count one request (``items``: its batch size; ``compute_ns``: its time in the model)."""
+        outcome = "success" if ok else "fail"
+        with self._lock:
+            counts = self._models.setdefault(store_id, dict.fromkeys(_COUNTERS, 0))
+            counts["last_ms"] = int(time.time() * 1000)
+            counts[outcome] += 1
+            counts[f"{outcome}_ns"] += ns
+            counts["items"] += items
+            counts["compute_ns"] += compute_ns
+
+    def entry(self, name: str, version: str, store_id: str) -> dict[str, Any]:
+        """Triton's ``model_stats`` entry for one model (one execution per successful request)."""
+        with self._lock:
+            c = dict(self._models.get(store_id) or dict.fromkeys(_COUNTERS, 0))
+        return {"name": name, "version": version, "last_inference": c["last_ms"], "inference_count": c["items"],
+                "execution_count": c["success"], "inference_stats": {
+                    "success": {"count": c["success"], "ns": c["success_ns"]},
+                    "fail": {"count": c["fail"], "ns": c["fail_ns"]},
+                    "compute_infer": {"count": c["success"], "ns": c["compute_ns"]}},
+                "batch_stats": []}

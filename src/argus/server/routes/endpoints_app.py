@@ -11,12 +11,12 @@ import logging
 import multiprocessing
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 
 from argus.errors import NotImplementedFeatureError, ServerError
+from argus.server.deps import get_state, state_of
 from argus.settings import Settings
 
 if TYPE_CHECKING:
@@ -26,22 +26,12 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-@dataclass
-class EndpointsPlane:
-    """What the endpoint routes use; ``unavailable`` says why they cannot (None while they can)."""
-
-    service: EndpointService | None = None
-    router: EndpointRouter | None = None
-    unavailable: str | None = "The endpoint controller has not started yet."
-    status_code: int = 503
-
-
 def plane(request: Request) -> tuple[EndpointService, EndpointRouter]:
     """The running service and router, or the reason there are none (501 or 503)."""
-    current: EndpointsPlane | None = getattr(request.app.state, "endpoints", None)
-    if current is None or current.service is None or current.router is None:
-        reason = current.unavailable if current else "Endpoints are not wired into this app."
-        if current is not None and current.status_code == 501:
+    current = get_state(request).endpoints
+    if current.service is None or current.router is None:
+        reason = current.unavailable
+        if current.status_code == 501:
             raise NotImplementedFeatureError(reason or "Endpoints are off.")
         raise ServerError(reason or "Endpoints are unavailable.")
     return current.service, current.router
@@ -58,8 +48,7 @@ def _disabled_reason(settings: Settings) -> str | None:
 @asynccontextmanager
 async def running(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
     """Open the store, restore endpoints and run the controller for the app's lifetime."""
-    current = EndpointsPlane()
-    app.state.endpoints = current
+    current = state_of(app).endpoints
     reason = _disabled_reason(settings)
     if reason is not None:
         current.unavailable, current.status_code = reason, 501

@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from argus.errors import InvalidInputError
 from argus.runtime.service import InferenceOutcome, RenderOptions
+from argus.server.deps import get_state
 from argus.server.disconnect import watch_disconnect
 from argus.server.responses import ORJSONResponse, drop_nulls
 from argus.server.schemas import (
@@ -18,7 +19,6 @@ from argus.server.schemas import (
     KeypointsDetectionRequest,
     ObjectDetectionRequest,
 )
-from argus.server.state import get_state
 
 router = APIRouter(tags=["inference"])
 

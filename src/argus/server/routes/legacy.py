@@ -14,10 +14,10 @@ from starlette.concurrency import run_in_threadpool
 
 from argus.errors import InvalidInputError, NotFoundError
 from argus.runtime.service import MAX_STROKE, RenderOptions
+from argus.server.deps import get_state
 from argus.server.disconnect import watch_disconnect
 from argus.server.responses import ORJSONResponse, drop_nulls
 from argus.server.routes.infer import model_headers
-from argus.server.state import get_state
 from argus.store.manifest import Task
 
 router = APIRouter(tags=["legacy"])

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from argus.runtime.service import TASK_ROUTE
+from argus.server.deps import AppState, get_state
 from argus.server.responses import ORJSONResponse
 from argus.server.schemas import AddModelRequest, ClearModelRequest
-from argus.server.state import AppState, get_state
 from argus.store.manifest import Task
 
 router = APIRouter(tags=["models"])

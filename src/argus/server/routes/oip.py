@@ -38,7 +38,6 @@ Example:
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,9 +55,10 @@ from argus.models.session import TensorSpec
 from argus.models.vision import VisionModel
 from argus.runtime.service import RenderOptions
 from argus.server import oip_codec as codec
+from argus.server.deps import AppState, get_state
 from argus.server.disconnect import watch_disconnect
+from argus.server.metrics import InferenceStats
 from argus.server.responses import ORJSONResponse
-from argus.server.state import AppState, get_state
 from argus.store.model_id import parse_model_id
 from argus.store.repository import ModelRepository
 
@@ -159,50 +159,9 @@ def _versioned_route(method: str, suffix: str = "", prefix: str = "/v2/models"
 # ------------------------------------------------------------------------------------ statistics
 
 
-_COUNTERS = ("success", "success_ns", "fail", "fail_ns", "items", "compute_ns", "last_ms")
-
-
-class InferenceStats:
-    """Thread-safe per-model counters of the inference requests served by these routes."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._models: dict[str, dict[str, int]] = {}
-
-    def record(self, store_id: str, ok: bool, ns: int, items: int = 0, compute_ns: int = 0) -> None:
-        """Count one request (``items``: its batch size; ``compute_ns``: its time in the model)."""
-        outcome = "success" if ok else "fail"
-        with self._lock:
-            counts = self._models.setdefault(store_id, dict.fromkeys(_COUNTERS, 0))
-            counts["last_ms"] = int(time.time() * 1000)
-            counts[outcome] += 1
-            counts[f"{outcome}_ns"] += ns
-            counts["items"] += items
-            counts["compute_ns"] += compute_ns
-
-    def entry(self, name: str, version: str, store_id: str) -> dict[str, Any]:
-        """Triton's ``model_stats`` entry for one model (one execution per successful request)."""
-        with self._lock:
-            c = dict(self._models.get(store_id) or dict.fromkeys(_COUNTERS, 0))
-        return {"name": name, "version": version, "last_inference": c["last_ms"], "inference_count": c["items"],
-                "execution_count": c["success"], "inference_stats": {
-                    "success": {"count": c["success"], "ns": c["success_ns"]},
-                    "fail": {"count": c["fail"], "ns": c["fail_ns"]},
-                    "compute_infer": {"count": c["success"], "ns": c["compute_ns"]}},
-                "batch_stats": []}
-
-
-_STATS_LOCK = threading.Lock()
-
-
 def stats_of(request: Request) -> InferenceStats:
-    """The :class:`InferenceStats` of the app serving ``request`` (created on first use)."""
-    app_state = request.app.state
-    with _STATS_LOCK:
-        stats = getattr(app_state, "oip_stats", None)
-        if stats is None:
-            stats = app_state.oip_stats = InferenceStats()
-    return stats  # type: ignore[no-any-return]
+    """The OIP statistics of the app serving ``request``."""
+    return get_state(request).oip_stats
 
 
 # ---------------------------------------------------------------------------- server-level routes

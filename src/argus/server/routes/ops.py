@@ -9,8 +9,8 @@ from fastapi import APIRouter, Request, Response
 
 import argus
 from argus.server.auth import require_api_key
+from argus.server.deps import get_state
 from argus.server.responses import ORJSONResponse
-from argus.server.state import get_state
 
 router = APIRouter(tags=["ops"])
 

@@ -11,7 +11,6 @@ with :func:`require_stream_api_key`, which reads the body of any method.
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from typing import Any
 
@@ -27,19 +26,18 @@ from argus.errors import (
 )
 from argus.inputs.source_guard import check_source
 from argus.server.auth import key_is_valid, presented_key
+from argus.server.deps import get_state, state_of
 from argus.server.routes.streams_schemas import (
     ConsumeResultsPayload,
     InitialisePipelinePayload,
     WorkflowConfiguration,
 )
-from argus.server.state import get_state
 from argus.settings import Settings
 from argus.streams.entities import NAMED_WORKFLOWS_MESSAGE
 from argus.streams.manager import StreamManager
 from argus.streams.readers import describe_reference
 
 router = APIRouter(prefix="/inference_pipelines", tags=["inference pipelines"])
-_manager_lock = threading.Lock()
 
 
 async def _json_body(request: Request) -> Any:
@@ -69,17 +67,16 @@ async def require_stream_api_key(request: Request) -> None:
 
 def stream_manager(app: FastAPI) -> StreamManager:
     """The app's stream manager, built on first use."""
-    with _manager_lock:
-        manager = getattr(app.state, "stream_manager", None)
-        if manager is None:
-            manager = StreamManager(app.state.argus.settings)
-            app.state.stream_manager = manager
-        return manager  # type: ignore[no-any-return]
+    state = state_of(app)
+    with state.streams_lock:
+        if state.streams is None:
+            state.streams = StreamManager(state.settings)
+        return state.streams
 
 
 def shutdown_stream_manager(app: FastAPI) -> None:
     """End every pipeline process (called when the server stops)."""
-    manager = getattr(app.state, "stream_manager", None)
+    manager = state_of(app).streams
     if manager is not None:
         manager.shutdown()
 

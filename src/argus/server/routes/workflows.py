@@ -17,9 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from argus.errors import ArgusError
+from argus.server.deps import AppState, get_state
 from argus.server.errors import error_response
 from argus.server.responses import ORJSONResponse, header_value
-from argus.server.state import AppState, get_state
 from argus.workflows.errors import error_body
 from argus.workflows.store import WorkflowStore
 

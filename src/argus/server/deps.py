@@ -1,0 +1,64 @@
+"""What a running server holds: one :class:`AppState`, built by ``create_app`` and its lifespan, and one accessor,
+:func:`get_state`, through which every route reaches it (models, services, metrics, the endpoint plane, the
+stream manager)."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI, Request
+
+from argus.endpoints.exposure import ExposedModel
+from argus.runtime.manager import ModelManager
+from argus.runtime.service import InferenceService
+from argus.server.metrics import InferenceStats, ServerMetrics
+from argus.settings import Settings
+
+if TYPE_CHECKING:
+    from argus.endpoints.router import EndpointRouter
+    from argus.endpoints.service import EndpointService
+    from argus.streams.manager import StreamManager
+
+
+@dataclass
+class EndpointsPlane:
+    """What the endpoint routes use; ``unavailable`` says why they cannot (None while they can)."""
+
+    service: EndpointService | None = None
+    router: EndpointRouter | None = None
+    unavailable: str | None = "The endpoint controller has not started yet."
+    status_code: int = 503
+
+
+@dataclass
+class AppState:
+    """The server's long-lived objects."""
+
+    settings: Settings
+    manager: ModelManager
+    service: InferenceService
+    metrics: ServerMetrics
+    api_keys: frozenset[str]
+    server_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    ready: threading.Event = field(default_factory=threading.Event)
+    preload_errors: dict[str, str] = field(default_factory=dict)
+    exposed_models: dict[str, ExposedModel] = field(default_factory=dict)
+    """What each endpoint model exposes through the router (by the spec's model id)."""
+    endpoints: EndpointsPlane = field(default_factory=EndpointsPlane)
+    streams: StreamManager | None = None
+    """Built on the first stream API call (see ``routes/streams.py``)."""
+    streams_lock: threading.Lock = field(default_factory=threading.Lock)
+    oip_stats: InferenceStats = field(default_factory=InferenceStats)
+
+
+def get_state(request: Request) -> AppState:
+    """The :class:`AppState` of the app serving ``request``."""
+    return state_of(request.app)
+
+
+def state_of(app: FastAPI) -> AppState:
+    """The :class:`AppState` of ``app`` (for code that has the app, such as a lifespan, rather than a request)."""
+    return app.state.argus  # type: ignore[no-any-return]
