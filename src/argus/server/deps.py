@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI, Request
 
 from argus.endpoints.exposure import ExposedModel
+from argus.errors import NotImplementedFeatureError, ServerError
 from argus.runtime.manager import ModelManager
 from argus.runtime.service import InferenceService
 from argus.server.metrics import InferenceStats, ServerMetrics
@@ -62,3 +63,14 @@ def get_state(request: Request) -> AppState:
 def state_of(app: FastAPI) -> AppState:
     """The :class:`AppState` of ``app`` (for code that has the app, such as a lifespan, rather than a request)."""
     return app.state.argus  # type: ignore[no-any-return]
+
+
+def endpoint_plane(request: Request) -> tuple[EndpointService, EndpointRouter]:
+    """The running service and router, or the reason there are none (501 or 503)."""
+    current = get_state(request).endpoints
+    if current.service is None or current.router is None:
+        reason = current.unavailable
+        if current.status_code == 501:
+            raise NotImplementedFeatureError(reason or "Endpoints are off.")
+        raise ServerError(reason or "Endpoints are unavailable.")
+    return current.service, current.router

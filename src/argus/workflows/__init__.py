@@ -15,14 +15,14 @@ __all__ = ["CompiledWorkflow", "WorkflowContext", "WorkflowResult", "compile_wor
 
 def __getattr__(name: str) -> Any:
     # Lazy: block modules import argus.workflows.* submodules; the engine imports the registry.
-    if name in ("CompiledWorkflow", "WorkflowResult"):
+    if name in ("CompiledWorkflow", "WorkflowResult", "compile_workflow"):
         from argus.workflows import executor
 
         return getattr(executor, name)
-    if name in ("WorkflowContext", "compile_workflow"):
+    if name == "WorkflowContext":
         from argus.workflows import compiler
 
-        return getattr(compiler, name)
+        return compiler.WorkflowContext
     if name == "serialize_outputs":
         from argus.workflows.serialization import serialize_outputs
 

@@ -49,7 +49,6 @@ from argus.workflows.registry import BlockRegistry, default_registry
 if TYPE_CHECKING:
     from argus.runtime.manager import ModelManager
     from argus.settings import Settings
-    from argus.workflows.executor import CompiledWorkflow
 
 logger = logging.getLogger(__name__)
 
@@ -369,11 +368,6 @@ class _PlanCache:
 _cache = _PlanCache()
 
 
-def compile_workflow(definition: dict[str, Any], context: WorkflowContext) -> CompiledWorkflow:
-    """Compile ``definition`` (plan cached by its hash) into a runnable workflow with its own block instances."""
-    from argus.workflows.executor import CompiledWorkflow
-
-    block_context = BlockContext(settings=context.settings, manager=context.manager,
-                                 workflow_id=context.workflow_id, extras=dict(context.extras))
-    plan = _cache.get_or_build(definition, context, block_context)
-    return CompiledWorkflow(plan, context, block_context)
+def cached_plan(definition: dict[str, Any], context: WorkflowContext, block_context: BlockContext) -> WorkflowPlan:
+    """The plan of ``definition`` (built once per definition hash and context; see :func:`build_plan`)."""
+    return _cache.get_or_build(definition, context, block_context)

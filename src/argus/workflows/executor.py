@@ -27,15 +27,17 @@ from typing import TYPE_CHECKING, Any
 
 from argus.errors import ArgusError
 from argus.workflows.blocks.base import Block, BlockContext, Element, FlowControl
+from argus.workflows.compiler import WorkflowContext, cached_plan
 from argus.workflows.data import VideoMetadata
 from argus.workflows.definition import ParsedSelector, parse_selector
 from argus.workflows.errors import StepExecutionError
-from argus.workflows.inputs import Index, PreparedInputs, prepare_inputs
+from argus.workflows.inputs import Index, prepare_inputs
 from argus.workflows.introspection import resolve_value
 from argus.workflows.outputs import assemble_outputs
+from argus.workflows.run_state import RunState, lookup, source_dim, source_domain
 
 if TYPE_CHECKING:
-    from argus.workflows.compiler import StepPlan, WorkflowContext, WorkflowPlan
+    from argus.workflows.compiler import StepPlan, WorkflowPlan
 
 logger = logging.getLogger(__name__)
 
@@ -50,19 +52,6 @@ class WorkflowResult:
 
     outputs: list[dict[str, Any]]
     profiler_trace: list[dict[str, Any]] = field(default_factory=list)
-
-
-@dataclass
-class RunState:
-    """Everything one run produces, by step name and element index."""
-
-    inputs: PreparedInputs
-    values: dict[str, dict[Index, dict[str, Any]]] = field(default_factory=dict)
-    parents: dict[str, list[Index]] = field(default_factory=dict)
-    flow: dict[str, dict[Index, frozenset[str]]] = field(default_factory=dict)
-    trace: list[dict[str, Any]] | None = None
-    disable_sinks: bool = False
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class CompiledWorkflow:
@@ -147,35 +136,6 @@ class CompiledWorkflow:
 def _event(name: str, category: str, started: float, ended: float) -> dict[str, Any]:
     return {"name": name, "cat": category, "ph": "X", "ts": round(started * 1e6), "dur": round(
         (ended - started) * 1e6), "pid": os.getpid(), "tid": threading.get_ident()}
-
-
-def source_dim(selector: ParsedSelector, plan: WorkflowPlan) -> int:
-    """Batch depth of the data a selector points at (0: one value for the whole run)."""
-    if selector.source == "inputs":
-        return plan.inputs[selector.name].dimensionality
-    return plan.steps[selector.name].dim
-
-
-def source_domain(selector: ParsedSelector, state: RunState) -> dict[Index, Any] | None:
-    """Index → value of a batch source (None for scalar inputs)."""
-    if selector.source == "inputs":
-        return state.inputs.batches.get(selector.name)
-    return state.values.get(selector.name, {})
-
-
-def lookup(selector: ParsedSelector, index: Index, plan: WorkflowPlan, state: RunState) -> tuple[bool, Any]:
-    """``(present, value)`` of a selector at ``index`` (truncated to the source's depth)."""
-    dim = source_dim(selector, plan)
-    if selector.source == "inputs" and dim == 0:
-        return True, state.inputs.scalars.get(selector.name)
-    domain = source_domain(selector, state) or {}
-    key = index[:dim]
-    if key not in domain:
-        return False, None
-    value = domain[key]
-    if selector.source == "steps":
-        return True, dict(value) if selector.output == "*" else value.get(selector.output)
-    return True, value
 
 
 def _source_parents(selector: ParsedSelector, state: RunState) -> list[Index]:
@@ -299,3 +259,10 @@ def _inherited_parents(step: StepPlan, state: RunState) -> list[Index]:
         if parents and len(parents[0]) == step.input_dim - 1:
             return parents
     return [()]
+
+
+def compile_workflow(definition: dict[str, Any], context: WorkflowContext) -> CompiledWorkflow:
+    """Compile ``definition`` (plan cached by its hash) into a runnable workflow with its own block instances."""
+    block_context = BlockContext(settings=context.settings, manager=context.manager,
+                                 workflow_id=context.workflow_id, extras=dict(context.extras))
+    return CompiledWorkflow(cached_plan(definition, context, block_context), context, block_context)

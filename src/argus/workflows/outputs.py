@@ -20,11 +20,12 @@ from argus.workflows.data import (
     copy_detections,
 )
 from argus.workflows.definition import parse_selector
+from argus.workflows.run_state import lookup, source_dim
 
 if TYPE_CHECKING:
     from argus.workflows.compiler import WorkflowPlan
-    from argus.workflows.executor import RunState
     from argus.workflows.inputs import Index
+    from argus.workflows.run_state import RunState
 
 
 def to_root_coordinates(detections: sv.Detections) -> sv.Detections:
@@ -79,7 +80,6 @@ def _nest(domain: dict[Index, Any], parents: set[Index], prefix: Index, depth: i
 
 def assemble_outputs(plan: WorkflowPlan, state: RunState) -> list[dict[str, Any]]:
     """One dict per top-level element (input image), output name → raw value."""
-    from argus.workflows.executor import lookup, source_dim
 
     results: list[dict[str, Any]] = [{} for _ in range(state.inputs.batch_size)]
     for output in plan.outputs:

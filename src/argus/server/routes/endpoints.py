@@ -20,9 +20,9 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 from argus.endpoints.spec import EndpointSpec
 from argus.errors import InvalidInputError
 from argus.server.auth import presented_key
+from argus.server.deps import endpoint_plane as plane
 from argus.server.openapi import json_body_of
 from argus.server.responses import ORJSONResponse
-from argus.server.routes.endpoints_app import plane
 
 if TYPE_CHECKING:
     from argus.endpoints.keys import Principal

@@ -13,28 +13,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 
-from argus.errors import NotImplementedFeatureError, ServerError
-from argus.server.deps import get_state, state_of
+from argus.server.deps import state_of
 from argus.settings import Settings
 
 if TYPE_CHECKING:
-    from argus.endpoints.router import EndpointRouter
-    from argus.endpoints.service import EndpointService
+    pass
 
 logger = logging.getLogger(__name__)
-
-
-def plane(request: Request) -> tuple[EndpointService, EndpointRouter]:
-    """The running service and router, or the reason there are none (501 or 503)."""
-    current = get_state(request).endpoints
-    if current.service is None or current.router is None:
-        reason = current.unavailable
-        if current.status_code == 501:
-            raise NotImplementedFeatureError(reason or "Endpoints are off.")
-        raise ServerError(reason or "Endpoints are unavailable.")
-    return current.service, current.router
 
 
 def _disabled_reason(settings: Settings) -> str | None:

@@ -13,9 +13,9 @@ from argus.endpoints.router import SCALE_UP_HEADER, hold_seconds
 from argus.endpoints.spec import EndpointType
 from argus.errors import ForbiddenError, UnauthorizedError
 from argus.server.auth import presented_key
+from argus.server.deps import endpoint_plane as plane
 from argus.server.deps import get_state
 from argus.server.replica_scope import exposed_model
-from argus.server.routes.endpoints_app import plane
 
 router = APIRouter(tags=["endpoint traffic"])
 
