@@ -128,6 +128,12 @@ class Settings(BaseSettings):
     """Seconds one call of a custom Python block may run before its sandbox process is killed."""
     custom_python_memory_mb: int = Field(default=1024, ge=0, validation_alias=_env("custom_python_memory_mb"))
     """Address-space limit of a custom Python sandbox process (MiB; the interpreter and numpy need ~500)."""
+    workflow_step_threads: int = Field(default=0, ge=0, le=256, validation_alias=_env("workflow_step_threads"))
+    """Threads running independent workflow steps at once (0: twice the cores, between 4 and 16)."""
+    workflow_io_threads: int = Field(default=8, ge=1, le=256, validation_alias=_env("workflow_io_threads"))
+    """Threads for blocks' background I/O."""
+    sink_threads: int = Field(default=4, ge=1, le=64, validation_alias=_env("sink_threads"))
+    """Threads delivering sink notifications (webhook, e-mail); deliveries beyond 16 per thread are refused."""
     custom_python_isolation: Literal["kernel", "none"] = Field(default="kernel",
                                                               validation_alias=_env("custom_python_isolation"))
     """``kernel``: custom Python runs confined by Landlock, seccomp and an unprivileged uid, and the server refuses

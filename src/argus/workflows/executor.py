@@ -20,7 +20,7 @@ import logging
 import os
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from graphlib import TopologicalSorter
 from typing import TYPE_CHECKING, Any
@@ -34,6 +34,7 @@ from argus.workflows.errors import StepExecutionError
 from argus.workflows.inputs import Index, prepare_inputs
 from argus.workflows.introspection import resolve_value
 from argus.workflows.outputs import assemble_outputs
+from argus.workflows.pools import pools_for
 from argus.workflows.run_state import RunState, lookup, source_dim, source_domain
 
 if TYPE_CHECKING:
@@ -41,9 +42,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_STEP_POOL = ThreadPoolExecutor(max_workers=max(4, min(16, (os.cpu_count() or 2) * 2)),
-                                thread_name_prefix="argus-workflow-step")
-_IO_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="argus-workflow-io")
 
 
 @dataclass
@@ -60,7 +58,8 @@ class CompiledWorkflow:
     def __init__(self, plan: WorkflowPlan, context: WorkflowContext, block_context: BlockContext) -> None:
         self.plan = plan
         self.context = context
-        block_context.executor = block_context.executor or _IO_POOL
+        self._pools = pools_for(context.settings)
+        block_context.executor = block_context.executor or self._pools.io
         self.blocks: dict[str, Block] = {
             name: step.block_class(step.manifest, block_context) for name, step in plan.steps.items()
         }
@@ -90,7 +89,7 @@ class CompiledWorkflow:
                 sorter.done(ready[0])
                 continue
             for name in ready:
-                pending[_STEP_POOL.submit(self._run_step, name, state)] = name
+                pending[self._pools.steps.submit(self._run_step, name, state)] = name
             if not pending:
                 break
             done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
