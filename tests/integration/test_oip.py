@@ -467,3 +467,26 @@ def test_oip_requests_take_the_same_path_as_infer(tmp_path: Path) -> None:
         assert api.post("/v2/models/tiny/infer", json=two).status_code == 200
         batcher = api.app.state.argus.manager.get("tiny/1").batcher  # type: ignore[attr-defined]
         assert batcher.rows_run == 2  # the tensor request ran through the model's batcher
+
+
+def test_statistics_come_from_the_same_counters_as_metrics(http: httpx.Client) -> None:
+    """A request on /infer counts in the OIP statistics too: one set of counters for every protocol."""
+    import base64
+    import re
+
+    def stats() -> dict:
+        return http.get("/v2/models/multi/versions/10/stats").json()["model_stats"][0]
+
+    before = stats()
+    image = {"type": "base64", "value": base64.b64encode(png((0, 255, 0))).decode()}
+    assert http.post("/infer/classification", json={"model_id": "multi/10", "image": [image, image]}).status_code == 200
+    bad = {"inputs": [{"name": "images", "shape": [1, 3, SIZE, SIZE], "datatype": "FP32",
+                       "data": [0.0] * (3 * SIZE * SIZE)}], "outputs": [{"name": "nope"}]}
+    assert http.post("/v2/models/multi/versions/10/infer", json=bad).status_code == 400
+    after = stats()
+    assert after["execution_count"] == before["execution_count"] + 1
+    assert after["inference_count"] == before["inference_count"] + 2
+    assert after["inference_stats"]["fail"]["count"] == before["inference_stats"]["fail"]["count"] + 1
+    exposition = http.get("/metrics").text
+    total = re.search(r'argus_inference_requests_total\{model="multi/10",outcome="success"\} (\S+)', exposition)
+    assert total is not None and float(total.group(1)) == after["execution_count"]

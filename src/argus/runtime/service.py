@@ -72,7 +72,18 @@ class InferenceOutcome:
     """Seconds per stage: decode, queue (waiting for a batch), model (the batch's run), pre/post, render."""
 
 
-InferenceObserver = Callable[[str, int, float], None]
+@dataclass(frozen=True)
+class InferenceRecord:
+    """One inference request as the metrics see it (every protocol reports through the same record)."""
+
+    model_id: str
+    images: int
+    seconds: float
+    model_seconds: float
+    ok: bool
+
+
+InferenceObserver = Callable[[InferenceRecord], None]
 
 
 class InferenceService:
@@ -112,6 +123,24 @@ class InferenceService:
                                      "Split it into several requests.")
         model, cold, load_seconds = self.model_for(model_id, route)
         started = time.perf_counter()
+        try:
+            bodies, stages = self._run_admitted(model, images, params, options, inference_id, client_gone)
+        except Exception:
+            self.notify(InferenceRecord(model.model_id, 0, time.perf_counter() - started, 0.0, ok=False))
+            raise
+        finished = time.perf_counter()
+        self.notify(InferenceRecord(model.model_id, len(bodies), finished - started, stages["model"], ok=True))
+        return InferenceOutcome(bodies, model.model_id, cold, load_seconds, finished - started, stages)
+
+    def notify(self, record: InferenceRecord) -> None:
+        """Tell the observers (the server's metrics) about one request, successful or not."""
+        for observer in self.observers:
+            observer(record)
+
+    def _run_admitted(self, model: VisionModel, images: list[Any], params: dict[str, Any], options: RenderOptions,
+                      inference_id: str | None, client_gone: Callable[[], bool] | None
+                      ) -> tuple[list[dict[str, Any]], dict[str, float]]:
+        settings = self.manager.settings
         stages = dict.fromkeys(("decode", "queue", "model", "prepost", "render"), 0.0)
         bodies: list[dict[str, Any]] = []
         with model.admit(len(images), client_gone) as ticket:  # 503 before any reading when the queue is full
@@ -137,12 +166,9 @@ class InferenceService:
                     stages["decode"] += decoded - began
                     stages["prepost"] += inferred - decoded
                     stages["render"] += time.perf_counter() - inferred
-        finished = time.perf_counter()
-        for observer in self.observers:
-            observer(model.model_id, len(bodies), finished - started)
         stages.update(queue=ticket.queue_seconds, model=ticket.run_seconds,
                       prepost=max(0.0, stages["prepost"] - ticket.queue_seconds - ticket.run_seconds))
-        return InferenceOutcome(bodies, model.model_id, cold, load_seconds, finished - started, stages)
+        return bodies, stages
 
     @staticmethod
     def render(result: Result, image: Any, options: RenderOptions, inference_id: str | None = None

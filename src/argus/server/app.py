@@ -42,13 +42,9 @@ def _wire_metrics(state: AppState) -> None:
         metrics.model_loads.labels(model_id).inc()
         metrics.model_load_seconds.labels(model_id).observe(seconds)
 
-    def on_inference(model_id: str, images: int, seconds: float) -> None:
-        metrics.images.labels(model_id).inc(images)
-        metrics.inference_latency.labels(model_id).observe(seconds)
-
     state.manager.load_listeners.append(on_load)
     state.manager.unload_listeners.append(lambda model_id: metrics.model_unloads.labels(model_id).inc())
-    state.service.observers.append(on_inference)
+    state.service.observers.append(metrics.record)
     metrics.watch_queues(state.manager)
 
 

@@ -15,7 +15,7 @@ from argus.endpoints.exposure import ExposedModel
 from argus.errors import NotImplementedFeatureError, ServerError
 from argus.runtime.manager import ModelManager
 from argus.runtime.service import InferenceService
-from argus.server.metrics import InferenceStats, ServerMetrics
+from argus.server.metrics import ServerMetrics
 from argus.settings import Settings
 
 if TYPE_CHECKING:
@@ -52,7 +52,6 @@ class AppState:
     streams: StreamManager | None = None
     """Built on the first stream API call (see ``routes/streams.py``)."""
     streams_lock: threading.Lock = field(default_factory=threading.Lock)
-    oip_stats: InferenceStats = field(default_factory=InferenceStats)
 
 
 def get_state(request: Request) -> AppState:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -18,6 +17,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from argus.runtime.manager import ModelManager
+from argus.runtime.service import InferenceRecord
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24)
 
@@ -38,11 +38,49 @@ class ServerMetrics:
         self.model_load_seconds = Histogram("argus_model_load_duration_seconds", "Model load time", ["model"],
                                             buckets=_LATENCY_BUCKETS, registry=r)
         self.model_unloads = Counter("argus_model_unloads", "Model unloads and evictions", ["model"], registry=r)
+        self.inference_requests = Counter("argus_inference_requests", "Inference requests by outcome",
+                                          ["model", "outcome"], registry=r)
+        self.inference_request_seconds = Counter("argus_inference_request_seconds",
+                                                 "Seconds spent on inference requests, by outcome",
+                                                 ["model", "outcome"], registry=r)
+        self.model_seconds = Counter("argus_model_compute_seconds", "Seconds the model's batches ran for requests",
+                                     ["model"], registry=r)
+        self.last_inference = Gauge("argus_last_inference_timestamp_seconds", "When the model last answered",
+                                    ["model"], registry=r)
         self.models_loaded = Gauge("argus_models_loaded", "Models in memory", registry=r)
 
     def watch_queues(self, manager: ModelManager) -> None:
         """Report the batching queues of ``manager``'s loaded models at each scrape."""
         self.registry.register(BatchingCollector(manager))
+
+    def record(self, record: InferenceRecord) -> None:
+        """Count one inference request (from any protocol: /infer, the legacy route, OIP, workflows' models)."""
+        outcome = "success" if record.ok else "fail"
+        self.inference_requests.labels(record.model_id, outcome).inc()
+        self.inference_request_seconds.labels(record.model_id, outcome).inc(record.seconds)
+        if record.ok:
+            self.images.labels(record.model_id).inc(record.images)
+            self.inference_latency.labels(record.model_id).observe(record.seconds)
+            self.model_seconds.labels(record.model_id).inc(record.model_seconds)
+            self.last_inference.labels(record.model_id).set(time.time())
+
+    def triton_stats(self, name: str, version: str, store_id: str) -> dict[str, Any]:
+        """Triton's ``model_stats`` entry for one model, read from the same counters ``/metrics`` exposes."""
+        def value(metric: str, **labels: str) -> float:
+            return self.registry.get_sample_value(metric, {"model": store_id, **labels}) or 0.0
+
+        success = int(value("argus_inference_requests_total", outcome="success"))
+        fail = int(value("argus_inference_requests_total", outcome="fail"))
+        return {"name": name, "version": version,
+                "last_inference": int(value("argus_last_inference_timestamp_seconds") * 1000),
+                "inference_count": int(value("argus_inference_images_total")), "execution_count": success,
+                "inference_stats": {
+                    "success": {"count": success,
+                                "ns": int(value("argus_inference_request_seconds_total", outcome="success") * 1e9)},
+                    "fail": {"count": fail,
+                             "ns": int(value("argus_inference_request_seconds_total", outcome="fail") * 1e9)},
+                    "compute_infer": {"count": success, "ns": int(value("argus_model_compute_seconds_total") * 1e9)}},
+                "batch_stats": []}
 
     def render(self) -> bytes:
         """The exposition text."""
@@ -70,36 +108,3 @@ class BatchingCollector(Collector):
             batched.add_metric([model_id], batcher.rows_run)
             refused.add_metric([model_id], batcher.refused)
         yield from (pending, batches, batched, refused)
-
-
-_COUNTERS = ("success", "success_ns", "fail", "fail_ns", "items", "compute_ns", "last_ms")
-
-
-class InferenceStats:
-    """Thread-safe per-model counters of the inference requests served by these routes."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._models: dict[str, dict[str, int]] = {}
-
-    def record(self, store_id: str, ok: bool, ns: int, items: int = 0, compute_ns: int = 0) -> None:
-        """Count one request (``items``: its batch size; ``compute_ns``: its time in the model)."""
-        outcome = "success" if ok else "fail"
-        with self._lock:
-            counts = self._models.setdefault(store_id, dict.fromkeys(_COUNTERS, 0))
-            counts["last_ms"] = int(time.time() * 1000)
-            counts[outcome] += 1
-            counts[f"{outcome}_ns"] += ns
-            counts["items"] += items
-            counts["compute_ns"] += compute_ns
-
-    def entry(self, name: str, version: str, store_id: str) -> dict[str, Any]:
-        """Triton's ``model_stats`` entry for one model (one execution per successful request)."""
-        with self._lock:
-            c = dict(self._models.get(store_id) or dict.fromkeys(_COUNTERS, 0))
-        return {"name": name, "version": version, "last_inference": c["last_ms"], "inference_count": c["items"],
-                "execution_count": c["success"], "inference_stats": {
-                    "success": {"count": c["success"], "ns": c["success_ns"]},
-                    "fail": {"count": c["fail"], "ns": c["fail_ns"]},
-                    "compute_infer": {"count": c["success"], "ns": c["compute_ns"]}},
-                "batch_stats": []}

@@ -17,7 +17,7 @@ yet fetched is not ready (503). ``/v2/repository/index`` reports ``READY`` only 
 memory, ``UNAVAILABLE`` for stored models not loaded. ``config`` follows Triton's semantics
 (``max_batch_size`` is 0 for a static batch; otherwise the manifest's batching size, advisory, and
 ``dims`` leave out the batch axis). ``stats`` (and ``/v2/models/stats`` for every stored model)
-counts the inference requests served by these routes, kept per app in :class:`InferenceStats`.
+reads the same Prometheus counters as ``/metrics`` (every protocol reports its requests there).
 
 Argus image extension: a request whose only input is a ``BYTES`` tensor named ``image`` (or
 ``image_bytes``) holding encoded JPEG/PNG/WebP... images (binary elements, or base64 strings in
@@ -53,11 +53,10 @@ from argus.errors import InvalidInputError, InvalidModelIdError, ModelNotFoundEr
 from argus.models.postprocess import DetectionParams
 from argus.models.session import TensorSpec
 from argus.models.vision import VisionModel
-from argus.runtime.service import RenderOptions
+from argus.runtime.service import InferenceRecord, RenderOptions
 from argus.server import oip_codec as codec
 from argus.server.deps import AppState, get_state
 from argus.server.disconnect import watch_disconnect
-from argus.server.metrics import InferenceStats
 from argus.server.responses import ORJSONResponse
 from argus.store.model_id import parse_model_id
 from argus.store.repository import ModelRepository
@@ -159,11 +158,6 @@ def _versioned_route(method: str, suffix: str = "", prefix: str = "/v2/models"
 # ------------------------------------------------------------------------------------ statistics
 
 
-def stats_of(request: Request) -> InferenceStats:
-    """The OIP statistics of the app serving ``request``."""
-    return get_state(request).oip_stats
-
-
 # ---------------------------------------------------------------------------- server-level routes
 
 
@@ -189,12 +183,12 @@ def server_metadata() -> ORJSONResponse:
 @router.get("/v2/models/stats")
 async def all_stats(request: Request) -> ORJSONResponse:
     """Statistics of every model in the store."""
-    stats = stats_of(request)
+    metrics = get_state(request).metrics
     stored = await run_in_threadpool(get_state(request).manager.repository.list)
     entries = []
     for model in stored:
         name, version = model.model_id.split("/")
-        entries.append(stats.entry(name, version, model.model_id))
+        entries.append(metrics.triton_stats(name, version, model.model_id))
     return ORJSONResponse({"model_stats": entries})
 
 
@@ -258,7 +252,8 @@ async def model_config(request: Request, model_name: str) -> ORJSONResponse:
 def model_stats(request: Request, model_name: str) -> ORJSONResponse:
     """Inference counts and times of one model."""
     target = _target(request, model_name)
-    return ORJSONResponse({"model_stats": [stats_of(request).entry(target.name, target.version, target.store_id)]})
+    stats = get_state(request).metrics.triton_stats(target.name, target.version, target.store_id)
+    return ORJSONResponse({"model_stats": [stats]})
 
 
 # ------------------------------------------------------------------------------------------ infer
@@ -375,28 +370,25 @@ async def infer(request: Request, model_name: str) -> Response:
         request.headers.get(codec.HEADER_LENGTH), state.settings.max_body_bytes)
     default_binary = parameters.get("binary_data_output", False)
     model = await _model(request, target)
-    stats = stats_of(request)
     started = time.perf_counter_ns()
     images = image_input(inputs, model)
-    try:
+    if images is not None:  # the inference service runs these and reports them to the metrics itself
         async with watch_disconnect(request) as gone:
-            if images is not None:  # the service reports these to the metrics observers itself
-                outputs, items, compute_ns = await infer_images(state, model, images, wanted, default_binary,
-                                                                parameters, gone.is_set)
-            else:
+            outputs, _, _ = await infer_images(state, model, images, wanted, default_binary, parameters, gone.is_set)
+    else:
+        try:
+            async with watch_disconnect(request) as gone:
                 outputs, items, compute_ns = await infer_tensors(model, inputs, wanted, default_binary, gone.is_set)
-        response: dict[str, Any] = {"model_name": target.name, "model_version": target.version}
-        if "id" in header:
-            response["id"] = header["id"]
-        content, header_length = await run_in_threadpool(codec.encode_response, response, outputs)
-    except Exception:
-        stats.record(target.store_id, False, time.perf_counter_ns() - started)
-        raise
-    elapsed = time.perf_counter_ns() - started
-    stats.record(target.store_id, True, elapsed, items, compute_ns)
-    if images is None:
-        for observer in state.service.observers:
-            observer(target.store_id, items, elapsed / 1e9)
+        except Exception:
+            state.service.notify(InferenceRecord(target.store_id, 0, (time.perf_counter_ns() - started) / 1e9, 0.0,
+                                                 ok=False))
+            raise
+        state.service.notify(InferenceRecord(target.store_id, items, (time.perf_counter_ns() - started) / 1e9,
+                                             compute_ns / 1e9, ok=True))
+    response: dict[str, Any] = {"model_name": target.name, "model_version": target.version}
+    if "id" in header:
+        response["id"] = header["id"]
+    content, header_length = await run_in_threadpool(codec.encode_response, response, outputs)
     if header_length is None:
         return Response(content, media_type="application/json")
     headers = {codec.HEADER_LENGTH: str(header_length)}
