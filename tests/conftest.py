@@ -9,13 +9,15 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # test helpers such as onnx_builders
+# Every test home shares one zoo download cache (the default, <home>/cache/zoo, would fetch the weights per home).
+os.environ.setdefault("ARGUS_ZOO_CACHE_DIR", str(Path("~/.cache/argus/zoo").expanduser()))
 
 from argus.settings import Settings
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    """Settings with a fresh, empty ARGUS_HOME (the zoo download cache stays shared)."""
+    """Settings with a fresh, empty ARGUS_HOME (the zoo download cache stays shared: ARGUS_ZOO_CACHE_DIR)."""
     return Settings(home=tmp_path / "home")
 
 

@@ -35,8 +35,9 @@ class Settings(BaseSettings):
     models_dir: Path | None = Field(default=None, validation_alias=_env("models_dir", "MODEL_CACHE_DIR"))
     """Model store; defaults to ``<home>/models``."""
 
-    zoo_cache_dir: Path = Field(default=Path("~/.cache/argus/zoo"), validation_alias=_env("zoo_cache_dir"))
-    """Where downloaded zoo source packages are cached (shared between homes)."""
+    zoo_cache_dir: Path | None = Field(default=None, validation_alias=_env("zoo_cache_dir"))
+    """Where downloaded zoo source packages are cached; defaults to ``<home>/cache/zoo`` (point several homes at
+    one folder to share downloads)."""
 
     zoo_catalogue: Path | None = Field(default=None, validation_alias=_env("zoo_catalogue"))
     """An extra zoo catalogue (JSON) whose entries add to or override the built-in ones."""
@@ -215,8 +216,8 @@ class Settings(BaseSettings):
 
     @property
     def zoo_cache_path(self) -> Path:
-        """``zoo_cache_dir`` with ``~`` expanded."""
-        return self.zoo_cache_dir.expanduser()
+        """``zoo_cache_dir`` with ``~`` expanded, or ``<home>/cache/zoo``."""
+        return (self.zoo_cache_dir or self.home_dir / "cache" / "zoo").expanduser()
 
     @property
     def client_url(self) -> str:
