@@ -160,6 +160,9 @@ class Settings(BaseSettings):
     """Run the endpoint controller (replicas run with it off, so they never start endpoints of their own)."""
     endpoint_model: str | None = Field(default=None, validation_alias=_env("endpoint_model"))
     """Set by the endpoint backends on a replica: serve this model's inference routes, health and info only."""
+    metrics_dir: Path | None = Field(default=None, validation_alias=_env("metrics_dir", "PROMETHEUS_MULTIPROC_DIR"))
+    """Set by ``argus serve --workers N`` on its workers: where they keep their counters, so /metrics adds them
+    up (prometheus-client's multiprocess mode, which reads ``PROMETHEUS_MULTIPROC_DIR``)."""
     metrics_public: bool = Field(default=False, validation_alias=_env("metrics_public"))
     """Serve ``/metrics`` without a key even when ``ARGUS_API_KEYS`` is set (for a scraper on a private network)."""
     endpoint_minute_seconds: float = Field(default=60.0, gt=0, validation_alias=_env("endpoint_minute_seconds"))

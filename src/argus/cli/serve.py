@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Annotated, Any
 
 import typer
@@ -40,18 +39,18 @@ def serve(
         overrides["preload_models"] = preload
     settings = Settings(**overrides)  # type: ignore[arg-type]
     if settings.workers > 1:
-        # Worker processes build their app from the environment: pass the overrides down that way.
-        os.environ.update({"ARGUS_HOST": settings.host, "ARGUS_PORT": str(settings.port),
-                           "ARGUS_PRELOAD_MODELS": ",".join(settings.preload_models)})
-        uvicorn.run("argus.server.asgi:app", workers=settings.workers,
-                    **_uvicorn_options(settings, log_level, access_log))
+        from argus.cli.workers import supervise
+
+        variables = {"ARGUS_HOST": settings.host, "ARGUS_PORT": str(settings.port),
+                     "ARGUS_PRELOAD_MODELS": ",".join(settings.preload_models)}
+        supervise(settings, variables, log_level, access_log)
         return
     from argus.server.app import create_app
 
-    uvicorn.run(create_app(settings), **_uvicorn_options(settings, log_level, access_log))
+    uvicorn.run(create_app(settings), **uvicorn_options(settings, log_level, access_log))
 
 
-def _uvicorn_options(settings: Settings, log_level: str, access_log: bool) -> dict[str, Any]:
+def uvicorn_options(settings: Settings, log_level: str, access_log: bool) -> dict[str, Any]:
     """Where to listen and the connection bounds: head and keep-alive deadlines, connection cap, drain time."""
     from argus.server.protocol import HeadDeadlineProtocol
 

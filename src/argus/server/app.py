@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None, manager: ModelManager | None = 
     require_isolation(settings.allow_custom_python, settings.custom_python_isolation)
     manager = manager or ModelManager(settings)
     state = AppState(settings=settings, manager=manager, service=InferenceService(manager),
-                     metrics=ServerMetrics(), api_keys=settings.all_api_keys)
+                     metrics=ServerMetrics(settings.metrics_dir), api_keys=settings.all_api_keys)
     _wire_metrics(state)
 
     @asynccontextmanager

@@ -1,9 +1,15 @@
-"""Prometheus metrics of one server (a registry per app, so tests and replicas do not mix)."""
+"""Prometheus metrics of one server (a registry per app, so tests and replicas do not mix).
+
+With ``--workers N`` each worker runs with ``PROMETHEUS_MULTIPROC_DIR`` (``ARGUS_METRICS_DIR``): prometheus-client
+then keeps every counter in a file per process, and whichever worker answers ``/metrics`` (or the OIP
+statistics) reads the sum over all of them. The batching queues are that worker's own.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import (
@@ -12,6 +18,7 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    multiprocess,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -25,8 +32,9 @@ _LATENCY_BUCKETS = (0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56,
 class ServerMetrics:
     """The server's counters, histograms and gauges."""
 
-    def __init__(self) -> None:
+    def __init__(self, multiprocess_dir: Path | None = None) -> None:
         self.registry = CollectorRegistry()
+        self.multiprocess_dir = multiprocess_dir
         r = self.registry
         self.requests = Counter("argus_http_requests", "HTTP requests", ["route", "method", "status"], registry=r)
         self.request_latency = Histogram("argus_http_request_duration_seconds", "HTTP request latency",
@@ -46,12 +54,24 @@ class ServerMetrics:
         self.model_seconds = Counter("argus_model_compute_seconds", "Seconds the model's batches ran for requests",
                                      ["model"], registry=r)
         self.last_inference = Gauge("argus_last_inference_timestamp_seconds", "When the model last answered",
-                                    ["model"], registry=r)
-        self.models_loaded = Gauge("argus_models_loaded", "Models in memory", registry=r)
+                                    ["model"], registry=r, multiprocess_mode="max")
+        self.models_loaded = Gauge("argus_models_loaded", "Models in memory", registry=r, multiprocess_mode="livesum")
 
     def watch_queues(self, manager: ModelManager) -> None:
         """Report the batching queues of ``manager``'s loaded models at each scrape."""
-        self.registry.register(BatchingCollector(manager))
+        self._queues = BatchingCollector(manager)
+        self.registry.register(self._queues)
+
+    def exposition_registry(self) -> CollectorRegistry:
+        """What a scrape reads: this registry, or, with several workers, every worker's files plus this
+        worker's queues."""
+        if self.multiprocess_dir is None:
+            return self.registry
+        merged = CollectorRegistry()
+        multiprocess.MultiProcessCollector(merged, path=str(self.multiprocess_dir))
+        if getattr(self, "_queues", None) is not None:
+            merged.register(self._queues)
+        return merged
 
     def record(self, record: InferenceRecord) -> None:
         """Count one inference request (from any protocol: /infer, the legacy route, OIP, workflows' models)."""
@@ -66,8 +86,10 @@ class ServerMetrics:
 
     def triton_stats(self, name: str, version: str, store_id: str) -> dict[str, Any]:
         """Triton's ``model_stats`` entry for one model, read from the same counters ``/metrics`` exposes."""
+        registry = self.exposition_registry()
+
         def value(metric: str, **labels: str) -> float:
-            return self.registry.get_sample_value(metric, {"model": store_id, **labels}) or 0.0
+            return registry.get_sample_value(metric, {"model": store_id, **labels}) or 0.0
 
         success = int(value("argus_inference_requests_total", outcome="success"))
         fail = int(value("argus_inference_requests_total", outcome="fail"))
@@ -84,7 +106,7 @@ class ServerMetrics:
 
     def render(self) -> bytes:
         """The exposition text."""
-        return generate_latest(self.registry)
+        return generate_latest(self.exposition_registry())
 
 
 class BatchingCollector(Collector):
