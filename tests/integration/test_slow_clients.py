@@ -83,3 +83,42 @@ def test_sigterm_stops_the_server_within_the_drain_timeout(launch_server: Any, t
     finally:
         sock.close()
     assert code is not None
+
+
+def test_health_answers_while_every_request_thread_waits_on_a_sink(launch_server: Any) -> None:
+    """45 workflow requests whose webhook step waits on a server that never answers hold every request thread
+    (anyio's 40); /healthz and /readiness still answer, and SIGTERM still stops the server."""
+    black_hole = socket.socket()
+    black_hole.bind(("127.0.0.1", 0))
+    black_hole.listen(100)  # accepts connections into the backlog and never answers
+    server = launch_server({"ARGUS_ALLOW_PRIVATE_WEBHOOK_URLS": "true", "ARGUS_SHUTDOWN_TIMEOUT_S": "2",
+                            "ARGUS_SINK_THREADS": "4"}, name="saturated")
+    hook = {"type": "roboflow_core/webhook_sink@v1", "name": "hook",
+            "url": f"http://127.0.0.1:{black_hole.getsockname()[1]}/hook", "fire_and_forget": False,
+            "cooldown_seconds": 0, "request_timeout": 30, "max_retries": 0, "json_payload": {"n": 1}}
+    definition = {"version": "1.0", "inputs": [], "steps": [hook],
+                  "outputs": [{"type": "JsonField", "name": "out", "selector": "$steps.hook.*"}]}
+    body = json.dumps({"specification": definition, "inputs": {}}).encode()
+    held = []
+    for _ in range(45):
+        sock = socket.create_connection(("127.0.0.1", server.port))
+        sock.sendall(b"POST /workflows/run HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        held.append(sock)
+    try:
+        wait_for(lambda: len(connections_to(server, black_hole.getsockname()[1])) == 4, "the 4 sink threads to be busy")
+        with server.client(timeout=30) as client:
+            assert client.get("/healthz").status_code == 200
+            assert client.get("/readiness").status_code == 200
+        server.process.terminate()
+        assert server.process.wait(timeout=60) is not None
+    finally:
+        for sock in held:
+            sock.close()
+        black_hole.close()
+
+
+def connections_to(server: Any, port: int) -> list[Any]:
+    """The server's established TCP connections to ``port`` on loopback."""
+    return [c for c in psutil.Process(server.process.pid).net_connections("tcp") if c.status == "ESTABLISHED"
+            and c.raddr and c.raddr.port == port]
