@@ -18,6 +18,6 @@ def test_heavy_parts_load_on_first_use() -> None:
 
     probe = ("import sys, argus; heavy = {'supervision', 'av', 'argus.workflows.compiler', 'argus.streams.pipeline'}; "
              "assert not heavy & set(sys.modules), heavy & set(sys.modules); "
-             "assert argus.compile_workflow.__module__ == 'argus.workflows.compiler'; "
+             "assert argus.compile_workflow.__module__ == 'argus.workflows.executor'; "
              "assert argus.Client.__module__ == 'argus.sdk.client'")
     subprocess.run([sys.executable, "-c", probe], check=True)

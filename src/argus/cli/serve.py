@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -38,9 +38,9 @@ def serve(
     if preload:
         overrides["preload_models"] = preload
     settings = Settings(**overrides)  # type: ignore[arg-type]
-    if settings.workers > 1:
-        from argus.cli.workers import supervise
+    from argus.cli.workers import supervise, uvicorn_options
 
+    if settings.workers > 1:
         variables = {"ARGUS_HOST": settings.host, "ARGUS_PORT": str(settings.port),
                      "ARGUS_PRELOAD_MODELS": ",".join(settings.preload_models)}
         supervise(settings, variables, log_level, access_log)
@@ -48,12 +48,3 @@ def serve(
     from argus.server.app import create_app
 
     uvicorn.run(create_app(settings), **uvicorn_options(settings, log_level, access_log))
-
-
-def uvicorn_options(settings: Settings, log_level: str, access_log: bool) -> dict[str, Any]:
-    """Where to listen and the connection bounds: head and keep-alive deadlines, connection cap, drain time."""
-    from argus.server.protocol import HeadDeadlineProtocol
-
-    return {"host": settings.host, "port": settings.port, "log_level": log_level, "access_log": access_log,
-            "http": HeadDeadlineProtocol, "limit_concurrency": settings.max_connections,
-            "timeout_keep_alive": settings.keep_alive_s, "timeout_graceful_shutdown": settings.shutdown_timeout_s}

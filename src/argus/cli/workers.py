@@ -1,4 +1,5 @@
-"""``argus serve --workers N``: N server processes on one listening socket, each with its own models.
+"""How ``argus serve`` runs uvicorn (:func:`uvicorn_options`), and ``--workers N``: N server processes on one
+listening socket, each with its own models.
 
 The parent binds the socket once and starts each worker as ``python -m argus.cli.workers FD`` with the
 socket passed down and an environment of its own: the command line's settings as ``ARGUS_*`` variables and
@@ -23,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from argus.settings import Settings
 
@@ -96,11 +98,19 @@ def _forget_metrics(metrics_dir: Path, pid: int) -> None:
     multiprocess.mark_process_dead(pid, str(metrics_dir))
 
 
+def uvicorn_options(settings: Settings, log_level: str, access_log: bool) -> dict[str, Any]:
+    """Where to listen and the connection bounds: head and keep-alive deadlines, connection cap, drain time."""
+    from argus.server.protocol import HeadDeadlineProtocol
+
+    return {"host": settings.host, "port": settings.port, "log_level": log_level, "access_log": access_log,
+            "http": HeadDeadlineProtocol, "limit_concurrency": settings.max_connections,
+            "timeout_keep_alive": settings.keep_alive_s, "timeout_graceful_shutdown": settings.shutdown_timeout_s}
+
+
 def main(argv: list[str]) -> None:
     """A worker: serve the app built from this process's environment on the inherited socket."""
     import uvicorn
 
-    from argus.cli.serve import uvicorn_options
     from argus.server.app import create_app
 
     fd, log_level, access_log = int(argv[0]), argv[1], argv[2] == "1"
