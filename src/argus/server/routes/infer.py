@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from argus.errors import InvalidInputError
 from argus.runtime.service import InferenceOutcome, RenderOptions
 from argus.server.deps import get_state
 from argus.server.disconnect import watch_disconnect
+from argus.server.inference_body import inference_body, openapi_body
 from argus.server.responses import ORJSONResponse, drop_nulls
 from argus.server.schemas import (
     BaseInferenceRequest,
@@ -21,6 +22,12 @@ from argus.server.schemas import (
 )
 
 router = APIRouter(tags=["inference"])
+
+# Each v1 route reads its request from JSON, multipart (a 'file' part) or the raw image bytes: inference_body.
+DetectionBody = Annotated[ObjectDetectionRequest, Depends(inference_body(ObjectDetectionRequest))]
+SegmentationBody = Annotated[InstanceSegmentationRequest, Depends(inference_body(InstanceSegmentationRequest))]
+KeypointsBody = Annotated[KeypointsDetectionRequest, Depends(inference_body(KeypointsDetectionRequest))]
+ClassificationBody = Annotated[ClassificationRequest, Depends(inference_body(ClassificationRequest))]
 
 
 def confidence_value(value: float | str | None) -> float | None:
@@ -75,22 +82,22 @@ def _render_options(body: ObjectDetectionRequest | ClassificationRequest, **extr
                          stroke=body.visualization_stroke_width or 1, **extra)
 
 
-@router.post("/infer/object_detection")
-async def object_detection(request: Request, body: ObjectDetectionRequest) -> ORJSONResponse:
+@router.post("/infer/object_detection", openapi_extra=openapi_body(ObjectDetectionRequest))
+async def object_detection(request: Request, body: DetectionBody) -> ORJSONResponse:
     """Object detection (any detection model)."""
     return await run_inference(request, body, "object_detection", detection_params(body), _render_options(body))
 
 
-@router.post("/infer/instance_segmentation")
-async def instance_segmentation(request: Request, body: InstanceSegmentationRequest) -> ORJSONResponse:
+@router.post("/infer/instance_segmentation", openapi_extra=openapi_body(InstanceSegmentationRequest))
+async def instance_segmentation(request: Request, body: SegmentationBody) -> ORJSONResponse:
     """Instance segmentation: polygons (``points``) or COCO RLE (``response_mask_format: rle``)."""
     params = {**detection_params(body), "mask_decode_mode": body.mask_decode_mode}
     options = _render_options(body, mask_format=body.response_mask_format or "polygon")
     return await run_inference(request, body, "instance_segmentation", params, options)
 
 
-@router.post("/infer/keypoints_detection")
-async def keypoints_detection(request: Request, body: KeypointsDetectionRequest) -> ORJSONResponse:
+@router.post("/infer/keypoints_detection", openapi_extra=openapi_body(KeypointsDetectionRequest))
+async def keypoints_detection(request: Request, body: KeypointsBody) -> ORJSONResponse:
     """Keypoint detection; keypoints under ``keypoint_confidence`` are left out."""
     if isinstance(body.confidence, str) and body.confidence.lower() == "best":
         raise InvalidInputError("confidence 'best' is not supported for keypoint detection; send a number.")
@@ -99,8 +106,8 @@ async def keypoints_detection(request: Request, body: KeypointsDetectionRequest)
     return await run_inference(request, body, "keypoints_detection", params, options)
 
 
-@router.post("/infer/classification")
-async def classification(request: Request, body: ClassificationRequest) -> ORJSONResponse:
+@router.post("/infer/classification", openapi_extra=openapi_body(ClassificationRequest))
+async def classification(request: Request, body: ClassificationBody) -> ORJSONResponse:
     """Single-label or multi-label classification."""
     params = {"confidence": confidence_value(body.confidence)}
     return await run_inference(request, body, "classification", params, _render_options(body))
