@@ -54,7 +54,8 @@ def supervise(settings: Settings, overrides: dict[str, str], log_level: str, acc
     sock = _listen(settings)
     metrics_dir = Path(tempfile.mkdtemp(prefix="argus-metrics-"))
     env = _environment(settings, metrics_dir, overrides)
-    command = [sys.executable, "-m", "argus.cli.workers", str(sock.fileno()), log_level, "1" if access_log else "0"]
+    command = [sys.executable, "-m", "argus.cli.workers", str(sock.fileno()), log_level, "1" if access_log else "0",
+               str(os.getpid())]
     stopping = False
 
     def start() -> subprocess.Popen[bytes]:
@@ -111,9 +112,11 @@ def main(argv: list[str]) -> None:
     """A worker: serve the app built from this process's environment on the inherited socket."""
     import uvicorn
 
+    from argus.cli.parent_watch import die_with
     from argus.server.app import create_app
 
     fd, log_level, access_log = int(argv[0]), argv[1], argv[2] == "1"
+    die_with(int(argv[3]))  # a worker never outlives its supervisor, even one killed with SIGKILL
     settings = Settings()
     options = uvicorn_options(settings, log_level, access_log)
     options.pop("host"), options.pop("port")
