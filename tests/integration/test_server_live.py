@@ -230,7 +230,8 @@ def test_the_registry_has_the_reference_shape(http, model_ids):
 
 def test_info_healthz_and_readiness_shapes(http):
     info = http.get("/info").json()
-    assert set(info) == {"name", "version", "uuid"} and info["name"]
+    assert set(info) == {"name", "version", "uuid", "execution_providers"} and info["name"]  # the reference's + providers
+    assert info["execution_providers"][-1] == "CPUExecutionProvider"
     assert http.get("/healthz").json() == {"status": "healthy"}
     assert http.get("/readiness").json() == {"status": "ready"}
 

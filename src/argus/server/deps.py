@@ -44,6 +44,8 @@ class AppState:
     metrics: ServerMetrics
     api_keys: frozenset[str]
     server_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    execution_providers: list[str] = field(default_factory=list)
+    """The ONNX Runtime providers models get, in preference order (this build's intersection with the settings)."""
     ready: threading.Event = field(default_factory=threading.Event)
     preload_errors: dict[str, str] = field(default_factory=dict)
     exposed_models: dict[str, ExposedModel] = field(default_factory=dict)

@@ -17,9 +17,10 @@ router = APIRouter(tags=["ops"])
 
 @router.get("/info")
 async def info(request: Request) -> ORJSONResponse:
-    """Server name, version and id (the reference's shape)."""
+    """Server name, version and id (the reference's shape), and the ONNX Runtime execution providers models use."""
     state = get_state(request)
-    return ORJSONResponse({"name": "Argus Inference Server", "version": argus.__version__, "uuid": state.server_id})
+    return ORJSONResponse({"name": "Argus Inference Server", "version": argus.__version__, "uuid": state.server_id,
+                           "execution_providers": state.execution_providers})
 
 
 @router.get("/healthz")
