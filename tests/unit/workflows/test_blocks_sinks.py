@@ -288,7 +288,7 @@ def test_durations_from_inputs_are_bounded_at_run_time(tmp_path, recorder) -> No
 
 
 def test_the_sink_pool_refuses_deliveries_beyond_its_bound() -> None:
-    from argus.workflows.blocks.sinks.common import SinkPool
+    from argus.workflows.pools import SinkPool
 
     release = threading.Event()
     pool = SinkPool(workers=1, max_pending=2)

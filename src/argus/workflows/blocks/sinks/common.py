@@ -3,8 +3,8 @@
 A sink returns ``{"error_status", "throttling_status", "message"}`` like the reference: a failed
 delivery is reported in the outputs, not raised, so one flaky endpoint does not fail the workflow.
 
-Every delivery runs on one bounded pool (``ARGUS_SINK_THREADS`` threads, at most :data:`PENDING_PER_THREAD` per
-thread queued or running; past that a delivery is refused in the outputs rather than queued), so sinks never take
+Every delivery runs on one bounded pool (``ARGUS_SINK_THREADS`` threads, at most
+:data:`~argus.workflows.pools.PENDING_PER_THREAD` per thread queued or running; past that a delivery is refused in the outputs rather than queued), so sinks never take
 the server's request threads. ``fire_and_forget`` answers at once; otherwise the step waits for its delivery,
 at most :data:`MAX_DELIVERY_S`. Every duration a definition can set has a maximum (:func:`bounded`).
 
@@ -18,64 +18,25 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Annotated, Any
 
 from pydantic import Field, TypeAdapter
 
 from argus.errors import InvalidInputError
-from argus.settings import Settings
 from argus.workflows.blocks.base import Block, BlockManifest, OutputDefinition, Selector
 from argus.workflows.kinds import BOOLEAN_KIND, INTEGER_KIND, STRING_KIND
+from argus.workflows.pools import Delivery, pools_for
 from argus.workflows.query_language import AllOperationsType, apply_operations
 
 logger = logging.getLogger(__name__)
 
-Delivery = Callable[[], tuple[bool, str]]
 _OPERATIONS = TypeAdapter(list[AllOperationsType])
 
-PENDING_PER_THREAD = 16
-"""Deliveries that may wait or run per sink thread (ARGUS_SINK_THREADS) before new ones are refused."""
 MAX_DELIVERY_S = 120.0
 """Upper bound on one delivery, its retries and their waits included."""
 MAX_COOLDOWN_S = 86_400
-
-
-class SinkPool:
-    """A bounded pool for deliveries: a fixed number of threads and a cap on what may wait for them."""
-
-    def __init__(self, workers: int, max_pending: int) -> None:
-        self._executor: ThreadPoolExecutor | None = None
-        self._workers = workers
-        self.max_pending = max_pending
-        self._slots = threading.BoundedSemaphore(max_pending)
-        self._lock = threading.Lock()
-
-    def submit(self, delivery: Delivery) -> Future[tuple[bool, str]] | None:
-        """Run ``delivery`` on the pool; ``None`` when ``max_pending`` deliveries are already pending."""
-        if not self._slots.acquire(blocking=False):
-            return None
-        with self._lock:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="argus-sink")
-        future = self._executor.submit(delivery)
-        future.add_done_callback(lambda _: self._slots.release())
-        return future
-
-
-_sink_pools: dict[int, SinkPool] = {}
-_sink_pools_lock = threading.Lock()
-
-
-def sink_pool(settings: Settings) -> SinkPool:
-    """The process's delivery pool of ``settings.sink_threads`` threads."""
-    with _sink_pools_lock:
-        if settings.sink_threads not in _sink_pools:
-            _sink_pools[settings.sink_threads] = SinkPool(settings.sink_threads,
-                                                          settings.sink_threads * PENDING_PER_THREAD)
-        return _sink_pools[settings.sink_threads]
 
 
 def bounded(name: str, value: Any, low: float, high: float) -> float:
@@ -148,7 +109,7 @@ class NotificationBlock(Block):
             if self._last_fired is not None and now - self._last_fired < cooldown:
                 return result(False, "Sink cooldown applies", throttled=True)
             self._last_fired = now
-        pool = sink_pool(self.context.settings)
+        pool = pools_for(self.context.settings).sinks
         future = pool.submit(_logged(delivery, self.step.name) if fire_and_forget else delivery)
         if future is None:
             return result(True, f"{pool.max_pending} deliveries are already pending on this server; this one was "
