@@ -115,17 +115,39 @@ class ReducedImage(np.ndarray):
 _REDUCED_FLAGS = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
 
 
-def decode_image_bytes(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, hint: DecodeHint | None = None
-                       ) -> np.ndarray:
-    """Decode encoded image bytes to BGR, applying EXIF orientation and the pixel limit.
+@dataclass(frozen=True)
+class ImageHeader:
+    """What an encoded image's header declares: its size, and whether OpenCV cannot decode it faithfully."""
 
-    With a ``hint``, a large JPEG may come back as a :class:`ReducedImage` decoded at 1/2 to 1/8 scale.
+    width: int
+    height: int
+    needs_pil: bool
+
+
+def read_header(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageHeader:
+    """The header of encoded image bytes, without decoding the pixels; the pixel limit applied.
+
+    Raises:
+        ImageDecodeError: empty data, an unknown format or a damaged header.
+        ImageTooLargeError: more pixels than ``max_pixels``.
     """
     if not data:
         raise ImageDecodeError("the image is empty (0 bytes)")
-    width, height, needs_pil = _read_header(data)
-    check_pixels(width, height, max_pixels)
-    if not needs_pil:
+    header = ImageHeader(*_read_header(data))
+    check_pixels(header.width, header.height, max_pixels)
+    return header
+
+
+def decode_image_bytes(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, hint: DecodeHint | None = None,
+                       header: ImageHeader | None = None) -> np.ndarray:
+    """Decode encoded image bytes to BGR, applying EXIF orientation and the pixel limit.
+
+    With a ``hint``, a large JPEG may come back as a :class:`ReducedImage` decoded at 1/2 to 1/8 scale.
+    ``header`` is :func:`read_header`'s answer when the caller already has it (it is not read twice).
+    """
+    header = header or read_header(data, max_pixels)
+    width, height = header.width, header.height
+    if not header.needs_pil:
         if hint is not None and data.startswith(_JPEG_MAGIC):
             factor = hint.reduction(width, height)
             reduced = _decode_reduced(data, width, height, factor) if factor > 1 else None
@@ -148,12 +170,6 @@ def _decode_reduced(data: bytes, width: int, height: int, factor: int) -> Reduce
     reduced = decoded.view(ReducedImage)
     reduced.full_size = (width, height) if shape == scaled else (height, width)
     return reduced
-
-
-def image_size(data: bytes) -> tuple[int, int]:
-    """``(width, height)`` declared by an encoded image's header, without decoding it."""
-    width, height, _ = _read_header(data)
-    return width, height
 
 
 def _read_header(data: bytes) -> tuple[int, int, bool]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from argus.core.images import DecodeHint, check_pixels, decode_base64, decode_image_bytes, image_size, load_image
+from argus.core.images import DecodeHint, ImageHeader, decode_base64, decode_image_bytes, load_image, read_header
 from argus.errors import ForbiddenError, ImageDecodeError, InvalidInputError
 from argus.inputs.url import fetch_url
 from argus.settings import Settings
@@ -50,16 +50,19 @@ class EncodedImage:
     before any pixel is decoded, and images are decoded one batch at a time, as that batch is about to run.
     """
 
-    width: int
-    height: int
     data: bytes | None = None
+    header: ImageHeader | None = None
+    """The header read from ``data`` (decoding does not read it again)."""
     array: np.ndarray | None = None
     """Already an array (numpy input)."""
 
     @property
     def pixels(self) -> int:
         """Pixels it decodes to (at full scale)."""
-        return self.width * self.height
+        if self.array is not None:
+            return int(self.array.shape[0] * self.array.shape[1])
+        assert self.header is not None
+        return self.header.width * self.header.height
 
     @property
     def decoded_bytes(self) -> int:
@@ -71,15 +74,11 @@ class EncodedImage:
         if self.array is not None:
             return self.array
         assert self.data is not None
-        return decode_image_bytes(self.data, settings.max_image_pixels, hint)
+        return decode_image_bytes(self.data, settings.max_image_pixels, hint, self.header)
 
 
 def _encoded(data: bytes, settings: Settings) -> EncodedImage:
-    if not data:
-        raise ImageDecodeError("the image is empty (0 bytes)")
-    width, height = image_size(data)
-    check_pixels(width, height, settings.max_image_pixels)
-    return EncodedImage(width, height, data=data)
+    return EncodedImage(data=data, header=read_header(data, settings.max_image_pixels))
 
 
 def read_image(image: Any, settings: Settings) -> EncodedImage:
@@ -110,7 +109,7 @@ def read_image(image: Any, settings: Settings) -> EncodedImage:
             raise ForbiddenError("numpy image inputs are disabled on this server; send base64 instead "
                                  "(or set ARGUS_ALLOW_NUMPY_INPUT=true for trusted clients).")
         array = load_image(_numpy_image(value), settings.max_image_pixels)
-        return EncodedImage(array.shape[1], array.shape[0], array=array)
+        return EncodedImage(array=array)
     if kind in ("multipart", "bytes") and isinstance(value, (bytes, bytearray)):
         return _encoded(bytes(value), settings)
     raise InvalidInputError(
