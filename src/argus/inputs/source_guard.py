@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from argus.errors import ForbiddenError, InvalidInputError
 from argus.inputs.url import resolve_host
@@ -44,19 +44,18 @@ def check_source(reference: str | int, settings: Settings) -> str | int:
     parts = urlsplit(reference)
     scheme = parts.scheme.lower()
     if scheme in NETWORK_SCHEMES:
-        return _check_network(reference, scheme, settings)
+        return _check_network(reference, parts, settings)
     if ":" in reference.split("/", 1)[0]:
         raise ForbiddenError(f"video_reference scheme {reference.split(':', 1)[0][:20]!r} is not allowed: use "
                              f"{', '.join(sorted(NETWORK_SCHEMES))} URLs or a file under ARGUS_MEDIA_DIR.")
     return _check_path(reference, settings)
 
 
-def _check_network(reference: str, scheme: str, settings: Settings) -> str:
-    parts = urlsplit(reference)
+def _check_network(reference: str, parts: SplitResult, settings: Settings) -> str:
     if not parts.hostname:
         raise InvalidInputError(f"video_reference {reference[:200]!r} has no host.")
     try:
-        port = parts.port or _DEFAULT_PORTS[scheme]
+        port = parts.port or _DEFAULT_PORTS[parts.scheme.lower()]
     except ValueError:
         raise InvalidInputError(f"video_reference {reference[:200]!r} has an invalid port.") from None
     try:

@@ -151,6 +151,7 @@ class InferenceService:
                                          f"{settings.max_request_pixels} per request (ARGUS_MAX_REQUEST_PIXELS). "
                                          "Send fewer or smaller images per request.")
             hint = None if options.visualize else model.decode_hint  # a visualisation needs full resolution
+            detection_params = model.params(**params)
             for start in range(0, len(encoded), model.chunk_size):
                 chunk = encoded[start:start + model.chunk_size]
                 if client_gone is not None and client_gone():
@@ -159,7 +160,7 @@ class InferenceService:
                     began = time.perf_counter()
                     arrays = [item.decode(settings, hint) for item in chunk]
                     decoded = time.perf_counter()
-                    results = model.infer_arrays(arrays, model.params(**params), ticket)
+                    results = model.infer_arrays(arrays, detection_params, ticket)
                     inferred = time.perf_counter()
                     bodies.extend(self.render(result, array, options, inference_id)
                                   for result, array in zip(results, arrays))

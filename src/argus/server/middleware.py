@@ -15,18 +15,15 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from argus.server.metrics import ServerMetrics
+from argus.server.responses import send_json
 
 logger = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = b"x-request-id"
 
 
-class _BodyTooLarge(Exception):
-    pass
-
-
-class _BodyTooSlow(Exception):
-    pass
+class _BodyRefused(Exception):
+    """The body broke a limit (size or deadline); the refusal to send is set beside it."""
 
 
 class ServerMiddleware:
@@ -67,13 +64,13 @@ class ServerMiddleware:
             except TimeoutError:
                 refusal = (408, b'{"message":"The request body did not arrive within %d s (ARGUS_BODY_TIMEOUT_S)."}'
                            % self.body_timeout_s)
-                raise _BodyTooSlow from None
+                raise _BodyRefused from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 body_done = not message.get("more_body", False)
                 if received > self.max_body_bytes:
                     refusal = (413, self._too_large_body())
-                    raise _BodyTooLarge
+                    raise _BodyRefused
             return message
 
         response_started = False
@@ -98,7 +95,7 @@ class ServerMiddleware:
 
         try:
             await self.app(scope, limited_receive, send_with_headers)
-        except (_BodyTooLarge, _BodyTooSlow):
+        except _BodyRefused:
             assert refusal is not None
             if not replaced:
                 await self._refuse(send, request_id, *refusal)
@@ -123,10 +120,7 @@ class ServerMiddleware:
         await self._refuse(send, request_id, 413, self._too_large_body())
 
     async def _refuse(self, send: Send, request_id: str, status: int, body: bytes) -> None:
-        await send({"type": "http.response.start", "status": status, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-            (b"x-request-id", request_id.encode("latin-1"))]})
-        await send({"type": "http.response.body", "body": body})
+        await send_json(send, status, body, [(b"x-request-id", request_id.encode("latin-1"))])
 
     def _record(self, scope: Scope, status: int, started: float) -> None:
         route: Any = scope.get("route")

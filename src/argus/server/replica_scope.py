@@ -14,13 +14,20 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from argus.endpoints.exposure import ExposedModel, check_exposed
 from argus.errors import ForbiddenError
 from argus.runtime.manager import ModelManager
+from argus.server.responses import send_json
 
 
-def exposed_model(manager: ModelManager, model_id: str) -> ExposedModel:
-    """The :class:`ExposedModel` for ``model_id`` (a store id or zoo alias); the task once the store has it."""
+def exposed_model(manager: ModelManager, model_id: str, known: dict[str, ExposedModel]) -> ExposedModel:
+    """The :class:`ExposedModel` for ``model_id`` (a store id or zoo alias), with its task once the store has it;
+    kept in ``known`` from then on (a stored model does not change task)."""
+    if model_id in known:
+        return known[model_id]
     store_id = manager.resolve(model_id)
     task = manager.repository.manifest(store_id).task.value if manager.repository.exists(store_id) else None
-    return ExposedModel.of(store_id, alias=None if "/" in model_id else model_id, task=task)
+    exposed = ExposedModel.of(store_id, alias=None if "/" in model_id else model_id, task=task)
+    if task is not None:
+        known[model_id] = exposed
+    return exposed
 
 
 class ReplicaScopeMiddleware:
@@ -30,24 +37,14 @@ class ReplicaScopeMiddleware:
         self.app = app
         self.manager = manager
         self.model_id = model_id
-        self._exposed: ExposedModel | None = None
-
-    def _model(self) -> ExposedModel:
-        if self._exposed is not None:
-            return self._exposed
-        exposed = exposed_model(self.manager, self.model_id)
-        if exposed.task is not None:
-            self._exposed = exposed  # final once the model is in the store
-        return exposed
+        self._known: dict[str, ExposedModel] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             try:
-                check_exposed(scope["method"], scope["path"], self._model(), "this replica's endpoint")
+                check_exposed(scope["method"], scope["path"], exposed_model(self.manager, self.model_id, self._known),
+                              "this replica's endpoint")
             except ForbiddenError as error:
-                body = orjson.dumps({"message": error.message})
-                await send({"type": "http.response.start", "status": 403, "headers": [
-                    (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-                await send({"type": "http.response.body", "body": body})
+                await send_json(send, 403, orjson.dumps({"message": error.message}))
                 return
         await self.app(scope, receive, send)

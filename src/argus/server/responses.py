@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 import orjson
 from fastapi.responses import JSONResponse
+from starlette.types import Send
 
 
 def drop_nulls(value: Any) -> Any:
@@ -33,3 +34,10 @@ def header_value(text: str) -> str:
     if text.isascii() and text.isprintable():
         return text
     return quote(text, safe="!#$&'()*+,/:;=?@[]~ ")
+
+
+async def send_json(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    """Answer with a JSON ``body`` straight over ASGI (for middleware, which runs before any route)."""
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *(headers or [])]})
+    await send({"type": "http.response.body", "body": body})

@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl, urlencode
 from fastapi import APIRouter, Request, Response
 from starlette.routing import Route
 
-from argus.endpoints.exposure import ExposedModel, check_exposed
+from argus.endpoints.exposure import check_exposed
 from argus.endpoints.keys import can_invoke
 from argus.endpoints.router import SCALE_UP_HEADER, hold_seconds
 from argus.endpoints.spec import EndpointType
@@ -29,17 +29,6 @@ def _without_key(query: str) -> str:
     return urlencode([(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != "api_key"])
 
 
-def _exposed(request: Request, model_id: str) -> ExposedModel:
-    """What the endpoint's model exposes; kept once its task is known (a stored model does not change task)."""
-    state = get_state(request)
-    known = state.exposed_models.get(model_id)
-    if known is None:
-        known = exposed_model(state.manager, model_id)
-        if known.task is not None:
-            state.exposed_models[model_id] = known
-    return known
-
-
 async def forward(request: Request) -> Response:
     """Check the caller against the endpoint's type, then forward to the least busy ready replica."""
     namespace, name, path = (request.path_params[k] for k in ("namespace", "name", "path"))
@@ -53,7 +42,9 @@ async def forward(request: Request) -> Response:
                 raise UnauthorizedError(f"Endpoint '{name}' is {runtime.kind.value}: send an API key "
                                         "('Authorization: Bearer <key>').")
             raise ForbiddenError(f"This API key may not call endpoint '{name}'.")
-    check_exposed(request.method, path, _exposed(request, runtime.spec.model.model_id), name)
+    state = get_state(request)
+    check_exposed(request.method, path, exposed_model(state.manager, runtime.spec.model.model_id,
+                                                      state.exposed_models), name)
     hold = hold_seconds(request.headers.get(SCALE_UP_HEADER), service.settings.endpoint_max_hold_s)
     body = await request.body()
     answer = await endpoint_router.forward(runtime, request.method, path, _without_key(request.url.query),

@@ -16,6 +16,7 @@ from argus.errors import InvalidInputError, NotFoundError
 from argus.runtime.service import MAX_STROKE, RenderOptions
 from argus.server.deps import get_state
 from argus.server.disconnect import watch_disconnect
+from argus.server.inference_body import RAW_TYPES
 from argus.server.responses import ORJSONResponse, drop_nulls
 from argus.server.routes.infer import model_headers
 from argus.store.manifest import Task
@@ -89,7 +90,7 @@ async def _image_object(request: Request) -> dict[str, Any]:
     image_type = query.get("image_type", "base64")
     if image_type == "numpy":
         return {"type": "numpy", "value": body}
-    if content_type.startswith(("image/", "application/octet-stream")) or _is_raw_image(body):
+    if content_type.startswith(RAW_TYPES) or _is_raw_image(body):
         return {"type": "bytes", "value": body}  # raw image bytes: no base64 round trip
     return {"type": "base64", "value": body.decode("latin-1")}
 
@@ -126,8 +127,8 @@ async def legacy_infer(request: Request, dataset_id: str, version_id: str) -> Re
                             keypoint_confidence=keypoint_confidence,
                             mask_format=query.get("response_mask_format", "polygon"))
     async with watch_disconnect(request) as gone:
-        outcome = await run_in_threadpool(state.service.infer, model_id, [image], params, options, None, None,
-                                          gone.is_set)
+        outcome = await run_in_threadpool(state.service.infer, model_id, [image], params, options,
+                                          client_gone=gone.is_set)
     if cold:  # the model was loaded above, to learn its task: this request paid the cold start
         outcome.cold_start, outcome.load_seconds = True, load_seconds
     body = outcome.bodies[0]

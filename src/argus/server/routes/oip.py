@@ -322,9 +322,10 @@ def detection_kwargs(parameters: dict[str, Any]) -> dict[str, Any]:
 
 async def infer_images(state: AppState, model: VisionModel, tensor: codec.Tensor, wanted: codec.Wanted,
                        default_binary: bool, parameters: dict[str, Any], client_gone: Callable[[], bool]
-                       ) -> tuple[list[codec.Output], int, int]:
+                       ) -> list[codec.Output]:
     """The Argus image extension: encoded images in, Roboflow-style JSON per image out, through the same
-    :class:`~argus.runtime.service.InferenceService` path as ``/infer`` (limits, admission, decode budget)."""
+    :class:`~argus.runtime.service.InferenceService` path as ``/infer`` (limits, admission, decode budget; the
+    service reports the request to the metrics)."""
     wanted = wanted or [(PREDICTIONS, default_binary)]
     for name, _ in wanted:
         if name != PREDICTIONS:
@@ -338,14 +339,14 @@ async def infer_images(state: AppState, model: VisionModel, tensor: codec.Tensor
     images = [{"type": "bytes", "value": bytes(e)} if tensor.binary else
               {"type": "base64", "value": e.decode("latin-1") if isinstance(e, bytes) else str(e)} for e in elements]
 
-    def work() -> tuple[np.ndarray, int]:
+    def work() -> np.ndarray:
         outcome = state.service.infer(model.model_id, images, kwargs, options, client_gone=client_gone)
         out = np.empty(len(outcome.bodies), dtype=np.object_)
         out[:] = [orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY) for body in outcome.bodies]
-        return out.reshape(tensor.shape), int(outcome.stages["model"] * 1e9)
+        return out.reshape(tensor.shape)
 
-    predictions, compute_ns = await run_in_threadpool(work)
-    return [(PREDICTIONS, predictions, binary) for _, binary in wanted], len(elements), compute_ns
+    predictions = await run_in_threadpool(work)
+    return [(PREDICTIONS, predictions, binary) for _, binary in wanted]
 
 
 def image_input(inputs: list[codec.Tensor], model: VisionModel) -> codec.Tensor | None:
@@ -374,7 +375,7 @@ async def infer(request: Request, model_name: str) -> Response:
     images = image_input(inputs, model)
     if images is not None:  # the inference service runs these and reports them to the metrics itself
         async with watch_disconnect(request) as gone:
-            outputs, _, _ = await infer_images(state, model, images, wanted, default_binary, parameters, gone.is_set)
+            outputs = await infer_images(state, model, images, wanted, default_binary, parameters, gone.is_set)
     else:
         try:
             async with watch_disconnect(request) as gone:
