@@ -143,14 +143,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(home: Path, preload: str | None) -> tuple[subprocess.Popen[bytes], str, float]:
-    """``argus serve`` on a free port; returns the process, its URL and seconds from start to ready."""
+def start_server(home: Path, preload: str | None, extra_env: dict[str, str] | None = None
+                 ) -> tuple[subprocess.Popen[bytes], str, float]:
+    """``argus serve`` on a free port (``extra_env`` added to its environment); returns the process, its URL and
+    seconds from start to ready."""
     port = free_port()
     command = [sys.executable, "-m", "argus.cli.main", "serve", "--port", str(port), "--log-level", "warning"]
     if preload:
         command += ["--preload", preload]
     started = time.perf_counter()
-    process = subprocess.Popen(command, env={**os.environ, "ARGUS_HOME": str(home)})
+    process = subprocess.Popen(command, env={**os.environ, "ARGUS_HOME": str(home), **(extra_env or {})})
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

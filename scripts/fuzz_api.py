@@ -12,42 +12,14 @@ connection. The test suite runs a short version of this (tests/integration/test_
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
 CONFIG = Path(__file__).with_name("schemathesis.toml")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def start_server(home: Path, extra_env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
-    """``argus serve`` on a free loopback port; returns once ``/healthz`` answers."""
-    port = free_port()
-    env = {**os.environ, "ARGUS_HOME": str(home), **extra_env}
-    process = subprocess.Popen([sys.executable, "-m", "argus.cli.main", "serve", "--port", str(port),
-                                "--log-level", "warning"], env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("the server did not start")
 
 
 def fuzz(url: str, examples: int, max_time: float | None, workers: int = 1) -> subprocess.CompletedProcess[str]:
@@ -93,7 +65,10 @@ def main() -> None:
         if url is None:
             home = Path(scratch)
             store_with_models(home)
-            process, url = start_server(home, {"ARGUS_ENABLE_STREAM_API": "true"})
+            sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+            from server_throughput import start_server
+
+            process, url, _ = start_server(home, None, {"ARGUS_ENABLE_STREAM_API": "true"})
         started = time.monotonic()
         try:
             result = fuzz(url, args.examples, args.max_time)
