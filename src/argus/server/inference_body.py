@@ -22,6 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from argus.errors import InvalidInputError
+from argus.server.openapi import json_body_of
 
 Model = TypeVar("Model", bound=BaseModel)
 IMAGE_PARTS = ("file", "image")
@@ -92,13 +93,13 @@ def inference_body(model: type[Model]) -> Callable[[Request], Awaitable[Model]]:
 
 
 def openapi_body(model: type[BaseModel]) -> dict[str, Any]:
-    """``openapi_extra`` describing the three forms of the body."""
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-    fields = {k: v for k, v in schema.get("properties", {}).items() if k != "image"}
-    form = {"type": "object", "properties": {**fields, "file": {"type": "string", "format": "binary"}},
-            "required": ["model_id", "file"]}
-    return {"requestBody": {"required": True, "content": {
-        "application/json": {"schema": schema},
-        "multipart/form-data": {"schema": form},
-        "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
-    }}}
+    """``openapi_extra`` describing the three forms of the body (the JSON one as :func:`json_body_of` writes it)."""
+    extra = json_body_of(model, "The request as JSON; or its fields as form fields with the image as a 'file' "
+                                "part; or the image's bytes, with the fields in the query string.")
+    content = extra["requestBody"]["content"]
+    fields = {k: v for k, v in content["application/json"]["schema"].get("properties", {}).items() if k != "image"}
+    content["multipart/form-data"] = {"schema": {
+        "type": "object", "properties": {**fields, "file": {"type": "string", "format": "binary"}},
+        "required": ["model_id", "file"]}}
+    content["application/octet-stream"] = {"schema": {"type": "string", "format": "binary"}}
+    return extra
