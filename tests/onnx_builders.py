@@ -38,7 +38,7 @@ __all__ = [
     "constant_model", "save", "ultralytics_metadata",
     "yolov5_raw", "yolov8_raw", "yolov8_pose_raw",
     "yolov5_detection", "yolov8_detection", "yolo_end2end", "yolov8_seg", "yolov5_seg", "yolov8_pose",
-    "classifier", "detr", "ssd", "detection_model", "DETECTION_FAMILIES",
+    "classifier", "colour_classifier", "detr", "ssd", "detection_model", "DETECTION_FAMILIES",
 ]
 
 
@@ -218,6 +218,42 @@ def yolov8_pose(boxes_cxcywh: np.ndarray, class_scores: np.ndarray, keypoints: n
 def classifier(values: np.ndarray, *, name: str = "output0", **kwargs: Any) -> onnx.ModelProto:
     """Classifier: ``[B, C]`` logits or probabilities."""
     return constant_model({name: np.asarray(values, np.float32).reshape(-1)}, **kwargs)
+
+
+def colour_classifier(head: np.ndarray, *, size: int = 32) -> onnx.ModelProto:
+    """A real small CNN whose class is the image's dominant channel, as the ``head`` weighs it.
+
+    3x3 box-filter convolution per channel (twice each) → Relu → 1x1 convolution folding the copies →
+    Relu → global average pool → Gemm with ``head`` (``[3, classes]``) → Softmax. Its outputs depend on every
+    pixel, so quantizing it changes them for real.
+    """
+    box = np.zeros((6, 3, 3, 3), np.float32)
+    for out in range(6):
+        box[out, out % 3] = 1 / 9
+    fold = np.zeros((3, 6, 1, 1), np.float32)
+    for channel in range(3):
+        fold[channel, channel] = fold[channel, channel + 3] = 0.5
+    head = np.asarray(head, np.float32)
+    initialisers = [numpy_helper.from_array(box, "box"), numpy_helper.from_array(fold, "fold"),
+                    numpy_helper.from_array(head, "head"),
+                    numpy_helper.from_array(np.zeros(head.shape[1], np.float32), "head_bias")]
+    nodes = [helper.make_node("Conv", ["images", "box"], ["boxed"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["boxed"], ["boxed_relu"]),
+             helper.make_node("Conv", ["boxed_relu", "fold"], ["folded"]),
+             helper.make_node("Relu", ["folded"], ["folded_relu"]),
+             helper.make_node("GlobalAveragePool", ["folded_relu"], ["pooled"]),
+             helper.make_node("Flatten", ["pooled"], ["features"]),
+             helper.make_node("Gemm", ["features", "head", "head_bias"], ["logits"]),
+             helper.make_node("Softmax", ["logits"], ["output0"], axis=1)]
+    graph = helper.make_graph(
+        nodes, "argus-test-colour-classifier",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["batch", 3, size, size])],
+        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, ["batch", head.shape[1]])],
+        initializer=initialisers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="argus-tests")
+    model.ir_version = IR_VERSION
+    onnx.checker.check_model(model)
+    return model
 
 
 def detr(boxes_cxcywh_normalised: np.ndarray, logits: np.ndarray, *,

@@ -18,6 +18,8 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from argus.models.provider_names import normalise_provider_names
+
 
 def _env(name: str, *aliases: str) -> AliasChoices:
     """Accept ``ARGUS_<NAME>`` and the given aliases (keyword construction uses the field name)."""
@@ -46,12 +48,13 @@ class Settings(BaseSettings):
     models_memory_budget_mb: int = Field(default=0, ge=0, validation_alias=_env("models_memory_budget_mb"))
     """Upper bound on the estimated memory of loaded models; 0 means no bound."""
 
-    execution_providers: Annotated[list[str], NoDecode] = Field(
-        default=["TensorrtExecutionProvider", "CUDAExecutionProvider", "OpenVINOExecutionProvider",
-                 "CoreMLExecutionProvider", "CPUExecutionProvider"],
-        validation_alias=_env("execution_providers"),
-    )
-    """Preference order; providers this onnxruntime build lacks are skipped."""
+    execution_providers: Annotated[list[str], NoDecode] = Field(default=["auto"],
+                                                                validation_alias=_env("execution_providers"))
+    """``auto``: every accelerator this onnxruntime build has that really loads (TensorRT, CUDA, OpenVINO, CoreML,
+    DirectML), then CPU. A list (``cuda,cpu`` or full provider names): each accelerator in it is required; the
+    server will not start without it unless ``cpu_fallback`` (argus.models.providers)."""
+    cpu_fallback: bool = Field(default=False, validation_alias=_env("cpu_fallback"))
+    """Run on CPU when a provider named in ``execution_providers`` cannot load (logged, and shown by /info)."""
 
     intra_op_threads: int = Field(default=0, ge=0, validation_alias=_env("intra_op_threads"))
     """ONNX Runtime intra-op threads per session; 0 lets ONNX Runtime choose (one per core)."""
@@ -184,6 +187,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
+
+    @field_validator("execution_providers")
+    @classmethod
+    def _provider_names(cls, value: list[str]) -> list[str]:
+        return normalise_provider_names(value)
 
     @model_validator(mode="after")
     def _one_request_fits_the_decode_budget(self) -> Settings:

@@ -230,8 +230,11 @@ def test_the_registry_has_the_reference_shape(http, model_ids):
 
 def test_info_healthz_and_readiness_shapes(http):
     info = http.get("/info").json()
-    assert set(info) == {"name", "version", "uuid", "execution_providers"} and info["name"]  # the reference's + providers
+    # The reference's keys, plus the onnxruntime build and its providers.
+    assert set(info) == {"name", "version", "uuid", "onnxruntime", "execution_providers",
+                         "unusable_execution_providers"} and info["name"]
     assert info["execution_providers"][-1] == "CPUExecutionProvider"
+    assert info["onnxruntime"] == f"onnxruntime {__import__('onnxruntime').__version__}"
     assert http.get("/healthz").json() == {"status": "healthy"}
     assert http.get("/readiness").json() == {"status": "ready"}
 

@@ -80,3 +80,35 @@ def remove(model_id: str) -> None:
     """Remove a model from the store."""
     _repository().remove(model_id)
     console.print(f"removed {model_id}")
+
+
+@app.command("optimize")
+@reports_errors
+def optimize(
+    model_id: Annotated[str, typer.Argument(help="The stored FP32 model (name/version).")],
+    int8: Annotated[bool, typer.Option("--int8", help="Write a statically quantized INT8 (QDQ) variant.")] = False,
+    calibration: Annotated[Path | None, typer.Option(
+        help="A folder of photos like the ones the model will serve: every fourth is held back to check the "
+             "variant against FP32, the rest calibrate it.")] = None,
+    variant_id: Annotated[str | None, typer.Option("--id", help="Where to store it (default name-int8/version).")
+                          ] = None,
+    min_agreement: Annotated[float, typer.Option(min=0.0, max=1.0, help="Refuse a variant that agrees with FP32 "
+                                                 "less than this (box F1@0.5 or top-1 agreement).")] = 0.95,
+    force: Annotated[bool, typer.Option(help="Write the variant even under --min-agreement.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing model with the variant's id.")] = False,
+) -> None:
+    """Make a faster variant of a stored model and measure its agreement with FP32 and its speed-up."""
+    from argus.models.optimize import photos_in, quantize_int8
+
+    if not int8:
+        raise typer.BadParameter("choose a precision: --int8 (BF16/FP16 variants need a GPU provider and are "
+                                 "not built yet)")
+    if calibration is None:
+        raise typer.BadParameter("--int8 needs --calibration DIR: photos like the ones the model will serve")
+    with console.status(f"calibrating, quantizing and checking {model_id} ..."):
+        report = quantize_int8(_repository(), model_id, get_settings(), photos_in(calibration.expanduser()),
+                               variant_id=variant_id, min_agreement=min_agreement, force=force,
+                               overwrite=overwrite)
+    console.print(f"wrote [bold]{report.variant_id}[/bold]: {report.metric} {report.agreement:.3f} against FP32 on "
+                  f"{report.held_back} held-back photos (calibrated on {report.calibration}); session.run median "
+                  f"{report.fp32_ms:.1f} ms → {report.variant_ms:.1f} ms ({report.speedup:.2f}x)")

@@ -6,9 +6,11 @@ from typing import Annotated
 
 import typer
 
+from argus.cli.common import reports_errors
 from argus.settings import Settings
 
 
+@reports_errors
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1; 0.0.0.0 for all).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 9001).")] = None,

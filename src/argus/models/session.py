@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 
 from argus.errors import InvalidInputError, ModelArtifactError, ServerError
+from argus.models.providers import cached_plan, ort
 from argus.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -36,13 +36,6 @@ class TensorSpec:
         return cls(node.name, shape, np.dtype(_ORT_TYPES.get(node.type, np.float32)))
 
 
-def choose_providers(preferred: list[str]) -> list[str]:
-    """The preferred providers this onnxruntime build has, in order; CPU always last."""
-    available = set(ort.get_available_providers())
-    chosen = [p for p in preferred if p in available and p != "CPUExecutionProvider"]
-    return chosen + ["CPUExecutionProvider"]
-
-
 class OnnxSession:
     """One ONNX Runtime session and what Argus needs to know about its graph."""
 
@@ -54,10 +47,10 @@ class OnnxSession:
         # Spinning idle workers burn the cores that request threads need for JPEG decoding.
         options.add_session_config_entry("session.intra_op.allow_spinning", "1" if settings.intra_op_spinning else "0")
         options.log_severity_level = 3
+        providers = cached_plan(tuple(settings.execution_providers), settings.cpu_fallback).session_providers(
+            settings.home_dir / "cache")
         try:
-            self.session = ort.InferenceSession(
-                str(path), sess_options=options, providers=choose_providers(settings.execution_providers)
-            )
+            self.session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
         except Exception as error:  # noqa: BLE001 - onnxruntime raises its own pybind types for every failure
             raise ModelArtifactError(
                 f"Model '{model_id}' could not be loaded: {path.name} is corrupt, truncated or not a valid ONNX "

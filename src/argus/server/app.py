@@ -17,7 +17,7 @@ from fastapi import Depends, FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 import argus
-from argus.models.session import choose_providers
+from argus.models.providers import cached_plan, runtime_distribution, warn_about_mixed_runtimes
 from argus.runtime.manager import ModelManager
 from argus.runtime.service import InferenceService
 from argus.server import docs, openapi
@@ -65,15 +65,19 @@ def create_app(settings: Settings | None = None, manager: ModelManager | None = 
     """Build the server. Whatever is not passed in is built from ``settings``."""
     settings = settings or Settings()
     require_isolation(settings.allow_custom_python, settings.custom_python_isolation)
+    warn_about_mixed_runtimes()
+    providers = cached_plan(tuple(settings.execution_providers), settings.cpu_fallback)  # refuses a missing one
     manager = manager or ModelManager(settings)
     state = AppState(settings=settings, manager=manager, service=InferenceService(manager),
                      metrics=ServerMetrics(settings.metrics_dir), api_keys=settings.all_api_keys,
-                     execution_providers=choose_providers(settings.execution_providers))
+                     execution_providers=list(providers.providers), unusable_providers=providers.unusable,
+                     onnxruntime=runtime_distribution() or "")
     _wire_metrics(state)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        logger.info("ONNX Runtime execution providers: %s", ", ".join(state.execution_providers))
+        logger.info("ONNX Runtime (%s) execution providers: %s", state.onnxruntime,
+                    ", ".join(state.execution_providers))
         if not state.api_keys and settings.host not in ("127.0.0.1", "localhost", "::1"):
             logger.warning("serving on %s without API keys: set ARGUS_API_KEYS to require them", settings.host)
         threading.Thread(target=_preload, args=(state,), name="argus-preload", daemon=True).start()

@@ -45,7 +45,11 @@ class AppState:
     api_keys: frozenset[str]
     server_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     execution_providers: list[str] = field(default_factory=list)
-    """The ONNX Runtime providers models get, in preference order (this build's intersection with the settings)."""
+    """The ONNX Runtime providers models get, in preference order (argus.models.providers decides them)."""
+    unusable_providers: dict[str, str] = field(default_factory=dict)
+    """Accelerators that were tried and cannot load here, and why."""
+    onnxruntime: str = ""
+    """The installed onnxruntime build, ``name version``."""
     ready: threading.Event = field(default_factory=threading.Event)
     preload_errors: dict[str, str] = field(default_factory=dict)
     exposed_models: dict[str, ExposedModel] = field(default_factory=dict)

@@ -10,6 +10,7 @@ Example:
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -92,6 +93,22 @@ class Batching(BaseModel):
     max_queue_delay_ms: float = Field(default=2.0, ge=0.0, le=1000.0)
 
 
+class Optimization(BaseModel):
+    """How a variant was made from its base model, and what was measured when it was (argus.models.optimize)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    base_model: str
+    precision: Literal["int8", "fp16", "bf16"]
+    metric: str
+    """How agreement with the base model was scored (``box F1@0.5``, ``top-1 agreement``)."""
+    agreement: float = Field(ge=0.0, le=1.0)
+    held_back_photos: int = Field(ge=0)
+    calibration_photos: int = Field(ge=0)
+    speedup: float = Field(ge=0.0)
+    """Base model's median ``session.run`` time over the variant's, on the machine that made it."""
+
+
 class ModelManifest(BaseModel):
     """Contents of ``model.json`` beside ``model.onnx``."""
 
@@ -118,6 +135,8 @@ class ModelManifest(BaseModel):
     source: str | None = None
     license: str | None = None
     sha256: str | None = None
+    optimization: Optimization | None = None
+    """Set on variants written by ``argus models optimize``."""
 
     @model_validator(mode="after")
     def _check(self) -> ModelManifest:

@@ -17,10 +17,12 @@ router = APIRouter(tags=["ops"])
 
 @router.get("/info")
 async def info(request: Request) -> ORJSONResponse:
-    """Server name, version and id (the reference's shape), and the ONNX Runtime execution providers models use."""
+    """Server name, version and id (the reference's shape); the onnxruntime build, the execution providers models
+    use and why any accelerator that was tried is not among them."""
     state = get_state(request)
     return ORJSONResponse({"name": "Argus Inference Server", "version": argus.__version__, "uuid": state.server_id,
-                           "execution_providers": state.execution_providers})
+                           "onnxruntime": state.onnxruntime, "execution_providers": state.execution_providers,
+                           "unusable_execution_providers": state.unusable_providers})
 
 
 @router.get("/healthz")
