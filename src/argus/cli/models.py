@@ -112,3 +112,39 @@ def optimize(
     console.print(f"wrote [bold]{report.variant_id}[/bold]: {report.metric} {report.agreement:.3f} against FP32 on "
                   f"{report.held_back} held-back photos (calibrated on {report.calibration}); session.run median "
                   f"{report.fp32_ms:.1f} ms → {report.variant_ms:.1f} ms ({report.speedup:.2f}x)")
+
+
+@app.command("tune")
+@reports_errors
+def tune(
+    model_id: Annotated[str, typer.Argument(help="The stored model (name/version).")],
+    photo: Annotated[Path | None, typer.Option(help="A photo like the ones it will serve (default: a 1280x720 "
+                                                     "synthetic image).")] = None,
+    clients: Annotated[int, typer.Option(min=1, max=64, help="Concurrent callers in the closed loop.")] = 4,
+    requests: Annotated[int, typer.Option(min=4, help="Measured calls per candidate.")] = 40,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Measure and print; leave the manifest alone.")
+                       ] = False,
+) -> None:
+    """Measure runner instances x intra-op threads x batch size here and store the best in the manifest."""
+    import numpy as np
+
+    from argus.core.images import load_image
+    from argus.models.tune import tune_model
+
+    image = load_image(photo.expanduser()) if photo else np.random.default_rng(0).integers(
+        0, 256, (720, 1280, 3), dtype=np.uint8)
+    table = Table("instances", "intra-op threads", "batch", "images/s", "p50 ms", "p99 ms")
+    with console.status(f"measuring {model_id} ...") as status:
+        measurements, chosen = tune_model(
+            _repository(), model_id, get_settings(), image, clients=clients, requests=requests, write=not dry_run,
+            progress=lambda m: status.update(f"measuring {model_id}: {m.candidate} {m.images_per_s:.1f} images/s"))
+    for m in measurements:
+        c = m.candidate
+        style = "bold green" if m is chosen else None
+        table.add_row(str(c.instances), str(c.intra_op_threads), str(c.max_batch_size), f"{m.images_per_s:.1f}",
+                      f"{m.p50_ms:.1f}", f"{m.p99_ms:.1f}", style=style)
+    console.print(table)
+    c = chosen.candidate
+    verb = "would store" if dry_run else "stored"
+    console.print(f"{verb} in {model_id}'s manifest: {c.instances} instances, {c.intra_op_threads} intra-op threads, "
+                  f"batch {c.max_batch_size} ({chosen.images_per_s:.1f} images/s at {clients} clients)")

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from argus.errors import ForbiddenError, ModelNotFoundError
 from argus.models.session import OnnxSession
+from argus.models.tune import tuned_settings
 from argus.models.vision import VisionModel
 from argus.settings import Settings
 from argus.store.model_id import parse_model_id
@@ -163,8 +164,9 @@ class ModelManager:
         rss_before = _resident_bytes()
         path = self.repository.model_path(store_id)
         manifest = self.repository.manifest(store_id)
-        session = OnnxSession(path, self.settings, store_id)
-        model = VisionModel(store_id, manifest, session, self.settings)
+        settings = tuned_settings(self.settings, manifest, store_id)  # `argus models tune`'s knobs, if measured
+        session = OnnxSession(path, settings, store_id)
+        model = VisionModel(store_id, manifest, session, settings)
         model.warm_up()
         seconds = time.perf_counter() - started
         memory = max(_resident_bytes() - rss_before, _file_size(path))

@@ -109,6 +109,20 @@ class Optimization(BaseModel):
     """Base model's median ``session.run`` time over the variant's, on the machine that made it."""
 
 
+class Tuning(BaseModel):
+    """Serving knobs ``argus models tune`` measured as the best on one machine (argus.models.tune)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    instances: int = Field(ge=1, le=16)
+    intra_op_threads: int = Field(ge=0, le=256)
+    cpu_count: int = Field(ge=1)
+    """The machine's CPU count: on another machine the tuning is not applied."""
+    clients: int = Field(ge=1)
+    images_per_s: float = Field(ge=0.0)
+    p99_ms: float = Field(ge=0.0)
+
+
 class ModelManifest(BaseModel):
     """Contents of ``model.json`` beside ``model.onnx``."""
 
@@ -137,6 +151,8 @@ class ModelManifest(BaseModel):
     sha256: str | None = None
     optimization: Optimization | None = None
     """Set on variants written by ``argus models optimize``."""
+    tuning: Tuning | None = None
+    """Set by ``argus models tune``; ``batching.max_batch_size`` is then the measured one."""
 
     @model_validator(mode="after")
     def _check(self) -> ModelManifest:

@@ -107,6 +107,13 @@ class ModelRepository:
         logger.info("stored model %s in %s", model_id, target)
         return self._stored(str(parse_model_id(model_id)), target, manifest)
 
+    def replace_manifest(self, model_id: str, manifest: ModelManifest) -> None:
+        """Write a new manifest for a stored model (atomically: a rename over the old file)."""
+        path = self.model_path(model_id).with_name(MANIFEST_FILE)
+        staging = path.with_name(f".{MANIFEST_FILE}.incoming")
+        staging.write_text(manifest.model_dump_json(indent=2))
+        staging.replace(path)
+
     def stored(self, model_id: str) -> StoredModel:
         """One model's store entry (manifest validated)."""
         manifest = self.manifest(model_id)
