@@ -28,7 +28,7 @@ import onnxruntime as ort
 from onnx import TensorProto, helper, shape_inference
 
 sys.path.insert(0, str(Path(__file__).parent))
-from int8_variant import write_photos
+from int8_variant import int8_variant, zoo_detector
 
 GEMM_SIZE = 2048
 
@@ -95,22 +95,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as home:
-        os.environ["ARGUS_HOME"] = home
-        from argus.models.optimize import photos_in, quantize_int8
-        from argus.settings import Settings
-        from argus.store.repository import ModelRepository
-        from argus.store.zoo import Zoo
-
-        settings = Settings()
-        repository = ModelRepository(settings.model_store_dir)
-        zoo = Zoo(settings, repository)
-        entry = zoo.entry_for("yolov3-tiny-416")
-        assert entry is not None
-        model_id = zoo.materialise(entry).model_id
-        folder = Path(home) / "photos"
-        folder.mkdir()
-        write_photos(folder, 16)
-        report = quantize_int8(repository, model_id, settings, photos_in(folder), force=True)
+        repository, settings, model_id = zoo_detector(Path(home))
+        report = int8_variant(repository, settings, model_id, Path(home), 16)
         manifest = repository.manifest(model_id)
         flops = model_flops(repository.model_path(model_id), manifest.input_height, manifest.input_width)
         tensor = np.random.default_rng(0).random((1, 3, manifest.input_height, manifest.input_width),

@@ -18,6 +18,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import cv2
 
@@ -37,28 +38,39 @@ def write_photos(folder: Path, count: int) -> None:
         cv2.imwrite(str(folder / f"photo-{index:02d}.jpg"), collage(names, *size), [cv2.IMWRITE_JPEG_QUALITY, 90])
 
 
+def zoo_detector(home: Path) -> tuple[Any, Any, str]:
+    """The zoo detector in a store under ``home`` (ARGUS_HOME is set to it): (repository, settings, model id)."""
+    os.environ["ARGUS_HOME"] = str(home)
+    from argus.settings import Settings
+    from argus.store.repository import ModelRepository
+    from argus.store.zoo import Zoo
+
+    settings = Settings()
+    repository = ModelRepository(settings.model_store_dir)
+    zoo = Zoo(settings, repository)
+    entry = zoo.entry_for("yolov3-tiny-416")
+    assert entry is not None
+    return repository, settings, zoo.materialise(entry).model_id
+
+
+def int8_variant(repository: Any, settings: Any, model_id: str, home: Path, photos: int, **options: Any) -> Any:
+    """``argus models optimize --int8``'s path on ``photos`` collages written under ``home``: its report."""
+    from argus.models.optimize import photos_in, quantize_int8
+
+    folder = home / "photos"
+    folder.mkdir(exist_ok=True)
+    write_photos(folder, photos)
+    return quantize_int8(repository, model_id, settings, photos_in(folder), force=True, overwrite=True, **options)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos", type=int, default=24)
     parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as home:
-        os.environ["ARGUS_HOME"] = home
-        from argus.models.optimize import photos_in, quantize_int8
-        from argus.settings import Settings
-        from argus.store.repository import ModelRepository
-        from argus.store.zoo import Zoo
-
-        settings = Settings()
-        repository = ModelRepository(settings.model_store_dir)
-        zoo = Zoo(settings, repository)
-        entry = zoo.entry_for("yolov3-tiny-416")
-        assert entry is not None
-        model_id = zoo.materialise(entry).model_id
-        folder = Path(home) / "photos"
-        folder.mkdir()
-        write_photos(folder, args.photos)
-        report = quantize_int8(repository, model_id, settings, photos_in(folder), timing_runs=args.runs, force=True)
+        repository, settings, model_id = zoo_detector(Path(home))
+        report = int8_variant(repository, settings, model_id, Path(home), args.photos, timing_runs=args.runs)
         print(f"model {model_id} -> {report.variant_id}")
         print(f"{report.metric}: {report.agreement:.3f} on {report.held_back} held-back photos "
               f"(calibrated on {report.calibration})")

@@ -29,6 +29,10 @@ CONFIGS = {  # label → environment
     "2 instances x 2 threads (old default)": {"ARGUS_MODEL_INSTANCES": "2", "ARGUS_INTRA_OP_THREADS": "0"},
     "1 instance x 2 threads": {"ARGUS_MODEL_INSTANCES": "1", "ARGUS_INTRA_OP_THREADS": "0"},
     "2 instances x 1 thread": {"ARGUS_MODEL_INSTANCES": "2", "ARGUS_INTRA_OP_THREADS": "1"},
+    "1 instance x 2 threads, no batching": {"ARGUS_MODEL_INSTANCES": "1", "ARGUS_INTRA_OP_THREADS": "0",
+                                            "ARGUS_DYNAMIC_BATCHING": "false"},
+    "2 instances x 1 thread, no batching": {"ARGUS_MODEL_INSTANCES": "2", "ARGUS_INTRA_OP_THREADS": "1",
+                                            "ARGUS_DYNAMIC_BATCHING": "false"},
 }
 
 
@@ -37,12 +41,13 @@ def main() -> None:
     parser.add_argument("--concurrency", nargs="+", type=int, default=[1, 4])
     parser.add_argument("--requests", type=int, default=120)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     args = parser.parse_args()
     images = photos()
     home = Path(tempfile.mkdtemp(prefix="argus-runner-config-"))
     results: dict[tuple[str, int], list[LoadResult]] = {}
     for _ in range(args.rounds):
-        for label, env in CONFIGS.items():
+        for label, env in ((label, CONFIGS[label]) for label in args.configs):
             process, url, _ = start_server(home, MODEL, env)
             try:
                 for concurrency in args.concurrency:
@@ -58,7 +63,7 @@ def main() -> None:
         table.add_row(label, str(concurrency), f"{statistics.median(r.rps for r in runs):.1f}",
                       f"{statistics.median(r.p50 for r in runs):.0f}", f"{statistics.median(r.p99 for r in runs):.0f}",
                       str(sum(r.errors for r in runs)))
-    Console().print(table)
+    Console(width=160).print(table)
 
 
 if __name__ == "__main__":
