@@ -26,7 +26,10 @@ from server_throughput import LoadResult, drive, photos, start_server, stop
 
 MODEL = "yolov3-tiny-416"
 CONFIGS = {  # label → environment
-    "2 instances x 2 threads (old default)": {"ARGUS_MODEL_INSTANCES": "2", "ARGUS_INTRA_OP_THREADS": "0"},
+    "default: 2 instances, threads follow load": {},
+    "threads follow load, no batching": {"ARGUS_DYNAMIC_BATCHING": "false"},
+    "2 instances x 2 threads (old default)": {"ARGUS_MODEL_INSTANCES": "2", "ARGUS_INTRA_OP_THREADS": "0",
+                                              "ARGUS_ADAPTIVE_THREADS": "false"},
     "1 instance x 2 threads": {"ARGUS_MODEL_INSTANCES": "1", "ARGUS_INTRA_OP_THREADS": "0"},
     "2 instances x 1 thread": {"ARGUS_MODEL_INSTANCES": "2", "ARGUS_INTRA_OP_THREADS": "1"},
     "1 instance x 2 threads, no batching": {"ARGUS_MODEL_INSTANCES": "1", "ARGUS_INTRA_OP_THREADS": "0",

@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     """Runner threads per model, each calling ``session.run`` on its own batches. Two on a shared session keep
     a lone request's latency (it gets every intra-op thread) and let a second batch run while the first
     finishes (benchmarks/RESULTS.md)."""
+    adaptive_threads: bool = Field(default=True, validation_alias=_env("adaptive_threads"))
+    """With several runners and automatic intra-op threads on a CPU: a run that starts while others are busy uses
+    a one-thread session of the model (so runners never put more busy threads than cores), a lone run every
+    core. Costs the model's weights a second time in memory (models up to 512 MB)."""
     reduced_jpeg_decode: bool = Field(default=True, validation_alias=_env("reduced_jpeg_decode"))
     """Decode large JPEGs at 1/2-1/8 scale (in libjpeg's DCT) when the model would shrink them that far."""
 

@@ -13,6 +13,12 @@ when there is nothing to batch with. Admission is bounded: past ``max_pending_ro
 admitted and not yet run, :meth:`DynamicBatcher.admit` raises :class:`OverloadedError` (HTTP 503
 with ``Retry-After``) instead of letting latency grow without bound.
 
+With several runner instances, a second run function can be given for *crowded* moments: when a batch
+starts while another runner is busy or more work is queued or being admitted, it runs with ``crowded_run``
+(the model's single-threaded session), otherwise with ``run_batch`` (every core). A lone request keeps every
+intra-op thread, and under load each runner has one core: no more busy threads than cores, which is what
+kept the tail long (benchmarks/RESULTS.md, runner configurations).
+
 Triton's dynamic batcher and Ray Serve's ``@serve.batch`` do this for their own servers; neither is
 a library a plain ONNX Runtime process can use, hence this module.
 
@@ -99,10 +105,14 @@ class Ticket:
 class DynamicBatcher:
     """Batches tensors for one model; see the module docstring."""
 
-    def __init__(self, run_batch: RunBatch, policy: BatchPolicy, name: str = "model") -> None:
+    def __init__(self, run_batch: RunBatch, policy: BatchPolicy, name: str = "model",
+                 crowded_run: RunBatch | None = None) -> None:
         self.policy = policy
         self.name = name
         self._run_batch = run_batch
+        self._crowded_run = crowded_run
+        self._running = 0  # runners inside a run
+        self.crowded_batches = 0  # batches run with crowded_run
         self._queue: deque[_Item] = deque()
         self._cond = threading.Condition()
         self._incoming = 0  # admitted rows still being preprocessed
@@ -190,12 +200,17 @@ class DynamicBatcher:
 
     def _loop(self) -> None:
         while True:
-            batch = self._next_batch()
-            if batch is None:
+            taken = self._next_batch()
+            if taken is None:
                 return
-            self._run(batch)
+            batch, crowded = taken
+            try:
+                self._run(batch, crowded)
+            finally:
+                with self._cond:
+                    self._running -= 1
 
-    def _next_batch(self) -> list[_Item] | None:
+    def _next_batch(self) -> tuple[list[_Item], bool] | None:
         """Block for the first item, then gather more until the batch is full, the delay passes, or no
         admitted request is left that could still join."""
         limit = self.policy.max_batch_size
@@ -222,17 +237,24 @@ class DynamicBatcher:
                 elif item.future.set_running_or_notify_cancel():
                     batch.append(item)
                     rows += item.rows
-            return batch
+            # Crowded: another runner is busy, or more work is queued or being admitted behind this batch.
+            crowded = self._running > 0 or bool(self._queue) or self._incoming > 0
+            self._running += 1
+            return batch, crowded
 
-    def _run(self, batch: list[_Item]) -> None:
+    def _run(self, batch: list[_Item], crowded: bool = False) -> None:
         if not batch:
             return
         started = time.perf_counter()
         for item in batch:
             item.started_at = started
+        run = self._run_batch
+        if crowded and self._crowded_run is not None:
+            run = self._crowded_run
+            self.crowded_batches += 1
         try:
             tensor = batch[0].tensor if len(batch) == 1 else np.concatenate([i.tensor for i in batch])
-            outputs = self._run_batch(tensor)
+            outputs = run(tensor)
         except Exception as error:  # noqa: BLE001 - handed to the callers
             if len(batch) == 1:
                 batch[0].future.set_exception(error)

@@ -39,10 +39,15 @@ class TensorSpec:
 class OnnxSession:
     """One ONNX Runtime session and what Argus needs to know about its graph."""
 
-    def __init__(self, path: Path, settings: Settings, model_id: str = "") -> None:
+    def __init__(self, path: Path, settings: Settings, model_id: str = "", intra_op_threads: int | None = None
+                 ) -> None:
+        self.path = path
+        self.settings = settings
+        self.intra_op_threads = settings.intra_op_threads if intra_op_threads is None else intra_op_threads
+        """ONNX Runtime's intra-op threads for this session (0: one per core)."""
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = settings.intra_op_threads
+        options.intra_op_num_threads = self.intra_op_threads
         options.inter_op_num_threads = settings.inter_op_threads
         # Spinning idle workers burn the cores that request threads need for JPEG decoding.
         options.add_session_config_entry("session.intra_op.allow_spinning", "1" if settings.intra_op_spinning else "0")
@@ -61,6 +66,10 @@ class OnnxSession:
         self.outputs = [TensorSpec.from_ort(o) for o in self.session.get_outputs()]
         self.output_names = tuple(o.name for o in self.outputs)
         self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
+
+    def single_threaded(self) -> OnnxSession:
+        """A second session of the same model with one intra-op thread (for runs while other runs are busy)."""
+        return OnnxSession(self.path, self.settings, self.model_id, intra_op_threads=1)
 
     @property
     def providers(self) -> list[str]:

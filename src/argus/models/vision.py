@@ -8,7 +8,9 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -31,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 _CLASSIFICATION_TASKS = (Task.CLASSIFICATION, Task.MULTI_LABEL_CLASSIFICATION)
 _DEFAULT_CHUNK = 8
+_ADAPTIVE_MAX_BYTES = 512 * 1024 * 1024  # a second session doubles the weights in memory
 
 
 class VisionModel:
@@ -44,7 +47,15 @@ class VisionModel:
         if manifest.task not in _CLASSIFICATION_TASKS and manifest.family not in DETECTION_DECODERS:
             raise ModelArtifactError(f"Model '{model_id}': no decoder for family '{manifest.family}'.")
         self._check_input_shape()
-        self.batcher = DynamicBatcher(session.run, self._batch_policy(), name=model_id)
+        policy = self._batch_policy()
+        self.crowded_session = session.single_threaded() if self._threads_follow_load(policy) else None
+        if self.crowded_session is not None:
+            # The runs already fill every core: a batch would only make its first request wait for the others
+            # (benchmarks/RESULTS.md: no batching gave more throughput and a shorter tail here).
+            policy = dataclasses.replace(policy, max_batch_size=1)
+        """One-thread session for runs that start while other work is busy (argus.models.batching)."""
+        self.batcher = DynamicBatcher(session.run, policy, name=model_id,
+                                      crowded_run=self.crowded_session.run if self.crowded_session else None)
 
     @property
     def task(self) -> Task:
@@ -178,6 +189,8 @@ class VisionModel:
         blank = np.full((self.manifest.input_height, self.manifest.input_width, 3), 114, dtype=np.uint8)
         tensor, _ = self.preprocess([blank])
         self.session.run(tensor)
+        if self.crowded_session is not None:
+            self.crowded_session.run(tensor)
 
     def _batch_policy(self) -> BatchPolicy:
         """Batch across requests only when the graph's batch dimension is dynamic and batching is on."""
@@ -187,6 +200,13 @@ class VisionModel:
                            max_queue_delay=batching.max_queue_delay_ms / 1000,
                            max_pending_rows=self.settings.max_pending_images,
                            instances=self.settings.model_instances)
+
+    def _threads_follow_load(self, policy: BatchPolicy) -> bool:
+        """Whether runs under load get a one-thread session: several runners, intra-op threads left to
+        ONNX Runtime (0), more than one core, a CPU-only session, a model small enough to hold twice."""
+        return (self.settings.adaptive_threads and policy.instances > 1 and self.session.intra_op_threads == 0
+                and (os.cpu_count() or 1) > 1 and self.session.providers == ["CPUExecutionProvider"]
+                and self.session.path.stat().st_size <= _ADAPTIVE_MAX_BYTES)
 
     def _check_input_shape(self) -> None:
         shape = self.session.input.shape

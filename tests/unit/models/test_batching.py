@@ -225,3 +225,47 @@ def test_several_instances_run_batches_side_by_side() -> None:
         assert [r.result(WAIT)[0][0, 0] for r in results] == [2, 4]
     assert len(batcher.runners) == 2
     batcher.close()
+
+
+def test_a_run_that_starts_while_another_is_busy_takes_the_crowded_session() -> None:
+    wide, narrow = GatedModel(), GatedModel()
+    batcher = DynamicBatcher(wide, BatchPolicy(instances=2, max_queue_delay=0.0), crowded_run=narrow)
+    assert run_one(batcher, rows(1))[0].tolist() == [[2, 2]]  # alone: every core
+    assert (wide.batches, narrow.batches) == ([[1]], [])
+    wide.entered.clear()
+    with ThreadPoolExecutor(2) as pool:
+        first = occupy(batcher, wide, pool)  # the wide run is held inside session.run
+        second = pool.submit(run_one, batcher, rows(5))
+        assert second.result(WAIT)[0].tolist() == [[10, 10]]  # the second runner ran it beside the first
+        wide.gate.set()
+        first.result(WAIT)
+    assert narrow.batches == [[5]] and batcher.crowded_batches == 1
+    assert wide.batches == [[1], [0]]
+    batcher.close()
+
+
+def test_threads_follow_load_only_where_it_fits(store, tmp_path) -> None:
+    import os
+
+    from argus.models.session import OnnxSession
+    from argus.models.vision import VisionModel
+    from argus.settings import Settings
+    from onnx_builders import colour_classifier
+
+    stored = store.import_(colour_classifier(4 * np.eye(3)), "colours/1", task="classification",
+                           class_names=["red", "green", "blue"], input_width=32, input_height=32)
+    path = store.repository.model_path("colours/1")
+
+    def model(**settings: object) -> VisionModel:
+        chosen = Settings(home=tmp_path, **settings)  # type: ignore[arg-type]
+        return VisionModel("colours/1", stored.manifest, OnnxSession(path, chosen, "colours/1"), chosen)
+
+    default = model()
+    if (os.cpu_count() or 1) > 1:
+        assert default.crowded_session is not None and default.crowded_session.intra_op_threads == 1
+        assert default.batcher.policy.max_batch_size == 1  # the runs fill the cores: no batching
+        tensor, _ = default.preprocess([np.full((40, 40, 3), (200, 30, 30), np.uint8)])
+        np.testing.assert_allclose(default.crowded_session.run(tensor)[0], default.session.run(tensor)[0], rtol=1e-5)
+    for off in (model(intra_op_threads=2), model(model_instances=1), model(adaptive_threads=False)):
+        assert off.crowded_session is None  # explicit threads, one runner, or switched off
+    default.close()

@@ -24,7 +24,8 @@ PROCESS_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR
                      # GPU placement and libraries, as the operator set them for the server.
                      "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "LD_LIBRARY_PATH")
 SERVING_SETTINGS = ("execution_providers", "cpu_fallback", "intra_op_threads", "inter_op_threads",
-                    "intra_op_spinning", "dynamic_batching", "max_pending_images", "model_instances", "reduced_jpeg_decode",
+                    "intra_op_spinning", "dynamic_batching", "max_pending_images", "model_instances",
+                    "adaptive_threads", "reduced_jpeg_decode",
                     "max_image_pixels", "allow_url_input", "url_fetch_timeout", "url_max_bytes", "max_body_bytes",
                     "zoo_catalogue", "models_memory_budget_mb")
 """Settings a replica inherits from its server: how to run the model, never what it may reach."""
