@@ -141,10 +141,12 @@ def tune(
     for m in measurements:
         c = m.candidate
         style = "bold green" if m is chosen else None
-        table.add_row(str(c.instances), str(c.intra_op_threads), str(c.max_batch_size), f"{m.images_per_s:.1f}",
+        threads = str(c.intra_op_threads) if c.intra_op_threads else "follow load"
+        table.add_row(str(c.instances), threads, str(c.max_batch_size), f"{m.images_per_s:.1f}",
                       f"{m.p50_ms:.1f}", f"{m.p99_ms:.1f}", style=style)
     console.print(table)
     c = chosen.candidate
     verb = "would store" if dry_run else "stored"
-    console.print(f"{verb} in {model_id}'s manifest: {c.instances} instances, {c.intra_op_threads} intra-op threads, "
-                  f"batch {c.max_batch_size} ({chosen.images_per_s:.1f} images/s at {clients} clients)")
+    threads = f"{c.intra_op_threads} intra-op threads" if c.intra_op_threads else "threads following load"
+    console.print(f"{verb} in {model_id}'s manifest: {c.instances} instances, {threads}, batch {c.max_batch_size} "
+                  f"({chosen.images_per_s:.1f} images/s at {clients} clients)")

@@ -53,10 +53,12 @@ class Measurement:
 
 def candidates(cores: int, dynamic_batch: bool) -> list[Candidate]:
     """The grid: 1 or 2 runner instances, 1 thread up to every core (doubling), batches 1-8 when the graph's
-    batch dimension is dynamic."""
+    batch dimension is dynamic; and the default, threads following load."""
     threads = sorted({1, *(t for t in (2, 4, 8, 16) if t < cores), cores})
     batches = (1, 2, 4, 8) if dynamic_batch else (1,)
-    return [Candidate(i, t, b) for i, t, b in itertools.product((1, 2), threads, batches)]
+    grid = [Candidate(i, t, b) for i, t, b in itertools.product((1, 2), threads, batches)]
+    # 0 threads: the default, where threads follow load (two runners, batching off; argus.models.batching).
+    return grid + ([Candidate(2, 0, 1)] if cores > 1 else [])
 
 
 def choose(measurements: list[Measurement]) -> Measurement:

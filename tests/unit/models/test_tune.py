@@ -33,10 +33,11 @@ def test_the_fastest_candidate_wins_and_near_ties_go_to_the_shorter_tail() -> No
 
 def test_the_grid_covers_instances_threads_and_batches_the_graph_allows() -> None:
     grid = candidates(cores=2, dynamic_batch=True)
-    assert len(grid) == 2 * 2 * 4
-    assert {(c.intra_op_threads, c.max_batch_size) for c in grid} == {(t, b) for t in (1, 2) for b in (1, 2, 4, 8)}
+    assert len(grid) == 2 * 2 * 4 + 1
+    assert {(c.intra_op_threads, c.max_batch_size) for c in grid} == {(t, b) for t in (1, 2) for b in (1, 2, 4, 8)
+                                                                      } | {(0, 1)}  # 0: threads follow load
     assert candidates(cores=1, dynamic_batch=False) == [Candidate(1, 1, 1), Candidate(2, 1, 1)]
-    assert {c.intra_op_threads for c in candidates(cores=12, dynamic_batch=False)} == {1, 2, 4, 8, 12}
+    assert {c.intra_op_threads for c in candidates(cores=12, dynamic_batch=False)} == {0, 1, 2, 4, 8, 12}
 
 
 def _manifest(cpu_count: int) -> ModelManifest:
