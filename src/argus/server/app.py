@@ -20,7 +20,7 @@ import argus
 from argus.models.providers import cached_plan, runtime_distribution, warn_about_mixed_runtimes
 from argus.runtime.manager import ModelManager
 from argus.runtime.service import InferenceService
-from argus.server import docs, openapi
+from argus.server import console_app, docs, openapi
 from argus.server.auth import require_api_key
 from argus.server.deps import AppState
 from argus.server.errors import install_error_handlers
@@ -91,6 +91,7 @@ def create_app(settings: Settings | None = None, manager: ModelManager | None = 
     install_error_handlers(app)
     openapi.install(app)
     docs.install(app)  # /docs and /redoc from packaged assets (they work offline)
+    console_app.install(app)  # the web console at /, before the legacy router's two-segment pattern
     app.include_router(ops.router)
     endpoints_app.include(app)  # /v2/endpoint*, /endpoints/...: their own key checks
     secured = [Depends(require_api_key)]

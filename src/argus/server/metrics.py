@@ -17,6 +17,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    ProcessCollector,
     generate_latest,
     multiprocess,
 )
@@ -36,6 +37,7 @@ class ServerMetrics:
         self.registry = CollectorRegistry()
         self.multiprocess_dir = multiprocess_dir
         r = self.registry
+        ProcessCollector(registry=r)  # process_resident_memory_bytes, CPU seconds, open files (this process)
         self.requests = Counter("argus_http_requests", "HTTP requests", ["route", "method", "status"], registry=r)
         self.request_latency = Histogram("argus_http_request_duration_seconds", "HTTP request latency",
                                          ["route"], buckets=_LATENCY_BUCKETS, registry=r)

@@ -69,3 +69,37 @@ def clear(request: Request) -> ORJSONResponse:
     state = get_state(request)
     state.manager.clear()
     return ORJSONResponse(registry_body(state))
+
+
+@router.get("/models/store")
+def store_models(request: Request) -> ORJSONResponse:
+    """Every model in the store, with its manifest's summary and whether it is loaded (the console's list)."""
+    state = get_state(request)
+    loaded = state.manager.loaded()
+    models = []
+    for stored in state.manager.repository.list():
+        m = stored.manifest
+        models.append({"model_id": stored.model_id, "task": m.task.value, "family": m.family.value,
+                       "input_width": m.input_width, "input_height": m.input_height, "classes": len(m.class_names),
+                       "size_bytes": stored.size_bytes, "source": m.source, "license": m.license,
+                       "loaded": stored.model_id in loaded,
+                       "optimization": m.optimization.model_dump() if m.optimization else None,
+                       "tuning": m.tuning.model_dump() if m.tuning else None})
+    return ORJSONResponse({"models": models})
+
+
+@router.get("/models/store/{name}/{version}")
+def store_manifest(request: Request, name: str, version: str) -> ORJSONResponse:
+    """One stored model's whole manifest (404 when it is not in the store)."""
+    manifest = get_state(request).manager.repository.manifest(f"{name}/{version}")
+    return ORJSONResponse({"model_id": f"{name}/{version}", "manifest": manifest.model_dump(mode="json")})
+
+
+@router.get("/models/zoo")
+def zoo_models(request: Request) -> ORJSONResponse:
+    """The zoo's catalogue: alias, store id, licence, and whether its weights are in the store already."""
+    manager = get_state(request).manager
+    return ORJSONResponse({"models": [
+        {"alias": e.alias, "model_id": e.model_id, "description": e.description, "license": e.license,
+         "default": e.default, "in_store": manager.repository.exists(e.model_id)}
+        for e in manager.zoo.entries()]})

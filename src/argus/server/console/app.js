@@ -1,0 +1,496 @@
+// The Argus console: plain ES module, no framework, no build step. Everything shown comes from the server's
+// own API; the API key is entered once, kept in sessionStorage and sent as a bearer header (never in a URL).
+
+const KEY_STORAGE = "argus.apiKey";
+const POLL_MS = 2000;
+const HISTORY_S = 300;
+const CONSOLE_ROUTES = new Set(["/", "/metrics", "/info", "/healthz", "/readiness", "/model/registry",
+  "/models/store", "/models/zoo"]);
+const TASK_ROUTES = {
+  "object-detection": "object_detection", "instance-segmentation": "instance_segmentation",
+  "keypoint-detection": "keypoints_detection", "classification": "classification",
+  "multi-label-classification": "classification",
+};
+const PALETTE = ["#ff3b30", "#34c759", "#0a84ff", "#ff9f0a", "#bf5af2", "#64d2ff", "#ffd60a", "#ff375f"];
+
+const view = document.getElementById("view");
+let leaveView = () => {};
+
+// ------------------------------------------------------------------------------------------- the API
+
+class ApiError extends Error {
+  constructor(status, message) { super(message); this.status = status; }
+}
+
+function apiKey() { return sessionStorage.getItem(KEY_STORAGE) || ""; }
+
+async function api(path, { method = "GET", body, raw = false } = {}) {
+  const headers = {};
+  if (apiKey()) headers.Authorization = `Bearer ${apiKey()}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (!response.ok) {
+    let message = `${response.status} ${response.statusText}`;
+    try {
+      const error = await response.json();
+      message = error.message || error.detail || message;
+      if (typeof message !== "string") message = JSON.stringify(message);
+    } catch { /* not JSON */ }
+    if (response.status === 401) message = `${message} Enter the API key at the top right.`;
+    throw new ApiError(response.status, message);
+  }
+  return raw ? response.text() : response.json();
+}
+
+function toast(message, kind = "error") {
+  const box = document.getElementById("toast");
+  box.textContent = message;
+  box.className = kind === "info" ? "info" : "";
+  box.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => { box.hidden = true; }, 6000);
+}
+
+// Small DOM helper: h("td", {class: "x"}, "text", child).
+function h(tag, attributes = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name.startsWith("on")) element.addEventListener(name.slice(2), value);
+    else if (name === "dataset") Object.assign(element.dataset, value);
+    else element.setAttribute(name, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === undefined || child === null || child === false) continue;
+    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return element;
+}
+
+function megabytes(bytes) { return bytes < 1e6 ? `${(bytes / 1e3).toFixed(1)} kB` : `${(bytes / 1e6).toFixed(1)} MB`; }
+
+// ------------------------------------------------------------------------------------------ the key
+
+function setUpKeyForm() {
+  const form = document.getElementById("key-form");
+  const input = document.getElementById("api-key");
+  const forget = document.getElementById("key-forget");
+  const show = () => {
+    forget.hidden = !apiKey();
+    input.placeholder = apiKey() ? "key set for this tab" : "if the server asks for one";
+  };
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (input.value.trim()) sessionStorage.setItem(KEY_STORAGE, input.value.trim());
+    input.value = "";
+    show();
+    render();
+  });
+  forget.addEventListener("click", () => { sessionStorage.removeItem(KEY_STORAGE); show(); render(); });
+  show();
+}
+
+// ------------------------------------------------------------------------------------- metrics
+
+// The Prometheus text format: `name{a="b",c="d"} value` per line (comments skipped).
+function parseMetrics(text) {
+  const samples = [];
+  for (const line of text.split("\n")) {
+    if (!line || line.startsWith("#")) continue;
+    const match = line.match(/^([a-zA-Z_:][\w:]*)(\{(.*)\})?\s+(\S+)/);
+    if (!match) continue;
+    const labels = {};
+    for (const pair of (match[3] || "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[pair[1]] = pair[2];
+    samples.push({ name: match[1], labels, value: Number(match[4]) });
+  }
+  return samples;
+}
+
+function sum(samples, name, keep = () => true) {
+  return samples.filter((s) => s.name === name && keep(s.labels)).reduce((total, s) => total + s.value, 0);
+}
+
+function drawChart(canvas, points, { unit, colour, minimum = 1 }) {
+  const ratio = window.devicePixelRatio || 1;
+  const width = canvas.clientWidth || 300;
+  const height = canvas.clientHeight || 140;
+  canvas.width = width * ratio;
+  canvas.height = height * ratio;
+  const g = canvas.getContext("2d");
+  g.scale(ratio, ratio);
+  g.clearRect(0, 0, width, height);
+  g.font = "11px system-ui, sans-serif";
+  g.fillStyle = "#5d6675";
+  if (points.length < 2) {
+    g.fillText("collecting samples…", 8, height / 2);
+    return;
+  }
+  const now = points[points.length - 1].t;
+  const top = Math.max(...points.map((p) => p.v), minimum) * 1.15;
+  const x = (t) => 36 + (width - 44) * (1 - (now - t) / (HISTORY_S * 1000));
+  const y = (v) => height - 18 - (height - 30) * (v / top);
+  g.strokeStyle = "#dde1e7";
+  g.beginPath(); g.moveTo(36, y(0)); g.lineTo(width - 8, y(0)); g.stroke();
+  g.fillText(`${top.toPrecision(3)} ${unit}`, 2, 12);
+  g.fillText("0", 24, y(0) + 4);
+  g.fillText("5 min ago", 36, height - 4);
+  g.fillText("now", width - 30, height - 4);
+  g.strokeStyle = colour;
+  g.lineWidth = 2;
+  g.beginPath();
+  points.forEach((p, i) => (i ? g.lineTo(x(p.t), y(p.v)) : g.moveTo(x(p.t), y(p.v))));
+  g.stroke();
+}
+
+// ------------------------------------------------------------------------------------- overview
+
+const history = { rate: [], latency: [], errors: [], last: null };
+
+async function overview() {
+  const status = h("span", { class: "stat" }, "…");
+  const ready = h("div", { class: "muted" });
+  const version = h("div", { class: "stat" }, "…");
+  const uuid = h("div", { class: "muted" });
+  const providers = h("div");
+  const memory = h("div", { class: "stat" }, "…");
+  const loaded = h("div", { class: "table-wrap" });
+  const rateChart = h("canvas", { class: "chart", "aria-label": "requests per second, last 5 minutes" });
+  const latencyChart = h("canvas", { class: "chart", "aria-label": "mean latency, last 5 minutes" });
+  const rateNow = h("span", { class: "muted" });
+  const latencyNow = h("span", { class: "muted" });
+  view.replaceChildren(
+    h("h1", {}, "Overview"),
+    h("div", { class: "grid" },
+      h("section", { class: "panel", id: "health-panel" }, h("h2", {}, "Health"), status, ready),
+      h("section", { class: "panel", id: "version-panel" }, h("h2", {}, "Version"), version, uuid),
+      h("section", { class: "panel" }, h("h2", {}, "Execution providers"), providers),
+      h("section", { class: "panel" }, h("h2", {}, "Memory"), memory,
+        h("div", { class: "muted" }, "resident set of the server process")),
+      h("section", { class: "panel" }, h("h2", {}, "Requests per second ", rateNow), rateChart,
+        h("div", { class: "muted" }, "API requests, the console's own polling left out")),
+      h("section", { class: "panel" }, h("h2", {}, "Mean latency ", latencyNow), latencyChart),
+      h("section", { class: "panel wide" }, h("h2", {}, "Loaded models"), loaded)));
+
+  const [info, health, readiness] = await Promise.allSettled([api("/info"), api("/healthz"), api("/readiness")]);
+  if (info.status === "fulfilled") {
+    version.textContent = `${info.value.name} ${info.value.version}`;
+    uuid.textContent = `server ${info.value.uuid} · ${info.value.onnxruntime || "onnxruntime"}`;
+    const unusable = info.value.unusable_execution_providers || {};
+    providers.replaceChildren(
+      h("ul", {}, info.value.execution_providers.map((p) => h("li", { class: "ok" }, p))),
+      Object.keys(unusable).length ? h("ul", {}, Object.entries(unusable).map(([p, why]) =>
+        h("li", { class: "warn" }, `${p}: ${why}`))) : "");
+  }
+  status.textContent = health.status === "fulfilled" ? "healthy" : "not answering";
+  status.className = `stat ${health.status === "fulfilled" ? "ok" : "bad"}`;
+  ready.textContent = readiness.status === "fulfilled" ? "ready" : `not ready: ${readiness.reason.message}`;
+
+  const refresh = async () => {
+    try {
+      const [registry, text] = await Promise.all([api("/model/registry"), api("/metrics", { raw: true })]);
+      const models = registry.models.filter((m) => m.request_aliases.length || !registry.models.some(
+        (other) => other.request_aliases.includes(m.model_id)));
+      loaded.replaceChildren(models.length ? h("table", {},
+        h("thead", {}, h("tr", {}, ["model", "task", "input", "aliases"].map((c) => h("th", {}, c)))),
+        h("tbody", {}, models.map((m) => h("tr", {}, h("td", {}, m.model_id), h("td", {}, m.task_type),
+          h("td", {}, `${m.input_width}×${m.input_height}`), h("td", {}, m.request_aliases.join(", "))))))
+        : h("div", { class: "empty" }, "No models loaded yet — ", h("a", { href: "#/models" }, "pull the zoo detector"),
+          " or send a request."));
+      const samples = parseMetrics(text);
+      const rss = sum(samples, "process_resident_memory_bytes");
+      memory.textContent = rss ? megabytes(rss) : "n/a";
+      const api_ = (labels) => !CONSOLE_ROUTES.has(labels.route) && !(labels.route || "").startsWith("/console");
+      const now = Date.now();
+      const point = { t: now, count: sum(samples, "argus_http_request_duration_seconds_count", api_),
+        seconds: sum(samples, "argus_http_request_duration_seconds_sum", api_) };
+      if (history.last) {
+        const dt = (now - history.last.t) / 1000;
+        const requests = point.count - history.last.count;
+        history.rate.push({ t: now, v: Math.max(requests, 0) / dt });
+        history.latency.push({ t: now, v: requests > 0 ? (point.seconds - history.last.seconds) / requests * 1000 : 0 });
+      }
+      history.last = point;
+      for (const series of [history.rate, history.latency]) {
+        while (series.length && now - series[0].t > HISTORY_S * 1000) series.shift();
+      }
+      const lastRate = history.rate.at(-1);
+      const lastLatency = history.latency.at(-1);
+      rateNow.textContent = lastRate ? `· ${lastRate.v.toFixed(1)} now` : "";
+      latencyNow.textContent = lastLatency ? `· ${lastLatency.v.toFixed(1)} ms now` : "";
+      drawChart(rateChart, history.rate, { unit: "req/s", colour: "#2454d6" });
+      drawChart(latencyChart, history.latency, { unit: "ms", colour: "#b35c00" });
+    } catch (error) {
+      loaded.replaceChildren(h("div", { class: "empty" }, error.message));
+    }
+  };
+  await refresh();
+  const timer = setInterval(refresh, POLL_MS);
+  return () => clearInterval(timer);
+}
+
+// ---------------------------------------------------------------------------------------- models
+
+async function models() {
+  const store = h("div", { class: "table-wrap" }, "loading…");
+  const zoo = h("div", { class: "table-wrap" }, "loading…");
+  const details = h("div");
+  view.replaceChildren(h("h1", {}, "Models"),
+    h("div", { class: "grid" },
+      h("section", { class: "panel wide" }, h("h2", {}, "Store"), store, details),
+      h("section", { class: "panel wide" }, h("h2", {}, "Zoo"), zoo)));
+
+  const act = async (label, path, modelId) => {
+    try {
+      await api(path, { method: "POST", body: { model_id: modelId } });
+      toast(`${label}: ${modelId}`, "info");
+    } catch (error) {
+      toast(error.message);
+    }
+    await refresh();
+  };
+
+  const showManifest = async (modelId) => {
+    try {
+      const { manifest } = await api(`/models/store/${modelId}`);
+      details.replaceChildren(h("h2", {}, `Manifest of ${modelId}`),
+        h("p", { class: "muted" }, `${manifest.task}, ${manifest.family}, ${manifest.input_width}×${manifest.input_height}, `
+          + `${manifest.class_names.length} classes: ${manifest.class_names.slice(0, 12).join(", ")}`
+          + (manifest.class_names.length > 12 ? "…" : "")),
+        h("pre", { id: "manifest" }, JSON.stringify(manifest, null, 2)));
+    } catch (error) {
+      toast(error.message);
+    }
+  };
+
+  const refresh = async () => {
+    try {
+      const [stored, catalogue] = await Promise.all([api("/models/store"), api("/models/zoo")]);
+      const fallback = catalogue.models.find((m) => m.default) || catalogue.models[0];
+      store.replaceChildren(stored.models.length ? h("table", { id: "store-table" },
+        h("thead", {}, h("tr", {}, ["model", "task", "family", "input", "classes", "size", "state", ""]
+          .map((c) => h("th", {}, c)))),
+        h("tbody", {}, stored.models.map((m) => h("tr", { dataset: { model: m.model_id } },
+          h("td", {}, h("button", { type: "button", class: "link", onclick: () => showManifest(m.model_id) }, m.model_id)),
+          h("td", {}, m.task), h("td", {}, m.family), h("td", {}, `${m.input_width}×${m.input_height}`),
+          h("td", {}, m.classes), h("td", {}, megabytes(m.size_bytes)),
+          h("td", {}, h("span", { class: m.loaded ? "badge on" : "badge" }, m.loaded ? "loaded" : "on disk"),
+            m.optimization ? h("span", { class: "badge" }, m.optimization.precision) : ""),
+          h("td", {}, m.loaded
+            ? h("button", { type: "button", onclick: () => act("unloaded", "/model/remove", m.model_id) }, "Unload")
+            : h("button", { type: "button", class: "primary", onclick: () => act("loaded", "/model/add", m.model_id) },
+              "Load"))))))
+        : h("div", { class: "empty" }, "No models in the store yet — ",
+          fallback ? h("button", { type: "button", class: "primary",
+            onclick: () => act("pulled and loaded", "/model/add", fallback.alias) }, `pull ${fallback.alias}`) : "",
+          " or import one with ", h("code", {}, "argus models import")));
+      zoo.replaceChildren(h("table", { id: "zoo-table" },
+        h("thead", {}, h("tr", {}, ["alias", "store id", "licence", "", ""].map((c) => h("th", {}, c)))),
+        h("tbody", {}, catalogue.models.map((m) => h("tr", { dataset: { alias: m.alias } },
+          h("td", {}, h("strong", {}, m.alias), h("div", { class: "muted" }, m.description)),
+          h("td", {}, m.model_id), h("td", {}, m.license),
+          h("td", {}, h("span", { class: m.in_store ? "badge on" : "badge" }, m.in_store ? "in store" : "not pulled")),
+          h("td", {}, h("button", { type: "button", onclick: () => act("pulled and loaded", "/model/add", m.alias) },
+            m.in_store ? "Load" : "Pull and load")))))));
+    } catch (error) {
+      store.replaceChildren(h("div", { class: "empty" }, error.message));
+      zoo.replaceChildren("");
+    }
+  };
+  await refresh();
+  return () => {};
+}
+
+// ------------------------------------------------------------------------------------ playground
+
+function readAsBase64(blob) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result).split(",", 2)[1]);
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(blob);
+  });
+}
+
+function colourOf(classId) { return PALETTE[Math.abs(classId || 0) % PALETTE.length]; }
+
+// Draws the server's JSON on the image: boxes, polygons, keypoints (classification is listed beside it).
+function drawPredictions(canvas, image, answer) {
+  canvas.width = image.naturalWidth;
+  canvas.height = image.naturalHeight;
+  const g = canvas.getContext("2d");
+  g.drawImage(image, 0, 0);
+  const line = Math.max(2, Math.round(canvas.width / 400));
+  let boxes = 0;
+  for (const p of answer.predictions || []) {
+    if (p.width === undefined) continue; // classification
+    const colour = colourOf(p.class_id);
+    if (p.points && p.points.length) {
+      g.fillStyle = `${colour}55`;
+      g.beginPath();
+      p.points.forEach((pt, i) => (i ? g.lineTo(pt.x, pt.y) : g.moveTo(pt.x, pt.y)));
+      g.closePath();
+      g.fill();
+    }
+    g.strokeStyle = colour;
+    g.lineWidth = line;
+    g.strokeRect(p.x - p.width / 2, p.y - p.height / 2, p.width, p.height);
+    boxes += 1;
+    for (const k of p.keypoints || []) {
+      g.fillStyle = colour;
+      g.beginPath();
+      g.arc(k.x, k.y, line * 2, 0, 2 * Math.PI);
+      g.fill();
+    }
+    const label = `${p.class} ${(p.confidence * 100).toFixed(0)}%`;
+    g.font = `${Math.max(12, line * 7)}px system-ui, sans-serif`;
+    const textWidth = g.measureText(label).width;
+    const top = Math.max(0, p.y - p.height / 2 - line * 9);
+    g.fillStyle = colour;
+    g.fillRect(p.x - p.width / 2, top, textWidth + line * 4, line * 9);
+    g.fillStyle = "#fff";
+    g.fillText(label, p.x - p.width / 2 + line * 2, top + line * 7);
+  }
+  canvas.dataset.boxes = String(boxes);
+}
+
+async function playground() {
+  const select = h("select", { id: "model" });
+  const confidence = h("input", { id: "confidence", type: "range", min: "0", max: "1", step: "0.05", value: "0.4" });
+  const iou = h("input", { id: "iou", type: "range", min: "0", max: "1", step: "0.05", value: "0.5" });
+  const confidenceValue = h("span", {}, "0.40");
+  const iouValue = h("span", {}, "0.50");
+  const classFilter = h("input", { id: "class-filter", type: "text", placeholder: "e.g. person, car" });
+  const file = h("input", { id: "image-file", type: "file", accept: "image/*" });
+  const run = h("button", { id: "run", type: "button", class: "primary", disabled: true }, "Run");
+  const webcam = h("button", { type: "button", id: "webcam" }, "Webcam frame");
+  const drop = h("div", { class: "drop", id: "drop" }, "Drop an image here, or choose one: ", file, " ", webcam);
+  const canvas = h("canvas", { id: "drawing", width: "640", height: "360", "aria-label": "image with predictions" });
+  const scores = h("ul", { class: "bars", id: "scores" });
+  const json = h("pre", { id: "answer" }, "Pick a model and an image, then Run.");
+  const video = h("video", { autoplay: true, playsinline: true, muted: true, hidden: true });
+  let picked = null; // the Blob to send
+  let image = null; // its decoded HTMLImageElement
+
+  const updateRun = () => { run.disabled = !(picked && select.value); };
+  confidence.addEventListener("input", () => { confidenceValue.textContent = Number(confidence.value).toFixed(2); });
+  iou.addEventListener("input", () => { iouValue.textContent = Number(iou.value).toFixed(2); });
+  select.addEventListener("change", updateRun);
+
+  const pick = async (blob) => {
+    picked = blob;
+    image = new Image();
+    image.src = URL.createObjectURL(blob);
+    await image.decode();
+    canvas.width = image.naturalWidth;
+    canvas.height = image.naturalHeight;
+    canvas.getContext("2d").drawImage(image, 0, 0);
+    delete canvas.dataset.boxes;
+    updateRun();
+  };
+  file.addEventListener("change", () => file.files[0] && pick(file.files[0]));
+  drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (event) => {
+    event.preventDefault();
+    drop.classList.remove("over");
+    const dropped = event.dataTransfer.files[0];
+    if (dropped) pick(dropped);
+  });
+  webcam.addEventListener("click", async () => {
+    if (!navigator.mediaDevices?.getUserMedia) { toast("This browser gives no camera here (it needs https or localhost)."); return; }
+    try {
+      video.srcObject = await navigator.mediaDevices.getUserMedia({ video: true });
+      await video.play();
+      const frame = h("canvas", { width: video.videoWidth, height: video.videoHeight });
+      frame.getContext("2d").drawImage(video, 0, 0);
+      video.srcObject.getTracks().forEach((track) => track.stop());
+      frame.toBlob((blob) => blob && pick(blob), "image/jpeg", 0.92);
+    } catch (error) {
+      toast(`Camera: ${error.message}`);
+    }
+  });
+
+  run.addEventListener("click", async () => {
+    const option = select.selectedOptions[0];
+    const route = TASK_ROUTES[option.dataset.task] || "object_detection";
+    const body = { model_id: select.value, image: { type: "base64", value: await readAsBase64(picked) },
+      confidence: Number(confidence.value), iou_threshold: Number(iou.value) };
+    const classes = classFilter.value.split(",").map((c) => c.trim()).filter(Boolean);
+    if (classes.length) body.class_filter = classes;
+    run.disabled = true;
+    run.textContent = "Running…";
+    try {
+      const answer = await api(`/infer/${route}`, { method: "POST", body });
+      json.textContent = JSON.stringify(answer, null, 2);
+      drawPredictions(canvas, image, answer);
+      const classified = (answer.predictions || []).filter((p) => p.width === undefined);
+      scores.replaceChildren(...classified.map((p) => h("li", {}, h("span", {}, p.class),
+        h("span", { class: "bar", style: undefined, dataset: { confidence: p.confidence } }),
+        h("span", {}, `${(p.confidence * 100).toFixed(1)}%`))));
+      scores.querySelectorAll(".bar").forEach((bar) => { bar.style.width = `${Number(bar.dataset.confidence) * 100}%`; });
+    } catch (error) {
+      json.textContent = error.message;
+      toast(error.message);
+    } finally {
+      run.textContent = "Run";
+      updateRun();
+    }
+  });
+
+  view.replaceChildren(h("h1", {}, "Playground"),
+    h("section", { class: "panel" },
+      h("div", { class: "controls" },
+        h("label", { for: "model" }, "Model", select),
+        h("label", { for: "confidence" }, h("span", {}, "Confidence ", confidenceValue), confidence),
+        h("label", { for: "iou" }, h("span", {}, "IoU ", iouValue), iou),
+        h("label", { for: "class-filter" }, "Classes (comma-separated; empty for all)", classFilter),
+        run),
+      h("div", { style: undefined }, drop, video)),
+    h("div", { class: "result" },
+      h("section", { class: "panel" }, canvas, scores),
+      h("section", { class: "panel" }, h("h2", {}, "Response"), json)));
+
+  try {
+    const [stored, catalogue] = await Promise.all([api("/models/store"), api("/models/zoo")]);
+    const options = stored.models.map((m) => h("option", { value: m.model_id, dataset: { task: m.task } },
+      `${m.model_id} (${m.task})`));
+    const inStore = new Set(stored.models.map((m) => m.model_id));
+    for (const entry of catalogue.models) {
+      const task = stored.models.find((m) => m.model_id === entry.model_id)?.task || "object-detection";
+      if (!inStore.has(entry.alias)) {
+        options.push(h("option", { value: entry.alias, dataset: { task } }, `${entry.alias} (zoo alias)`));
+      }
+    }
+    select.replaceChildren(...options);
+    if (!options.length) select.replaceChildren(h("option", { value: "" }, "no models: pull one on the Models page"));
+  } catch (error) {
+    toast(error.message);
+  }
+  updateRun();
+  return () => {};
+}
+
+// ---------------------------------------------------------------------------------------- router
+
+const PAGES = { overview, models, playground };
+
+async function render() {
+  leaveView();
+  leaveView = () => {};
+  const name = (location.hash.replace(/^#\//, "") || "overview").split("/")[0];
+  const page = PAGES[name] || overview;
+  for (const link of document.querySelectorAll(".top nav a")) {
+    link.toggleAttribute("aria-current", link.getAttribute("href") === `#/${name}`);
+    if (link.hasAttribute("aria-current")) link.setAttribute("aria-current", "page");
+  }
+  try {
+    leaveView = (await page()) || (() => {});
+  } catch (error) {
+    view.replaceChildren(h("div", { class: "empty" }, error.message));
+  }
+  document.body.dataset.page = name;
+}
+
+setUpKeyForm();
+window.addEventListener("hashchange", render);
+render();

@@ -1,0 +1,180 @@
+"""The web console in a real browser: Debian's Chromium driven by Playwright, against a live server with API keys.
+
+Every page must load with no console error and no request outside the server. The playground must draw the
+server's own detections: the drawn boxes are counted, and the canvas pixels are compared with the photo. The
+key must be entered once. Screenshots of each page go to ``build/screenshots`` (or ``$ARGUS_SCREENSHOTS``),
+which is not committed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import cv2
+import httpx
+import numpy as np
+import pytest
+from playwright.sync_api import Browser, Page, Request, sync_playwright
+
+KEY = "console-key-1"
+DETECTOR_ALIAS = "yolov3-tiny-416"  # in the live servers' store (conftest.py)
+SCREENSHOTS = Path(os.environ.get("ARGUS_SCREENSHOTS", Path(__file__).parents[2] / "build" / "screenshots"))
+VIEWPORTS = {"desktop": {"width": 1280, "height": 720}, "phone": {"width": 390, "height": 844}}
+PAGES = {"overview": "#version-panel", "models": "#zoo-table", "playground": "#model option"}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert executable, "the console tests need Debian's chromium (apt-get install chromium; .ci/run installs it)"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def server(launch_server) -> Any:
+    return launch_server({"ARGUS_API_KEYS": KEY}, name="console")
+
+
+class Console:
+    """A page on the console that records console errors and every request that leaves the server."""
+
+    def __init__(self, page: Page, server: Any) -> None:
+        self.page = page
+        self.server = server
+        self.errors: list[str] = []
+        self.outside: list[str] = []
+        page.on("console", lambda message: message.type == "error" and self.errors.append(message.text))
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+        page.on("request", self._request)
+
+    def _request(self, request: Request) -> None:
+        if not request.url.startswith((self.server.url + "/", "data:", "blob:")):
+            self.outside.append(request.url)
+
+    def open(self, page: str, ready: str) -> None:
+        self.page.goto(f"{self.server.url}/#/{page}")
+        self.page.wait_for_selector(ready, state="attached")
+
+    def enter_key(self, key: str = KEY) -> None:
+        self.page.fill("#api-key", key)
+        self.page.click("#key-form button[type=submit]")
+
+    def screenshot(self, name: str) -> None:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture
+def console(browser: Browser, server: Any) -> Iterator[Console]:
+    context = browser.new_context(viewport=VIEWPORTS["desktop"])
+    page = Console(context.new_page(), server)
+    page.page.goto(server.url + "/")
+    page.page.wait_for_selector("#version-panel")
+    page.enter_key()
+    page.page.wait_for_selector("#health-panel >> text=healthy")
+    page.errors.clear()  # the 401s of the first render, before the key was entered
+    yield page
+    context.close()
+    assert (page.errors, page.outside) == ([], [])
+
+
+def _client(server: Any) -> httpx.Client:
+    return httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {KEY}"}, timeout=60, trust_env=False)
+
+
+def test_every_page_loads_offline_without_errors_at_desktop_and_phone_width(console: Console) -> None:
+    for viewport, size in VIEWPORTS.items():
+        console.page.set_viewport_size(size)
+        for page, ready in PAGES.items():
+            console.open(page, ready)
+            console.screenshot(f"{page}-{viewport}")
+    console.open("overview", "#version-panel")
+    console.page.wait_for_selector("#version-panel >> text=Argus Inference Server")
+    assert console.page.inner_text("#health-panel").startswith("Health\nhealthy")
+    # The API docs are package assets too: they render with no request leaving the server.
+    console.page.goto(f"{console.server.url}/docs")
+    console.page.wait_for_selector(".swagger-ui .information-container")
+    console.screenshot("docs")
+    console.page.goto(f"{console.server.url}/redoc")
+    console.page.wait_for_selector("redoc [role=navigation], .api-content", state="attached")
+    console.screenshot("redoc")
+
+
+def test_without_the_key_the_console_says_what_to_do(browser: Browser, server: Any) -> None:
+    context = browser.new_context(viewport=VIEWPORTS["desktop"])
+    page = context.new_page()
+    page.goto(f"{server.url}/#/models")
+    page.wait_for_selector(".empty >> text=Enter the API key")
+    context.close()
+
+
+def test_the_key_is_kept_for_the_tab_and_never_put_in_a_url(console: Console) -> None:
+    urls: list[str] = []
+    console.page.on("request", lambda request: urls.append(request.url))
+    console.open("models", "#zoo-table")
+    console.page.reload()
+    console.page.wait_for_selector("#zoo-table")  # still authorised after a reload: sessionStorage
+    assert urls and not any(KEY in url for url in urls)
+
+
+def test_the_playground_draws_the_servers_detections_on_the_photo(console: Console, collage_jpg: Path) -> None:
+    with _client(console.server) as client:
+        expected = client.post("/infer/object_detection", json={
+            "model_id": DETECTOR_ALIAS, "confidence": 0.4, "iou_threshold": 0.5,
+            "image": {"type": "base64", "value": __import__("base64").b64encode(collage_jpg.read_bytes()).decode()},
+        }).json()["predictions"]
+    assert expected, "the oracle found nothing to draw"
+    console.open("playground", "#model option")
+    console.page.select_option("#model", DETECTOR_ALIAS)
+    console.page.set_input_files("#image-file", str(collage_jpg))
+    console.page.click("#run:not([disabled])")
+    console.page.wait_for_selector("#drawing[data-boxes]", state="attached")
+    assert int(console.page.get_attribute("#drawing", "data-boxes") or -1) == len(expected)
+    assert console.page.inner_text("#answer").count('"detection_id"') == len(expected)
+    console.screenshot("playground-result")
+
+    # The pixels: the canvas as displayed, against the photo scaled the same way.
+    shot = cv2.imdecode(np.frombuffer(console.page.locator("#drawing").screenshot(), np.uint8), cv2.IMREAD_COLOR)
+    photo = cv2.imread(str(collage_jpg))
+    scale = shot.shape[1] / photo.shape[1]
+    photo = cv2.resize(photo, (shot.shape[1], shot.shape[0]), interpolation=cv2.INTER_AREA)
+    changed = np.abs(shot.astype(int) - photo.astype(int)).max(axis=2) > 60
+
+    def near(x: float, y: float) -> bool:
+        cx, cy = round(x * scale), round(y * scale)
+        return bool(changed[max(cy - 2, 0):cy + 3, max(cx - 2, 0):cx + 3].any())
+
+    for p in expected:  # every box's left and bottom edges are drawn
+        assert near(p["x"] - p["width"] / 2, p["y"]), p
+        assert near(p["x"], p["y"] + p["height"] / 2), p
+    away = [(x, y) for x in range(20, photo.shape[1], 40) for y in range(20, photo.shape[0], 40)
+            if all(abs(x / scale - p["x"]) > p["width"] / 2 + 12 / scale or abs(y / scale - p["y"]) > p["height"] / 2 + 40
+                   for p in expected)]
+    assert away and sum(near(x / scale, y / scale) for x, y in away) <= len(away) // 20  # the rest is the photo
+
+
+def test_models_are_loaded_and_unloaded_from_the_models_page(console: Console) -> None:
+    with _client(console.server) as client:
+        client.post("/model/clear")
+        console.open("models", "#store-table")
+        row = f"#store-table tr[data-model='{_detector_store_id(client)}']"
+        console.page.click(f"{row} >> text=Load")
+        console.page.wait_for_selector(f"{row} >> text=loaded")
+        assert _detector_store_id(client) in [m["model_id"] for m in client.get("/model/registry").json()["models"]]
+        console.page.click(f"{row} button.link")  # the model's id opens its manifest
+        console.page.wait_for_selector("#manifest >> text=yolov5")
+        console.page.click(f"{row} >> text=Unload")
+        console.page.wait_for_selector(f"{row} >> text=on disk")
+        assert client.get("/model/registry").json()["models"] == []
+    console.screenshot("models-manifest")
+
+
+def _detector_store_id(client: httpx.Client) -> str:
+    return next(m["model_id"] for m in client.get("/models/zoo").json()["models"] if m["alias"] == DETECTOR_ALIAS)
