@@ -24,7 +24,8 @@ KEY = "console-key-1"
 DETECTOR_ALIAS = "yolov3-tiny-416"  # in the live servers' store (conftest.py)
 SCREENSHOTS = Path(os.environ.get("ARGUS_SCREENSHOTS", Path(__file__).parents[2] / "build" / "screenshots"))
 VIEWPORTS = {"desktop": {"width": 1280, "height": 720}, "phone": {"width": 390, "height": 844}}
-PAGES = {"overview": "#version-panel", "models": "#zoo-table", "playground": "#model option"}
+PAGES = {"overview": "#version-panel", "models": "#zoo-table", "playground": "#model option",
+         "endpoints": "#endpoint-form"}
 
 
 @pytest.fixture(scope="module")
@@ -178,3 +179,36 @@ def test_models_are_loaded_and_unloaded_from_the_models_page(console: Console) -
 
 def _detector_store_id(client: httpx.Client) -> str:
     return next(m["model_id"] for m in client.get("/models/zoo").json()["models"] if m["alias"] == DETECTOR_ALIAS)
+
+
+def test_an_endpoint_is_created_paused_and_deleted_through_the_forms(console: Console) -> None:
+    console.page.on("dialog", lambda dialog: dialog.accept())  # "Delete people?"
+    with _client(console.server) as client:
+        store_id = _detector_store_id(client)
+        console.open("endpoints", "#endpoint-form")
+        console.page.fill("#ep-name", "people")
+        console.page.select_option("#ep-model", store_id)
+        console.page.select_option("#ep-type", "private")
+        console.page.fill("#ep-min", "0")
+        console.page.fill("#ep-max", "2")
+        console.page.fill("#ep-env", "GREETING=hello")
+        console.page.click("#endpoint-form button[type=submit]")
+        console.page.wait_for_selector("#endpoint-table tr[data-endpoint='people']")
+        created = client.get("/v2/endpoint/default/people").json()
+        assert (created["model"]["repository"], created["type"], created["model"]["env"]) == (
+            store_id, "private", {"GREETING": "hello"})
+        assert (created["compute"]["scaling"]["minReplica"], created["compute"]["scaling"]["maxReplica"]) == (0, 2)
+        console.screenshot("endpoints-desktop")
+
+        console.page.click("#endpoint-table tr[data-endpoint='people'] >> text=Pause")
+        console.page.wait_for_selector("#endpoint-table tr[data-endpoint='people'] >> text=Resume")
+        assert client.get("/v2/endpoint/default/people").json()["status"]["state"] == "paused"
+        console.page.click("#key-create button[type=submit]")
+        console.page.wait_for_selector("#key-secret code")
+        secret = console.page.inner_text("#key-secret code")
+        assert client.get("/v2/endpoint-keys/default").json()["items"][0]["prefix"] in secret  # shown once, whole
+        console.page.click("#endpoint-table tr[data-endpoint='people'] >> text=Delete")
+        console.page.wait_for_selector("#endpoint-table tr[data-endpoint='people']", state="detached")
+        assert client.get("/v2/endpoint/default/people").status_code == 404
+        actions = [entry["action"] for entry in client.get("/v2/endpoint-audit/default").json()["items"]]
+        assert {"endpoint.create", "endpoint.pause", "endpoint.delete"} <= set(actions), actions
