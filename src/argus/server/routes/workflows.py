@@ -204,3 +204,35 @@ async def stored_interface(request: Request, workspace_name: str, workflow_id: s
 async def block_outputs(request: Request, step: Annotated[Any, Body()]) -> ORJSONResponse:
     """Outputs of one step manifest (they may depend on its fields)."""
     return await _answer(request, lambda: _describe().dynamic_outputs(step))
+
+
+@router.get("/workflows/store")
+async def list_saved(request: Request) -> ORJSONResponse:
+    """The saved workflows (the console's list): workspace and id of each."""
+    state = get_state(request)
+    return ORJSONResponse({"workflows": [{"workspace": w.workspace, "workflow_id": w.workflow_id}
+                                         for w in _stored(state).list()]})
+
+
+@router.get("/workflows/store/{workspace_name}/{workflow_id}")
+async def get_saved(request: Request, workspace_name: str, workflow_id: str) -> ORJSONResponse:
+    """One saved workflow's definition (404 when absent)."""
+    state = get_state(request)
+    return await _answer(request, lambda: {"workspace": workspace_name, "workflow_id": workflow_id,
+                                           "specification": _stored(state).get(workspace_name, workflow_id).load()})
+
+
+@router.put("/workflows/store/{workspace_name}/{workflow_id}")
+async def save(request: Request, workspace_name: str, workflow_id: str, definition: Annotated[Any, Body()]
+               ) -> ORJSONResponse:
+    """Save (or replace) a workflow; it must compile first, so a saved workflow always runs."""
+    state = get_state(request)
+
+    def work() -> dict[str, str]:
+        from argus.workflows.compiler import build_plan  # see _describe
+
+        build_plan(definition)
+        _stored(state).add(workspace_name, workflow_id, definition, overwrite=True)
+        return {"status": "saved", "workspace": workspace_name, "workflow_id": workflow_id}
+
+    return await _answer(request, work)
