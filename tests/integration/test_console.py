@@ -25,6 +25,7 @@ DETECTOR_ALIAS = "yolov3-tiny-416"  # in the live servers' store (conftest.py)
 SCREENSHOTS = Path(os.environ.get("ARGUS_SCREENSHOTS", Path(__file__).parents[2] / "build" / "screenshots"))
 VIEWPORTS = {"desktop": {"width": 1280, "height": 720}, "phone": {"width": 390, "height": 844}}
 PAGES = {"overview": "#version-panel", "models": "#zoo-table", "playground": "#model option", "workflows": "#workflow-graph",
+         "video": "#video-form",
          "endpoints": "#endpoint-form"}
 
 
@@ -39,8 +40,30 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="module")
-def server(launch_server) -> Any:
-    return launch_server({"ARGUS_API_KEYS": KEY}, name="console")
+def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A media folder with a 40-frame clip of the photo collage panning."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "unit" / "streams"))
+    from stream_videos import write_video
+
+    from photos import collage
+
+    folder = tmp_path_factory.mktemp("console-media")
+    base = cv2.resize(collage(), (640, 360), interpolation=cv2.INTER_AREA)
+    frames = []
+    for i in range(40):
+        canvas = np.full((400, 800, 3), 127, np.uint8)
+        canvas[20:380, 8 + i * 3:8 + i * 3 + 640] = base
+        frames.append(canvas)
+    write_video(folder / "pan.mp4", frames)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def server(launch_server, media: Path) -> Any:
+    return launch_server({"ARGUS_API_KEYS": KEY, "ARGUS_ENABLE_STREAM_API": "true", "ARGUS_MEDIA_DIR": str(media)},
+                         name="console")
 
 
 class Console:
@@ -253,3 +276,27 @@ def test_a_workflow_runs_on_an_uploaded_image_and_is_saved(console: Console, col
     with _client(console.server) as client:
         saved = client.get("/workflows/store/local/people-boxes").json()["specification"]
     assert saved == _workflow()
+
+
+def test_a_video_pipeline_is_started_previewed_and_terminated(console: Console, media: Path) -> None:
+    console.open("video", "#video-form")
+    console.page.fill("#video-source", str(media / "pan.mp4"))
+    console.page.select_option("#video-model", DETECTOR_ALIAS)
+    console.page.fill("#video-fps", "20")
+    console.page.click("#video-form button[type=submit]")
+    console.page.wait_for_selector("#video-preview img")
+    assert "detections in the latest frame" in console.page.inner_text("#video-preview")
+    console.screenshot("video-preview")
+    with _client(console.server) as client:
+        (pipeline_id,) = client.get("/inference_pipelines/list").json()["pipelines"]
+        console.page.click(f"#pipelines tr[data-pipeline='{pipeline_id}'] >> text=terminate")
+        console.page.wait_for_selector("#pipelines >> text=No pipelines running.")
+        assert client.get("/inference_pipelines/list").json()["pipelines"] == []
+
+
+def test_the_video_page_says_when_the_stream_api_is_off(browser: Browser, live_server: Any) -> None:
+    context = browser.new_context(viewport=VIEWPORTS["desktop"])
+    page = context.new_page()
+    page.goto(f"{live_server.url}/#/video")
+    assert "ARGUS_ENABLE_STREAM_API=true" in page.wait_for_selector("#video-off").inner_text()
+    context.close()
