@@ -300,3 +300,19 @@ def test_the_video_page_says_when_the_stream_api_is_off(browser: Browser, live_s
     page.goto(f"{live_server.url}/#/video")
     assert "ARGUS_ENABLE_STREAM_API=true" in page.wait_for_selector("#video-off").inner_text()
     context.close()
+
+
+def test_the_pages_are_reachable_from_the_keyboard(console: Console) -> None:
+    console.open("overview", "#version-panel")
+    console.page.focus(".brand")  # the first link; the pages follow in order
+    reached = []
+    for _ in range(8):
+        console.page.keyboard.press("Tab")
+        reached.append(console.page.locator(":focus").get_attribute("href"))
+    assert reached[:7] == ["#/overview", "#/models", "#/playground", "#/workflows", "#/video", "#/endpoints",
+                           "/docs"], reached
+    assert console.page.locator(":focus").get_attribute("id") == "api-key"  # then the key field
+    for _ in range(4):
+        console.page.keyboard.press("Shift+Tab")  # back over API docs, Endpoints and Video to Workflows
+    console.page.keyboard.press("Enter")
+    console.page.wait_for_selector("#workflow-graph")
