@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import quote
 
@@ -25,7 +26,18 @@ class ORJSONResponse(JSONResponse):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
+        try:
+            return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
+        except TypeError:
+            # orjson refuses integers beyond 64 bits, which a client can put in anything the server echoes back
+            # (a saved workflow, for one); the standard library writes them.
+            return json.dumps(content, default=_plain, separators=(",", ":")).encode()
+
+
+def _plain(value: Any) -> Any:
+    """numpy arrays and scalars as lists and numbers, anything else as text (for the stdlib fallback)."""
+    as_list = getattr(value, "tolist", None)
+    return as_list() if callable(as_list) else str(value)
 
 
 def header_value(text: str) -> str:
