@@ -68,6 +68,11 @@ def test_keys_show_their_secret_once(client: TestClient):
     assert client.delete("/v2/endpoint-keys/acme/key_nope").status_code == 404
     audit = client.get("/v2/endpoint-audit/acme").json()["items"]
     assert [(e["action"], e["actor"], e["target"]) for e in audit] == [("key.create", "local", body["id"])]
+    # Instants at the ends of the calendar (the fuzzer's): UTC of year 1 at +03:00 does not exist.
+    for since in ("0001-01-01T01:03:00+03:00", "9999-12-31T23:00:00-03:00"):
+        answer = client.get("/v2/endpoint-audit/acme", params={"since": since})
+        assert answer.status_code == 200, answer.text
+    assert len(client.get("/v2/endpoint-audit/acme", params={"since": "0001-01-01T01:03:00+03:00"}).json()["items"]) == 1
 
 
 def test_an_open_server_takes_control_plane_calls_only_from_loopback(settings: Settings):
