@@ -18,6 +18,7 @@ figures measured.
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 import tempfile
 import time
@@ -89,10 +90,11 @@ def quantize_int8(repository: ModelRepository, model_id: str, settings: Settings
     base = repository.stored(model_id)
     variant_id = variant_id or default_variant_id(base.model_id, "int8")
     calibration, held_back = split_photos([_read(photo) for photo in photos])
-    fp32 = _vision_model(base.model_id, base, repository.model_path(base.model_id), settings)
+    source = repository.model_path(base.model_id)
+    fp32 = _vision_model(base.model_id, base, source, settings)
     with tempfile.TemporaryDirectory(prefix="argus-int8-") as work:
         quantized = Path(work) / "model.onnx"
-        _quantize(repository.model_path(base.model_id), quantized, fp32, calibration, Path(work))
+        _quantize(source, quantized, fp32, calibration, Path(work))
         variant = _vision_model(variant_id, base, quantized, settings)
         try:
             metric, agreement = agreement_with(fp32, variant, held_back)
@@ -115,7 +117,7 @@ def quantize_int8(repository: ModelRepository, model_id: str, settings: Settings
                                          calibration_photos=len(calibration), speedup=round(report.speedup, 3)),
         })
         repository.add(variant_id, quantized, manifest, overwrite=overwrite)
-    return VariantReport(**{**report.__dict__, "written": True})
+    return dataclasses.replace(report, written=True)
 
 
 def default_variant_id(model_id: str, precision: str) -> str:
@@ -226,6 +228,8 @@ def _quantize(source: Path, target: Path, model: VisionModel, images: list[np.nd
 
 
 def _vision_model(model_id: str, stored: StoredModel, path: Path, settings: Settings) -> VisionModel:
+    """A model to measure: one session only (no one-thread twin; the measurements run one call at a time)."""
+    settings = settings.model_copy(update={"adaptive_threads": False})
     return VisionModel(model_id, stored.manifest, OnnxSession(path, settings, model_id), settings)
 
 

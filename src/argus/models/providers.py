@@ -31,6 +31,7 @@ from onnx import TensorProto, helper
 
 from argus.errors import ArgusError
 from argus.models.provider_names import AUTO, AUTO_ORDER, CPU, CUDA, OPENVINO, TENSORRT, normalise_provider_names
+from argus.settings import Settings
 
 try:
     import onnxruntime as ort
@@ -112,9 +113,13 @@ def plan_providers(requested: list[str], cpu_fallback: bool) -> ProviderPlan:
     return ProviderPlan((*usable, CPU), unusable, fell_back=bool(unusable) and not auto)
 
 
+def provider_plan(settings: Settings) -> ProviderPlan:
+    """The plan for ``settings``' providers and fallback, probed once per process (:func:`plan_providers`)."""
+    return _cached_plan(tuple(settings.execution_providers), settings.cpu_fallback)
+
+
 @functools.cache
-def cached_plan(requested: tuple[str, ...], cpu_fallback: bool) -> ProviderPlan:
-    """:func:`plan_providers`, probed once per process for a given setting."""
+def _cached_plan(requested: tuple[str, ...], cpu_fallback: bool) -> ProviderPlan:
     return plan_providers(list(requested), cpu_fallback)
 
 
@@ -203,19 +208,25 @@ def _preload_nvidia_libraries() -> None:
                     ctypes.CDLL(str(library), mode=ctypes.RTLD_GLOBAL)
 
 
-def _probe_session_gets(provider: str) -> bool:
-    """Whether a one-node session asked for ``provider`` (then CPU) really gets it."""
+@functools.cache
+def _probe_model() -> bytes:
+    """A one-node graph (Relu) every provider can run."""
     graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "argus-provider-probe",
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
     onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+def _probe_session_gets(provider: str) -> bool:
+    """Whether a one-node session asked for ``provider`` (then CPU) really gets it."""
     options = ort.SessionOptions()
     options.log_severity_level = 4  # the verdict and its reason are logged here, in words
     ort.set_default_logger_severity(4)
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # onnxruntime prints its fallback banner
-            session = ort.InferenceSession(model.SerializeToString(), options, providers=[provider, CPU])
+            session = ort.InferenceSession(_probe_model(), options, providers=[provider, CPU])
         return provider in session.get_providers()
     except Exception:  # noqa: BLE001 - onnxruntime raises its own pybind types; the reason is found afterwards
         return False

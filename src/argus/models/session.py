@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from argus.errors import InvalidInputError, ModelArtifactError, ServerError
-from argus.models.providers import cached_plan, ort
+from argus.models.providers import ort, provider_plan
 from argus.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -52,8 +52,7 @@ class OnnxSession:
         # Spinning idle workers burn the cores that request threads need for JPEG decoding.
         options.add_session_config_entry("session.intra_op.allow_spinning", "1" if settings.intra_op_spinning else "0")
         options.log_severity_level = 3
-        providers = cached_plan(tuple(settings.execution_providers), settings.cpu_fallback).session_providers(
-            settings.home_dir / "cache")
+        providers = provider_plan(settings).session_providers(settings.home_dir / "cache")
         try:
             self.session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
         except Exception as error:  # noqa: BLE001 - onnxruntime raises its own pybind types for every failure

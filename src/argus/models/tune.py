@@ -75,8 +75,11 @@ def tuned_manifest(manifest: ModelManifest, chosen: Measurement, clients: int) -
     c = chosen.candidate
     tuning = Tuning(instances=c.instances, intra_op_threads=c.intra_op_threads, cpu_count=os.cpu_count() or 1,
                     clients=clients, images_per_s=round(chosen.images_per_s, 2), p99_ms=round(chosen.p99_ms, 2))
-    batching = Batching(max_batch_size=c.max_batch_size, max_queue_delay_ms=manifest.batching.max_queue_delay_ms)
-    return manifest.model_copy(update={"tuning": tuning, "batching": batching})
+    return manifest.model_copy(update={"tuning": tuning, "batching": _batching(manifest, c.max_batch_size)})
+
+
+def _batching(manifest: ModelManifest, max_batch_size: int) -> Batching:
+    return manifest.batching.model_copy(update={"max_batch_size": max_batch_size})
 
 
 def tuned_settings(settings: Settings, manifest: ModelManifest, model_id: str = "") -> Settings:
@@ -137,9 +140,7 @@ def tune_model(repository: ModelRepository, model_id: str, settings: Settings, i
     def load(trial_settings: Settings, trial_manifest: ModelManifest) -> VisionModel:
         return VisionModel(model_id, trial_manifest, OnnxSession(path, trial_settings, model_id), trial_settings)
 
-    probe = load(settings, manifest)
-    dynamic = probe.batch_size is None and settings.dynamic_batching
-    probe.close()
+    dynamic = OnnxSession(path, settings, model_id).fixed_batch_size is None and settings.dynamic_batching
     measurements = []
     for candidate in candidates(os.cpu_count() or 1, dynamic):
         measurement = measure_candidate(load, settings, manifest, candidate, image, clients, requests)
@@ -158,8 +159,7 @@ def measure_candidate(load: Callable[[Settings, ModelManifest], VisionModel], se
     """Load the model with ``candidate``'s knobs (``load`` builds it) and measure it."""
     trial_settings = settings.model_copy(update={"model_instances": candidate.instances,
                                                  "intra_op_threads": candidate.intra_op_threads})
-    trial_manifest = manifest.model_copy(update={"batching": Batching(
-        max_batch_size=candidate.max_batch_size, max_queue_delay_ms=manifest.batching.max_queue_delay_ms)})
+    trial_manifest = manifest.model_copy(update={"batching": _batching(manifest, candidate.max_batch_size)})
     model = load(trial_settings, trial_manifest)
     params = model.params()  # the manifest's defaults, as a plain request gets them
     try:

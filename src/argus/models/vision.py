@@ -49,11 +49,11 @@ class VisionModel:
         self._check_input_shape()
         policy = self._batch_policy()
         self.crowded_session = session.single_threaded() if self._threads_follow_load(policy) else None
+        """One-thread session for runs that start while other work is busy (argus.models.batching)."""
         if self.crowded_session is not None:
             # The runs already fill every core: a batch would only make its first request wait for the others
             # (benchmarks/RESULTS.md: no batching gave more throughput and a shorter tail here).
             policy = dataclasses.replace(policy, max_batch_size=1)
-        """One-thread session for runs that start while other work is busy (argus.models.batching)."""
         self.batcher = DynamicBatcher(session.run, policy, name=model_id,
                                       crowded_run=self.crowded_session.run if self.crowded_session else None)
 

@@ -17,7 +17,7 @@ from fastapi import Depends, FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 import argus
-from argus.models.providers import cached_plan, runtime_distribution, warn_about_mixed_runtimes
+from argus.models.providers import provider_plan, runtime_distribution, warn_about_mixed_runtimes
 from argus.runtime.manager import ModelManager
 from argus.runtime.service import InferenceService
 from argus.server import console_app, docs, openapi
@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None, manager: ModelManager | None = 
     settings = settings or Settings()
     require_isolation(settings.allow_custom_python, settings.custom_python_isolation)
     warn_about_mixed_runtimes()
-    providers = cached_plan(tuple(settings.execution_providers), settings.cpu_fallback)  # refuses a missing one
+    providers = provider_plan(settings)  # refuses a required provider that cannot load
     manager = manager or ModelManager(settings)
     state = AppState(settings=settings, manager=manager, service=InferenceService(manager),
                      metrics=ServerMetrics(settings.metrics_dir), api_keys=settings.all_api_keys,

@@ -110,9 +110,10 @@ class ModelRepository:
     def replace_manifest(self, model_id: str, manifest: ModelManifest) -> None:
         """Write a new manifest for a stored model (atomically: a rename over the old file)."""
         path = self.model_path(model_id).with_name(MANIFEST_FILE)
-        staging = path.with_name(f".{MANIFEST_FILE}.incoming")
-        staging.write_text(manifest.model_dump_json(indent=2))
-        staging.replace(path)
+        descriptor, staging = tempfile.mkstemp(prefix=".manifest-", dir=path.parent)  # one per writer
+        with open(descriptor, "w") as handle:
+            handle.write(manifest.model_dump_json(indent=2))
+        Path(staging).replace(path)
 
     def stored(self, model_id: str) -> StoredModel:
         """One model's store entry (manifest validated)."""
