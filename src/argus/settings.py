@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     """Server the CLI talks to (``argus endpoints``, ``keys``, ``server status``); default
     ``http://127.0.0.1:$ARGUS_PORT``."""
     workers: int = Field(default=1, ge=1, le=64, validation_alias=_env("workers"))
+    ocr_model: str = Field(default="pp_ocr/tiny-tiny", validation_alias=_env("ocr_model"))
+    """The OCR model a request gets when it names no version or stage (``/ocr/pp-ocr``, the ``ocr_model`` block)."""
+    clip_model: str = Field(default="clip/ViT-B-16", validation_alias=_env("clip_model"))
+    """The CLIP model a request gets when it names none (the reference's default ``clip_version_id``)."""
     preload_models: Annotated[list[str], NoDecode] = Field(default=[], validation_alias=_env("preload_models", "PRELOAD_MODELS"))
     """Models loaded at start; /readiness answers 503 until they are."""
 

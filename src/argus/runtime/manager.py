@@ -21,11 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from argus.errors import ForbiddenError, ModelNotFoundError
+from argus.errors import ForbiddenError, InvalidInputError, ModelNotFoundError
+from argus.models.foundation.base import FoundationModel
+from argus.models.foundation.kinds import load_bundle
 from argus.models.session import OnnxSession
 from argus.models.tune import tuned_settings
 from argus.models.vision import VisionModel
 from argus.settings import Settings
+from argus.store.bundle import KIND_TASK, BundleKind
 from argus.store.model_id import parse_model_id
 from argus.store.repository import ModelRepository
 from argus.store.zoo import Zoo
@@ -37,7 +40,7 @@ logger = logging.getLogger(__name__)
 class LoadedModel:
     """A model in the LRU with what observers want to know about it."""
 
-    model: VisionModel
+    model: VisionModel | FoundationModel
     load_seconds: float
     memory_bytes: int
 
@@ -97,17 +100,39 @@ class ModelManager:
 
     def acquire(self, model_id: str) -> Acquired:
         """Like :meth:`get`, also telling whether this call paid a cold start."""
+        loaded, cold = self._acquire(model_id)
+        if not isinstance(loaded.model, VisionModel):
+            kind = loaded.model.kind
+            raise InvalidInputError(f"Model '{model_id[:100]}' is a {kind.value} model ({KIND_TASK[kind]}), not a "
+                                    f"detector or classifier: {_ROUTE_OF_KIND[kind]} serves it.")
+        return Acquired(loaded.model, cold, loaded.load_seconds if cold else 0.0)
+
+    def load(self, model_id: str) -> None:
+        """Load any model (a detector or a foundation model) ahead of its first request."""
+        self._acquire(model_id)
+
+    def foundation(self, model_id: str, kind: BundleKind) -> FoundationModel:
+        """The loaded foundation model of ``kind`` (argus.models.foundation), loading it if needed."""
+        loaded, _ = self._acquire(model_id)
+        model = loaded.model
+        if not isinstance(model, FoundationModel) or model.kind != kind:
+            what = f"a {model.kind.value} model" if isinstance(model, FoundationModel) else "a detection model"
+            raise InvalidInputError(f"Model '{model_id[:100]}' is {what}, not a {kind.value} model.")
+        return model
+
+    def _acquire(self, model_id: str) -> tuple[LoadedModel, bool]:
+        """The model's LRU entry, loading it (and evicting the least recently used) if needed; True if loaded now."""
         store_id = self.resolve(model_id)
         with self._lock:
             loaded = self._touch(store_id)
             if loaded is not None:
-                return Acquired(loaded.model, False, 0.0)
+                return loaded, False
             load_lock = self._load_locks.setdefault(store_id, threading.Lock())
         with load_lock:
             with self._lock:  # re-check: another thread may have loaded it while we waited
                 loaded = self._touch(store_id)
                 if loaded is not None:
-                    return Acquired(loaded.model, False, 0.0)
+                    return loaded, False
             loaded = self._load(model_id, store_id)
             with self._lock:
                 self._models[store_id] = loaded
@@ -116,12 +141,16 @@ class ModelManager:
             self._finish_unload(evicted_id, evicted_model)
         for listener in self.load_listeners:
             listener(store_id, loaded.load_seconds)
-        return Acquired(loaded.model, True, loaded.load_seconds)
+        return loaded, True
 
     def loaded(self) -> dict[str, LoadedModel]:
-        """Snapshot of the loaded models, least recently used first."""
+        """Snapshot of every loaded model, least recently used first."""
         with self._lock:
             return dict(self._models)
+
+    def loaded_vision(self) -> dict[str, VisionModel]:
+        """The loaded detectors, classifiers and segmenters (not the foundation models)."""
+        return {key: entry.model for key, entry in self.loaded().items() if isinstance(entry.model, VisionModel)}
 
     def is_loaded(self, model_id: str) -> bool:
         """True when the model is in memory."""
@@ -152,7 +181,7 @@ class ModelManager:
         return loaded
 
     def _load(self, requested: str, store_id: str) -> LoadedModel:
-        if not self.repository.exists(store_id):
+        if not self.repository.has(store_id):
             entry = self.zoo.entry_for(requested)
             if entry is None:
                 raise ModelNotFoundError(
@@ -160,6 +189,8 @@ class ModelManager:
                     "See `argus models list` and `argus zoo list`."
                 )
             self.zoo.materialise(entry)
+        if self.repository.is_bundle(store_id):
+            return self._load_bundle(store_id)
         started = time.perf_counter()
         rss_before = _resident_bytes()
         path = self.repository.model_path(store_id)
@@ -172,6 +203,16 @@ class ModelManager:
         memory = max(_resident_bytes() - rss_before, _file_size(path))
         logger.info("loaded %s in %.3f s (%.1f MB, providers %s)", store_id, seconds, memory / 1e6,
                     session.providers)
+        return LoadedModel(model, seconds, memory)
+
+    def _load_bundle(self, store_id: str) -> LoadedModel:
+        started = time.perf_counter()
+        rss_before = _resident_bytes()
+        stored = self.repository.bundle(store_id)
+        model = load_bundle(store_id, stored, self.settings)
+        seconds = time.perf_counter() - started
+        memory = max(_resident_bytes() - rss_before, stored.size_bytes)
+        logger.info("loaded %s (%s) in %.3f s (%.1f MB)", store_id, stored.manifest.kind.value, seconds, memory / 1e6)
         return LoadedModel(model, seconds, memory)
 
     def _evict_beyond_limits(self) -> list[tuple[str, LoadedModel]]:
@@ -192,6 +233,11 @@ class ModelManager:
         loaded.model.close()
         for listener in self.unload_listeners:
             listener(store_id)
+
+
+_ROUTE_OF_KIND = {BundleKind.PP_OCR: "/ocr/pp-ocr", BundleKind.CLIP: "/clip/embed_image, /clip/embed_text and "
+                  "/clip/compare", BundleKind.SAM: "/sam/segment_image and /sam2/segment_image",
+                  BundleKind.DEPTH: "/infer/depth-estimation", BundleKind.OWL: "/owlv2/infer"}
 
 
 def _file_size(path: Path) -> int:

@@ -19,10 +19,11 @@ from argus.core.images import encode_jpeg
 from argus.core.predictions import DetectionResult, Result
 from argus.core.rle import mask_to_rle
 from argus.errors import ClientGoneError, ImageTooLargeError, InvalidInputError
-from argus.inputs.request_image import read_image
+from argus.inputs.request_image import EncodedImage, read_image
 from argus.models.vision import VisionModel
 from argus.runtime.decode_budget import DecodeBudget
 from argus.runtime.manager import ModelManager
+from argus.settings import Settings
 from argus.store.manifest import Task
 
 logger = logging.getLogger(__name__)
@@ -86,6 +87,27 @@ class InferenceRecord:
 InferenceObserver = Callable[[InferenceRecord], None]
 
 
+def check_image_count(images: list[Any], settings: Settings) -> None:
+    """At least one image and at most ``max_images_per_request`` (400 / 413)."""
+    if not images:
+        raise InvalidInputError("'image' is an empty list; send at least one image.")
+    if len(images) > settings.max_images_per_request:
+        raise ImageTooLargeError(f"The request carries {len(images)} images; the limit is "
+                                 f"{settings.max_images_per_request} per request (ARGUS_MAX_IMAGES_PER_REQUEST). "
+                                 "Split it into several requests.")
+
+
+def read_request_images(images: list[Any], settings: Settings) -> list[EncodedImage]:
+    """Read a request's wire images without decoding them; their pixels together stay under the limit (413)."""
+    encoded = [read_image(image, settings) for image in images]
+    pixels = sum(item.pixels for item in encoded)
+    if pixels > settings.max_request_pixels:
+        raise ImageTooLargeError(f"The request's images hold {pixels} pixels; the limit is "
+                                 f"{settings.max_request_pixels} per request (ARGUS_MAX_REQUEST_PIXELS). "
+                                 "Send fewer or smaller images per request.")
+    return encoded
+
+
 class InferenceService:
     """Runs inference requests against the models of a :class:`ModelManager`."""
 
@@ -114,13 +136,7 @@ class InferenceService:
         across requests (the model's admission queue and the server's decoded-memory budget: 503). A request
         whose client is gone (``client_gone()``) stops before its next batch runs.
         """
-        settings = self.manager.settings
-        if not images:
-            raise InvalidInputError("'image' is an empty list; send at least one image.")
-        if len(images) > settings.max_images_per_request:
-            raise ImageTooLargeError(f"The request carries {len(images)} images; the limit is "
-                                     f"{settings.max_images_per_request} per request (ARGUS_MAX_IMAGES_PER_REQUEST). "
-                                     "Split it into several requests.")
+        check_image_count(images, self.manager.settings)
         model, cold, load_seconds = self.model_for(model_id, route)
         started = time.perf_counter()
         try:
@@ -144,12 +160,7 @@ class InferenceService:
         stages = dict.fromkeys(("decode", "queue", "model", "prepost", "render"), 0.0)
         bodies: list[dict[str, Any]] = []
         with model.admit(len(images), client_gone) as ticket:  # 503 before any reading when the queue is full
-            encoded = [read_image(image, settings) for image in images]
-            pixels = sum(item.pixels for item in encoded)
-            if pixels > settings.max_request_pixels:
-                raise ImageTooLargeError(f"The request's images hold {pixels} pixels; the limit is "
-                                         f"{settings.max_request_pixels} per request (ARGUS_MAX_REQUEST_PIXELS). "
-                                         "Send fewer or smaller images per request.")
+            encoded = read_request_images(images, settings)
             hint = None if options.visualize else model.decode_hint  # a visualisation needs full resolution
             detection_params = model.params(**params)
             for start in range(0, len(encoded), model.chunk_size):

@@ -18,6 +18,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 import argus
 from argus.models.providers import provider_plan, runtime_distribution, warn_about_mixed_runtimes
+from argus.runtime.foundation import FoundationService
 from argus.runtime.manager import ModelManager
 from argus.runtime.service import InferenceService
 from argus.server import console_app, docs, openapi
@@ -28,7 +29,7 @@ from argus.server.metrics import ServerMetrics
 from argus.server.middleware import ServerMiddleware
 from argus.server.replica_scope import ReplicaScopeMiddleware
 from argus.server.responses import ORJSONResponse
-from argus.server.routes import endpoints_app, infer, legacy, models, oip, ops, streams, unsupported
+from argus.server.routes import endpoints_app, foundation, infer, legacy, models, oip, ops, streams, unsupported
 from argus.server.routes import workflows as workflow_routes
 from argus.settings import Settings
 from argus.workflows.confinement import require_isolation
@@ -53,7 +54,7 @@ def _preload(state: AppState) -> None:
     """Load the configured models, then mark the server ready (failures are reported, not fatal)."""
     for model_id in state.settings.preload_models:
         try:
-            state.manager.get(model_id)
+            state.manager.load(model_id)
         except Exception as error:  # noqa: BLE001 - a model that fails to load must not stop the server
             message = getattr(error, "message", str(error))
             state.preload_errors[model_id] = message
@@ -68,7 +69,8 @@ def create_app(settings: Settings | None = None, manager: ModelManager | None = 
     warn_about_mixed_runtimes()
     providers = provider_plan(settings)  # refuses a required provider that cannot load
     manager = manager or ModelManager(settings)
-    state = AppState(settings=settings, manager=manager, service=InferenceService(manager),
+    service = InferenceService(manager)
+    state = AppState(settings=settings, manager=manager, service=service, foundation=FoundationService(service),
                      metrics=ServerMetrics(settings.metrics_dir), api_keys=settings.all_api_keys,
                      execution_providers=list(providers.providers), unusable_providers=providers.unusable,
                      onnxruntime=runtime_distribution() or "")
@@ -97,6 +99,7 @@ def create_app(settings: Settings | None = None, manager: ModelManager | None = 
     secured = [Depends(require_api_key)]
     app.include_router(models.router, dependencies=secured)
     app.include_router(infer.router, dependencies=secured)
+    app.include_router(foundation.router, dependencies=secured)
     app.include_router(oip.router, dependencies=secured)
     app.include_router(streams.router, dependencies=[Depends(streams.require_stream_api_key)])
     app.include_router(workflow_routes.router, dependencies=secured)  # before legacy: /workflows/run is two segments

@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 
 from argus.endpoints.exposure import ExposedModel
 from argus.errors import NotImplementedFeatureError, ServerError
+from argus.runtime.foundation import FoundationService
 from argus.runtime.manager import ModelManager
 from argus.runtime.service import InferenceService
 from argus.server.metrics import ServerMetrics
@@ -41,6 +42,8 @@ class AppState:
     settings: Settings
     manager: ModelManager
     service: InferenceService
+    foundation: FoundationService
+    """OCR, CLIP, SAM and depth requests (the same manager, budget and metrics as ``service``)."""
     metrics: ServerMetrics
     api_keys: frozenset[str]
     server_id: str = field(default_factory=lambda: str(uuid.uuid4()))

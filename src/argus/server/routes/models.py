@@ -7,10 +7,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
+from argus.models.vision import VisionModel
 from argus.runtime.service import TASK_ROUTE
 from argus.server.deps import AppState, get_state
 from argus.server.responses import ORJSONResponse
 from argus.server.schemas import AddModelRequest, ClearModelRequest
+from argus.store.bundle import KIND_TASK
 from argus.store.manifest import Task
 
 router = APIRouter(tags=["models"])
@@ -21,21 +23,22 @@ def registry_body(state: AppState) -> dict[str, Any]:
     models = []
     for store_id, loaded in state.manager.loaded().items():
         model = loaded.model
-        task = model.task
         aliases = [e.alias for e in state.manager.zoo.entries() if e.model_id == store_id]
+        if isinstance(model, VisionModel):
+            task = model.task
+            # The reference reports multi-label classifiers as "classification"; the SDK routes on it.
+            task_type = Task.CLASSIFICATION.value if task == Task.MULTI_LABEL_CLASSIFICATION else task.value
+            shape: dict[str, Any] = {"batch_size": model.batch_size, "input_height": model.manifest.input_height,
+                                     "input_width": model.manifest.input_width}
+            paths = [f"/{store_id}", f"/infer/{TASK_ROUTE[task]}"]
+        else:
+            task_type = KIND_TASK[model.kind]
+            shape = {"batch_size": None, "input_height": None, "input_width": None}
+            paths = []
         # inference_sdk matches registry entries on model_id alone, so each alias gets an entry too.
         for model_id in [store_id, *aliases]:
-            models.append({
-                "model_id": model_id,
-                # The reference reports multi-label classifiers as "classification"; the SDK routes on it.
-                "task_type": Task.CLASSIFICATION.value if task == Task.MULTI_LABEL_CLASSIFICATION else task.value,
-                "batch_size": model.batch_size,
-                "input_height": model.manifest.input_height,
-                "input_width": model.manifest.input_width,
-                "vram_bytes": None,
-                "request_aliases": aliases if model_id == store_id else [],
-                "request_paths": [f"/{store_id}", f"/infer/{TASK_ROUTE[task]}"],
-            })
+            models.append({"model_id": model_id, "task_type": task_type, **shape, "vram_bytes": None,
+                           "request_aliases": aliases if model_id == store_id else [], "request_paths": paths})
     return {"models": models, "total_vram_bytes": None, "gpu_memory_used": None, "gpu_memory_total": None,
             "torch_cuda_allocated": None, "torch_cuda_reserved": None, "torch_cuda_allocator_cache": None,
             "non_torch_gpu_memory": None}
@@ -51,7 +54,7 @@ def registry(request: Request) -> ORJSONResponse:
 async def add(request: Request, body: AddModelRequest) -> ORJSONResponse:
     """Load a model (by store id or zoo alias)."""
     state = get_state(request)
-    await run_in_threadpool(state.manager.get, body.model_id)
+    await run_in_threadpool(state.manager.load, body.model_id)
     return ORJSONResponse(registry_body(state))
 
 

@@ -15,6 +15,8 @@ router = APIRouter(tags=["not implemented"])
 _FOUNDATION = "Argus serves ONNX detection, segmentation, keypoint and classification models; " \
               "foundation-model routes are not implemented"
 
+_OCR = "this OCR model is not implemented; use /ocr/pp-ocr (inference_sdk: ocr_image(model=\"pp_ocr\"))"
+
 # (path, why / what instead) — the reference's routes (specs/roboflow-http-api.md §1) Argus lacks.
 UNSUPPORTED_POST: dict[str, str] = {
     "/infer/semantic_segmentation": "semantic segmentation is not implemented; use /infer/instance_segmentation",
@@ -39,8 +41,7 @@ UNSUPPORTED_POST: dict[str, str] = {
     "/grounding_dino/infer": _FOUNDATION + "; import an open-vocabulary detector's ONNX export as a detector",
     "/yolo_world/infer": _FOUNDATION + "; import a YOLO-World ONNX export with fixed classes as a detector",
     "/owlv2/infer": _FOUNDATION,
-    "/doctr/ocr": _FOUNDATION + " (no OCR)", "/easy_ocr/ocr": _FOUNDATION + " (no OCR)",
-    "/ocr/trocr": _FOUNDATION + " (no OCR)", "/ocr/pp-ocr": _FOUNDATION + " (no OCR)",
+    "/doctr/ocr": _OCR, "/easy_ocr/ocr": _OCR, "/ocr/trocr": _OCR,
     "/gaze/gaze_detection": _FOUNDATION,
 }
 UNSUPPORTED_GET: dict[str, str] = {

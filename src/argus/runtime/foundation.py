@@ -1,0 +1,157 @@
+"""FoundationService: requests to the foundation models (OCR, CLIP, SAM, depth), protocol-free.
+
+Each request goes the detectors' way: the model comes from the ModelManager (LRU, memory budget, zoo on first
+use), its images are counted (413), admitted to the model's queue (503), read without decoding and checked
+against the request's pixel share (413), decoded one at a time inside the server's decoded-memory budget,
+and reported to the metrics as an :class:`InferenceRecord`.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from argus.errors import InvalidInputError, ModelNotFoundError
+from argus.inputs.request_image import EncodedImage
+from argus.models.foundation.base import FoundationModel
+from argus.models.foundation.ocr import OcrModel, OcrResult
+from argus.runtime.service import InferenceRecord, InferenceService, check_image_count, read_request_images
+from argus.store.bundle import BundleKind
+
+ClientGone = Callable[[], bool]
+
+OCR_STAGES = ("none", "tiny", "small", "medium")
+"""The reference's PP-OCR stage sizes (``text_detection``, ``text_recognition``, ``pp_ocr_version_id``)."""
+
+
+@dataclass(frozen=True)
+class OcrSelection:
+    """Which stored OCR model a request runs, and which of its stages."""
+
+    model_id: str
+    detect: bool = True
+    recognize: bool = True
+
+
+def select_ocr(body: dict[str, Any], default_model: str) -> OcrSelection:
+    """The reference's PP-OCR model selection, read from a request body.
+
+    ``text_detection`` / ``text_recognition`` or ``pp_ocr_version_id`` (``det-rec``, or one token for both) pick
+    the stages; ``none`` skips one. With none of them, ``model_id`` (any stored OCR bundle) or else the server's
+    default OCR model is used. ``pp_ocr/{det}-{rec}`` is the store id; a skipped stage uses the other stage's
+    size for both (``small-none`` runs ``pp_ocr/small-small`` without recognition).
+    """
+    det, rec = body.get("text_detection", _UNSET), body.get("text_recognition", _UNSET)
+    version = body.get("pp_ocr_version_id")
+    if det is _UNSET and rec is _UNSET and not version:
+        model_id = body.get("model_id")
+        return OcrSelection(model_id if isinstance(model_id, str) and model_id else default_model)
+    if det is _UNSET and rec is _UNSET:
+        if not isinstance(version, str):
+            raise InvalidInputError("'pp_ocr_version_id' must be a string such as 'tiny' or 'tiny-tiny'.")
+        parts = version.lower().split("-")
+        if len(parts) > 2:
+            raise InvalidInputError(f"'pp_ocr_version_id' {version[:60]!r} is not 'detection-recognition' "
+                                    f"(each one of {', '.join(OCR_STAGES)}).")
+        det, rec = parts if len(parts) == 2 else (parts[0], parts[0])
+    det, rec = _stage("text_detection", det), _stage("text_recognition", rec)
+    if det == "none" and rec == "none":
+        raise InvalidInputError("PP-OCR needs detection, recognition or both; both stages are 'none'.")
+    det_size, rec_size = (rec, rec) if det == "none" else (det, det) if rec == "none" else (det, rec)
+    return OcrSelection(f"pp_ocr/{det_size}-{rec_size}", detect=det != "none", recognize=rec != "none")
+
+
+_UNSET: Any = object()
+
+
+def _stage(field: str, value: Any) -> str:
+    if value is _UNSET:
+        return "small"  # the reference's default for an omitted stage
+    if value is None:
+        return "none"  # an explicit null disables the stage, as in the reference
+    if not isinstance(value, str) or value.lower() not in OCR_STAGES:
+        raise InvalidInputError(f"'{field}' must be one of {', '.join(OCR_STAGES)}, not {str(value)[:40]!r}.")
+    return value.lower()
+
+
+class FoundationService:
+    """Runs foundation-model requests against the models of the inference service's manager."""
+
+    def __init__(self, inference: InferenceService) -> None:
+        self.inference = inference
+        self.manager = inference.manager
+        self.settings = inference.manager.settings
+
+    def model(self, model_id: str, kind: BundleKind) -> FoundationModel:
+        """The loaded model of ``kind``; a missing one is a 404 that lists the stored models of that kind."""
+        try:
+            return self.manager.foundation(model_id, kind)
+        except ModelNotFoundError as error:
+            stored = [b.model_id for b in self.manager.repository.list_bundles() if b.manifest.kind == kind]
+            zoo = [e.model_id for e in self.manager.zoo.entries()
+                   if e.importer == "bundle" and e.manifest.get("kind") == kind.value]
+            available = sorted(set(stored) | set(zoo))
+            raise ModelNotFoundError(
+                f"{error} {kind.value} models here: {', '.join(available) or 'none'}. Import another with "
+                "`argus models import FOLDER --id name/version` (README, Foundation models).") from None
+
+    def ocr(self, images: list[Any], selection: OcrSelection, client_gone: ClientGone | None = None
+            ) -> list[dict[str, Any]]:
+        """Read the text of each image: the reference's ``OCRInferenceResponse`` per image."""
+        check_image_count(images, self.settings)
+        model = self.model(selection.model_id, BundleKind.PP_OCR)
+        assert isinstance(model, OcrModel)
+        pipeline = model.stages(selection.detect, selection.recognize)
+        bodies = []
+        with self._recorded(model, len(images)), model.admitted(len(images), client_gone):
+            for item in read_request_images(images, self.settings):
+                started = time.perf_counter()
+                with self._decoded(item) as image:
+                    result = pipeline.read(image)
+                    bodies.append(ocr_body(result, image.shape[1], image.shape[0], time.perf_counter() - started,
+                                           boxes=selection.detect))
+        return bodies
+
+    @contextmanager
+    def _decoded(self, item: EncodedImage) -> Iterator[np.ndarray]:
+        """One image decoded inside the server's decoded-memory budget."""
+        with self.inference.decode_budget.reserve(item.decoded_bytes):
+            yield item.decode(self.settings)
+
+    @contextmanager
+    def _recorded(self, model: FoundationModel, images: int) -> Iterator[None]:
+        """Report the request to the metrics, failed or not."""
+        started = time.perf_counter()
+        try:
+            yield
+        except Exception:
+            self.inference.notify(InferenceRecord(model.model_id, 0, time.perf_counter() - started, 0.0, ok=False))
+            raise
+        seconds = time.perf_counter() - started
+        self.inference.notify(InferenceRecord(model.model_id, images, seconds, seconds, ok=True))
+
+
+def ocr_body(result: OcrResult, width: int, height: int, seconds: float, boxes: bool = True) -> dict[str, Any]:
+    """``OCRInferenceResponse``: the joined text and one prediction per line in reading order.
+
+    As in the reference each line is an object-detection prediction whose class is its text and whose
+    confidence is the detector's; Argus adds the recogniser's ``text_confidence`` and the line's quadrilateral
+    as ``points``. Without detection (``boxes`` False) there are no predictions, only the text.
+    """
+    predictions = []
+    for line in result.lines if boxes else []:
+        x0, y0, x1, y1 = line.xyxy
+        predictions.append({
+            "x": (x0 + x1) / 2, "y": (y0 + y1) / 2, "width": x1 - x0, "height": y1 - y0,
+            "confidence": round(line.box_confidence, 6), "class": line.text, "class_id": 0,
+            "detection_id": str(uuid.uuid4()), "text_confidence": round(line.text_confidence, 6),
+            "points": [{"x": float(x), "y": float(y)} for x, y in line.quad],
+        })
+    return {"result": result.text, "image": {"width": width, "height": height}, "predictions": predictions,
+            "time": seconds, "parent_id": None}
