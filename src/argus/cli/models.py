@@ -10,6 +10,7 @@ from rich.table import Table
 
 from argus.cli.common import console, reports_errors
 from argus.settings import get_settings
+from argus.store.bundle import KIND_TASK, BundleManifest
 from argus.store.manifest import Family, ResizeMode, Task
 from argus.store.repository import ModelRepository
 
@@ -23,7 +24,8 @@ def _repository() -> ModelRepository:
 @app.command("import")
 @reports_errors
 def import_(
-    path: Annotated[Path, typer.Argument(help="An .onnx file or a Roboflow model-cache folder.")],
+    path: Annotated[Path, typer.Argument(help="An .onnx file, a Roboflow model-cache folder, or a Hugging Face export "
+                                              "folder (optimum-cli export onnx, transformers.js).")],
     model_id: Annotated[str, typer.Option("--id", help="name/version to store it under.")],
     task: Annotated[Task | None, typer.Option(help="Override the task.")] = None,
     family: Annotated[Family | None, typer.Option(help="Override the output layout family.")] = None,
@@ -49,6 +51,9 @@ def import_(
         overrides["input_width"], overrides["input_height"] = width, height
     stored = import_model(path, model_id, _repository(), overwrite=overwrite, **overrides)
     m = stored.manifest
+    if isinstance(m, BundleManifest):
+        console.print(f"imported [bold]{stored.model_id}[/bold]: a {m.kind.value} bundle ({', '.join(m.files.values())})")
+        return
     console.print(f"imported [bold]{stored.model_id}[/bold]: {m.task.value}, {m.family.value}, "
                   f"{m.input_width}x{m.input_height}, {len(m.class_names)} classes")
 
@@ -64,6 +69,9 @@ def list_() -> None:
         m = stored.manifest
         table.add_row(stored.model_id, m.task.value, m.family.value, f"{m.input_width}x{m.input_height}",
                       str(len(m.class_names)), f"{stored.size_bytes / 1e6:.1f} MB")
+    for bundle in _repository().list_bundles():
+        table.add_row(bundle.model_id, KIND_TASK[bundle.manifest.kind], bundle.manifest.kind.value, "", "",
+                      f"{bundle.size_bytes / 1e6:.1f} MB")
     console.print(table)
 
 
@@ -71,7 +79,9 @@ def list_() -> None:
 @reports_errors
 def show(model_id: str) -> None:
     """Print a model's manifest."""
-    console.print_json(_repository().manifest(model_id).model_dump_json())
+    repository = _repository()
+    manifest = repository.bundle(model_id).manifest if repository.is_bundle(model_id) else repository.manifest(model_id)
+    console.print_json(manifest.model_dump_json())
 
 
 @app.command("rm")

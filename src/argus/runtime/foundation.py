@@ -17,11 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from argus.errors import InvalidInputError, ModelNotFoundError
+from argus.errors import ImageTooLargeError, InvalidInputError, ModelNotFoundError
 from argus.inputs.request_image import EncodedImage
 from argus.models.foundation.base import FoundationModel
+from argus.models.foundation.clip import IMAGE_BATCH, ClipModel
 from argus.models.foundation.ocr import OcrModel, OcrResult
 from argus.runtime.service import InferenceRecord, InferenceService, check_image_count, read_request_images
+from argus.settings import Settings
 from argus.store.bundle import BundleKind
 
 ClientGone = Callable[[], bool]
@@ -80,6 +82,15 @@ def _stage(field: str, value: Any) -> str:
     return value.lower()
 
 
+def check_prompt_count(prompts: list[Any], settings: Settings) -> None:
+    """At least one prompt and at most ``max_images_per_request`` of them (400 / 413)."""
+    if not prompts:
+        raise InvalidInputError("No prompts were sent; send at least one text or image to compare with.")
+    if len(prompts) > settings.max_images_per_request:
+        raise ImageTooLargeError(f"The request carries {len(prompts)} prompts; the limit is "
+                                 f"{settings.max_images_per_request} per request (ARGUS_MAX_IMAGES_PER_REQUEST).")
+
+
 class FoundationService:
     """Runs foundation-model requests against the models of the inference service's manager."""
 
@@ -117,6 +128,57 @@ class FoundationService:
                     bodies.append(ocr_body(result, image.shape[1], image.shape[0], time.perf_counter() - started,
                                            boxes=selection.detect))
         return bodies
+
+    def clip(self, model_id: str) -> ClipModel:
+        """The loaded CLIP model."""
+        model = self.model(model_id, BundleKind.CLIP)
+        assert isinstance(model, ClipModel)
+        return model
+
+    def embed_images(self, model_id: str, images: list[Any], client_gone: ClientGone | None = None) -> np.ndarray:
+        """Normalised CLIP embeddings of the images, ``(N, D)``, batched through the model's batcher."""
+        check_image_count(images, self.settings)
+        model = self.clip(model_id)
+        embeddings = []
+        with self._recorded(model, len(images)), model.batcher.admit(len(images), client_gone) as ticket:
+            encoded = read_request_images(images, self.settings)
+            for start in range(0, len(encoded), IMAGE_BATCH):
+                tensors = []
+                for item in encoded[start:start + IMAGE_BATCH]:
+                    with self._decoded(item) as image:
+                        tensors.append(model.processor(image))
+                embeddings.append(ticket.run(np.stack(tensors))[0])
+        return np.concatenate(embeddings)
+
+    def embed_texts(self, model_id: str, texts: list[str]) -> tuple[np.ndarray, list[bool]]:
+        """Normalised CLIP embeddings of the prompts, ``(N, D)``, and which were cut to the model's context."""
+        check_prompt_count(texts, self.settings)
+        model = self.clip(model_id)
+        with self._recorded(model, len(texts)), model.admitted(len(texts)):
+            tokens = [model.tokenizer(text) for text in texts]
+            embeddings = np.stack([model.embed_text(t) for t in tokens])
+        return embeddings, [t.truncated for t in tokens]
+
+    def compare(self, model_id: str, subject: Any, subject_type: str, prompts: list[Any], prompt_type: str,
+                client_gone: ClientGone | None = None) -> tuple[list[float], list[bool]]:
+        """Cosine similarity of the subject to each prompt (each an image or a text), and which texts were cut."""
+        check_prompt_count(prompts, self.settings)
+        kinds = {"image", "text"}
+        if subject_type not in kinds or prompt_type not in kinds:
+            raise InvalidInputError(f"'subject_type' and 'prompt_type' are 'image' or 'text', not "
+                                    f"{subject_type[:20]!r} and {prompt_type[:20]!r}.")
+
+        def embed(items: list[Any], kind: str) -> tuple[np.ndarray, list[bool]]:
+            if kind == "image":
+                return self.embed_images(model_id, items, client_gone), [False] * len(items)
+            bad = [type(item).__name__ for item in items if not isinstance(item, str)]
+            if bad:
+                raise InvalidInputError(f"A text prompt or subject must be a string, not {bad[0]}.")
+            return self.embed_texts(model_id, items)
+
+        subject_embedding, subject_cut = embed([subject], subject_type)
+        prompt_embeddings, prompts_cut = embed(prompts, prompt_type)
+        return [float(v) for v in prompt_embeddings @ subject_embedding[0]], subject_cut + prompts_cut
 
     @contextmanager
     def _decoded(self, item: EncodedImage) -> Iterator[np.ndarray]:

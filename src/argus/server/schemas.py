@@ -129,3 +129,55 @@ class PpOcrRequest(ImagesRequest):
     def given(self) -> dict[str, Any]:
         """The fields the client sent (so an omitted stage and an explicit null differ)."""
         return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+class ClipRequest(BaseModel):
+    """What every CLIP request carries: the model, by ``clip_version_id`` (``clip/<it>``) or ``model_id``."""
+
+    model_config = ConfigDict(extra="ignore", protected_namespaces=())
+
+    api_key: str | None = None
+    model_id: str | None = None
+    clip_version_id: str | None = None
+
+    def clip_model(self, default: str) -> str:
+        """The store id: ``model_id``, else ``clip/<clip_version_id>``, else the server's default CLIP model."""
+        if self.model_id:
+            return self.model_id
+        return f"clip/{self.clip_version_id}" if self.clip_version_id else default
+
+
+class ClipImageEmbeddingRequest(ClipRequest, ImagesRequest):
+    """``ClipImageEmbeddingRequest``."""
+
+
+class ClipTextEmbeddingRequest(ClipRequest):
+    """``ClipTextEmbeddingRequest``."""
+
+    text: str | list[str]
+
+    def texts(self) -> list[str]:
+        """The prompts as a list."""
+        return list(self.text) if isinstance(self.text, list) else [self.text]
+
+
+ClipPrompt = list[ImageObject] | ImageObject | str | list[str] | dict[str, ImageObject | str]
+
+
+class ClipCompareRequest(ClipRequest):
+    """``ClipCompareRequest``: one subject against prompts given as one, a list, or a dict of named ones."""
+
+    subject: ImageObject | str
+    subject_type: str = "image"
+    prompt: ClipPrompt
+    prompt_type: str = "text"
+
+    def prompts(self) -> list[Any]:
+        """The prompts as a list of wire images (dicts) or strings, in order."""
+        values = list(self.prompt.values()) if isinstance(self.prompt, dict) else (
+            list(self.prompt) if isinstance(self.prompt, list) else [self.prompt])
+        return [v.model_dump() if isinstance(v, ImageObject) else v for v in values]
+
+    def subject_value(self) -> Any:
+        """The subject as a wire image (dict) or a string."""
+        return self.subject.model_dump() if isinstance(self.subject, ImageObject) else self.subject

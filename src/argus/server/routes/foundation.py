@@ -6,6 +6,8 @@ disconnect watcher, and answers one body per image (a list when ``image`` was a 
 
 from __future__ import annotations
 
+import time
+
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
@@ -13,7 +15,7 @@ from argus.runtime.foundation import select_ocr
 from argus.server.deps import get_state
 from argus.server.disconnect import watch_disconnect
 from argus.server.responses import ORJSONResponse
-from argus.server.schemas import PpOcrRequest
+from argus.server.schemas import ClipCompareRequest, ClipImageEmbeddingRequest, ClipTextEmbeddingRequest, PpOcrRequest
 
 router = APIRouter(tags=["foundation models"])
 
@@ -31,3 +33,40 @@ async def pp_ocr(request: Request, body: PpOcrRequest) -> ORJSONResponse:
     async with watch_disconnect(request) as gone:
         bodies = await run_in_threadpool(state.foundation.ocr, body.image_dicts(), selection, gone.is_set)
     return ORJSONResponse(bodies if body.is_batch else bodies[0])
+
+
+@router.post("/clip/embed_image")
+async def clip_embed_image(request: Request, body: ClipImageEmbeddingRequest) -> ORJSONResponse:
+    """CLIP image embeddings, one per image, L2-normalised (``ClipEmbeddingResponse``)."""
+    state = get_state(request)
+    started = time.perf_counter()
+    async with watch_disconnect(request) as gone:
+        embeddings = await run_in_threadpool(state.foundation.embed_images, body.clip_model(state.settings.clip_model),
+                                             body.image_dicts(), gone.is_set)
+    return ORJSONResponse({"embeddings": embeddings.tolist(), "time": time.perf_counter() - started})
+
+
+@router.post("/clip/embed_text")
+async def clip_embed_text(request: Request, body: ClipTextEmbeddingRequest) -> ORJSONResponse:
+    """CLIP text embeddings, one per prompt, L2-normalised; ``truncated`` tells which prompts were cut to the
+    model's context (CLIP keeps the first tokens and the end token)."""
+    state = get_state(request)
+    started = time.perf_counter()
+    embeddings, truncated = await run_in_threadpool(state.foundation.embed_texts,
+                                                    body.clip_model(state.settings.clip_model), body.texts())
+    return ORJSONResponse({"embeddings": embeddings.tolist(), "time": time.perf_counter() - started,
+                           "truncated": truncated})
+
+
+@router.post("/clip/compare")
+async def clip_compare(request: Request, body: ClipCompareRequest) -> ORJSONResponse:
+    """Cosine similarity of the subject to each prompt: a list, or a dict when the prompts were named."""
+    state = get_state(request)
+    started = time.perf_counter()
+    async with watch_disconnect(request) as gone:
+        similarity, truncated = await run_in_threadpool(
+            state.foundation.compare, body.clip_model(state.settings.clip_model), body.subject_value(),
+            body.subject_type, body.prompts(), body.prompt_type, gone.is_set)
+    named = dict(zip(body.prompt, similarity)) if isinstance(body.prompt, dict) else similarity
+    return ORJSONResponse({"similarity": named, "time": time.perf_counter() - started, "parent_id": None,
+                           "truncated": any(truncated)})

@@ -31,7 +31,6 @@ UNSUPPORTED_POST: dict[str, str] = {
     "/inference_pipelines/initialise_webrtc": "WebRTC pipelines are not implemented; use "
                                              "/inference_pipelines/initialise and /consume",
     "/initialise_webrtc_worker": "the WebRTC worker is not implemented",
-    "/clip/embed_image": _FOUNDATION, "/clip/embed_text": _FOUNDATION, "/clip/compare": _FOUNDATION,
     "/perception_encoder/embed_image": _FOUNDATION, "/perception_encoder/embed_text": _FOUNDATION,
     "/perception_encoder/compare": _FOUNDATION,
     "/sam/embed_image": _FOUNDATION, "/sam/segment_image": _FOUNDATION,

@@ -14,11 +14,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from argus.errors import InvalidInputError
+from argus.store.importers.hf_layouts import is_hf_folder, read_layout
 from argus.store.importers.inspect import GraphInterface, guess_family, read_interface
 from argus.store.importers.roboflow import is_roboflow_cache, manifest_from_roboflow, weights_file
 from argus.store.importers.ultralytics import is_ultralytics, manifest_from_ultralytics
 from argus.store.manifest import TASK_OF_FAMILY, Family, Layout, ModelManifest, Task
-from argus.store.repository import ModelRepository, StoredModel
+from argus.store.repository import ModelRepository, StoredBundle, StoredModel
 
 __all__ = ["import_model", "manifest_for_onnx"]
 
@@ -26,8 +27,8 @@ logger = logging.getLogger(__name__)
 
 
 def import_model(source: Path, model_id: str, repository: ModelRepository, *, overwrite: bool = False,
-                 **overrides: Any) -> StoredModel:
-    """Import ``source`` (an .onnx file or a Roboflow cache folder) as ``model_id``.
+                 **overrides: Any) -> StoredModel | StoredBundle:
+    """Import ``source`` (an .onnx file, a Roboflow cache folder or a Hugging Face export folder) as ``model_id``.
 
     Keyword overrides are manifest fields (``task``, ``family``, ``class_names``, ``input_width``,
     ...) that win over what the importer reads.
@@ -36,11 +37,16 @@ def import_model(source: Path, model_id: str, repository: ModelRepository, *, ov
     if not source.exists():
         raise InvalidInputError(f"{source} does not exist.")
     try:
+        if source.is_dir() and is_hf_folder(source):
+            layout = read_layout(source)
+            manifest_overrides = {k: v for k, v in overrides.items() if k in ("license", "source")}
+            bundle = layout.manifest.model_copy(update=manifest_overrides)
+            return repository.add_bundle(model_id, layout.files, bundle, overwrite=overwrite)
         if source.is_dir():
             if not is_roboflow_cache(source):
                 raise InvalidInputError(
-                    f"{source} is a folder but not a Roboflow model cache (needs environment.json and weights.onnx)."
-                )
+                    f"{source} is a folder but neither a Roboflow model cache (environment.json and weights.onnx) "
+                    "nor a Hugging Face export (config.json with ONNX graphs).")
             manifest = manifest_from_roboflow(source, **overrides)
             onnx_file = weights_file(source)
         else:

@@ -1,0 +1,178 @@
+"""Write the tiny foundation-model fixtures under tests/fixtures/foundation, with transformers' own outputs.
+
+Each fixture is a model of the real architecture with small dimensions and random weights (seeded), saved
+the way people get such models: exported with ``optimum-cli export onnx`` (optimum-onnx) or laid out as
+transformers.js / onnx-community folders. Beside it, ``expected.npz`` holds what transformers' PyTorch forward
+and post-processing give on fixed inputs: the oracle the tests hold Argus to.
+
+Needs torch, transformers and optimum-onnx, which are not Argus's dependencies:
+    python3 -m venv /tmp/fixvenv && /tmp/fixvenv/bin/pip install torch==2.13.0 optimum-onnx==0.1.0 pillow
+    /tmp/fixvenv/bin/python scripts/make_foundation_fixtures.py clip
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "foundation"
+SEED = 20261130
+WORDS = ["a", "photo", "of", "cat", "dog", "car", "red", "blue", "green", "the", "astronaut", "coffee", "cup",
+         "rocket", "motorbike", "person", "sky", "big", "small", "on"]
+TEXTS = ["a photo of a cat", "a photo of a dog", "a red car", "the astronaut", "coffee cup on the table",
+         "rocket in the sky", " ".join(["a big red dog on the green car"] * 4)]
+"""Prompts; the last one is longer than the tiny model's 16-token context."""
+CONTEXT = 16
+
+
+def fixture_images() -> list[np.ndarray]:
+    """Three RGB images of different sizes and content (written as PNG beside the expected outputs)."""
+    rng = np.random.default_rng(SEED)
+    gradient = np.stack([*np.meshgrid(np.linspace(0, 255, 64), np.linspace(0, 255, 48)), np.full((48, 64), 90.0)],
+                        axis=-1).astype(np.uint8)
+    noise = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    blocks = np.zeros((30, 90, 3), np.uint8)
+    blocks[:, :30] = (255, 0, 0)
+    blocks[:, 30:60] = (0, 255, 0)
+    blocks[:, 60:] = (0, 0, 255)
+    return [gradient, noise, blocks]
+
+
+def clip_tokenizer(folder: Path) -> None:
+    """A CLIP byte-level BPE tokenizer over a small vocabulary, saved as the fast tokenizer.json."""
+    from transformers import CLIPTokenizer, CLIPTokenizerFast
+    from transformers.models.clip.tokenization_clip import bytes_to_unicode
+
+    symbols = list(bytes_to_unicode().values())
+    vocab: dict[str, int] = {}
+    for token in symbols + [s + "</w>" for s in symbols]:
+        vocab.setdefault(token, len(vocab))
+    merges = []
+    for word in WORDS:
+        pieces = list(word[:-1]) + [word[-1] + "</w>"]
+        while len(pieces) > 1:
+            merges.append(f"{pieces[0]} {pieces[1]}")
+            pieces = [pieces[0] + pieces[1]] + pieces[2:]
+            vocab.setdefault(pieces[0], len(vocab))
+    for special in ("<|startoftext|>", "<|endoftext|>"):
+        vocab[special] = len(vocab)
+    with tempfile.TemporaryDirectory() as scratch:
+        (Path(scratch) / "vocab.json").write_text(json.dumps(vocab))
+        (Path(scratch) / "merges.txt").write_text("#version: 0.2\n" + "\n".join(dict.fromkeys(merges)) + "\n")
+        slow = CLIPTokenizer(str(Path(scratch) / "vocab.json"), str(Path(scratch) / "merges.txt"),
+                             model_max_length=CONTEXT)
+        slow.save_pretrained(scratch)
+        fast = CLIPTokenizerFast.from_pretrained(scratch, model_max_length=CONTEXT)
+    fast.save_pretrained(folder)
+
+
+def tiny_clip(folder: Path) -> None:
+    """A random tiny CLIPModel with its tokenizer and image processor, saved for export."""
+    import torch
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPTokenizerFast
+
+    clip_tokenizer(folder)
+    tokenizer = CLIPTokenizerFast.from_pretrained(folder)
+    torch.manual_seed(SEED)
+    config = CLIPConfig(
+        text_config={"vocab_size": len(tokenizer), "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+                     "num_attention_heads": 2, "max_position_embeddings": CONTEXT,
+                     "bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id,
+                     "pad_token_id": tokenizer.pad_token_id, "projection_dim": 24},
+        vision_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
+                       "image_size": 32, "patch_size": 8, "projection_dim": 24},
+        projection_dim=24)
+    model = CLIPModel(config).eval()
+    model.save_pretrained(folder)
+    CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(folder)
+
+
+def clip_expected(folder: Path, target: Path) -> None:
+    """transformers' normalised image and text features of the fixture inputs."""
+    import torch
+    from PIL import Image
+    from transformers import CLIPImageProcessor, CLIPModel, CLIPTokenizerFast
+
+    model = CLIPModel.from_pretrained(folder).eval()
+    processor = CLIPImageProcessor.from_pretrained(folder)
+    tokenizer = CLIPTokenizerFast.from_pretrained(folder)
+    images = fixture_images()
+    for index, image in enumerate(images):
+        Image.fromarray(image).save(target / f"image{index}.png")
+    with torch.no_grad():
+        pixels = processor(images=[Image.fromarray(i) for i in images], return_tensors="pt")["pixel_values"]
+        image_features = model.get_image_features(pixel_values=pixels)
+        text_features = []
+        for text in TEXTS:  # one at a time: no padding, as Argus runs them
+            tokens = tokenizer(text, truncation=True, max_length=CONTEXT, return_tensors="pt")
+            text_features.append(model.get_text_features(**tokens)[0])
+        text_embeds = torch.stack(text_features)
+    image_embeds = torch.nn.functional.normalize(image_features, dim=-1).numpy()
+    text_embeds = torch.nn.functional.normalize(text_embeds, dim=-1).numpy()
+    np.savez(target / "expected.npz", image_embeds=image_embeds, text_embeds=text_embeds,
+             similarity=image_embeds @ text_embeds.T, texts=np.array(TEXTS))
+
+
+def export_clip_optimum(folder: Path, target: Path) -> None:
+    """``optimum-cli export onnx --task zero-shot-image-classification``: one model.onnx with both towers."""
+    from optimum.exporters.onnx import main_export
+
+    main_export(str(folder), output=str(target), task="zero-shot-image-classification", opset=17)
+
+
+def export_clip_transformers_js(folder: Path, target: Path) -> None:
+    """The transformers.js layout: onnx/vision_model.onnx and onnx/text_model.onnx, configs at the top."""
+    import torch
+    from transformers import CLIPTextModelWithProjection, CLIPVisionModelWithProjection
+
+    onnx_dir = target / "onnx"
+    onnx_dir.mkdir(parents=True)
+    vision = CLIPVisionModelWithProjection.from_pretrained(folder).eval()
+    text = CLIPTextModelWithProjection.from_pretrained(folder).eval()
+    torch.onnx.export(vision, (torch.zeros(1, 3, 32, 32),), str(onnx_dir / "vision_model.onnx"),
+                      input_names=["pixel_values"], output_names=["image_embeds", "last_hidden_state"],
+                      dynamic_axes={"pixel_values": {0: "batch"}, "image_embeds": {0: "batch"}}, opset_version=17,
+                      dynamo=False)
+    ids = torch.ones(1, 5, dtype=torch.int64)
+    torch.onnx.export(text, (ids, torch.ones_like(ids)), str(onnx_dir / "text_model.onnx"),
+                      input_names=["input_ids", "attention_mask"], output_names=["text_embeds", "last_hidden_state"],
+                      dynamic_axes={"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
+                                    "text_embeds": {0: "batch"}}, opset_version=17, dynamo=False)
+    for name in ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                 "preprocessor_config.json"):
+        shutil.copyfile(folder / name, target / name)
+
+
+def make_clip() -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch) / "model"
+        folder.mkdir()
+        tiny_clip(folder)
+        for name, export in (("clip-optimum", export_clip_optimum), ("clip-transformers-js", export_clip_transformers_js)):
+            target = OUT / name
+            shutil.rmtree(target, ignore_errors=True)
+            target.mkdir(parents=True)
+            export(folder, target)
+        expected = OUT / "clip-expected"
+        shutil.rmtree(expected, ignore_errors=True)
+        expected.mkdir(parents=True)
+        clip_expected(folder, expected)
+    for leftover in OUT.glob("clip-optimum/*"):  # keep only what a user's export folder needs
+        if leftover.name in ("vocab.json", "merges.txt"):
+            leftover.unlink()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("kinds", nargs="+", choices=["clip"])
+    for kind in parser.parse_args().kinds:
+        {"clip": make_clip}[kind]()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+"""The tiny foundation-model fixtures (scripts/make_foundation_fixtures.py) and transformers' outputs on them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+FIXTURES = Path(__file__).parent / "fixtures" / "foundation"
+CLIP_LAYOUTS = ("clip-optimum", "clip-transformers-js")
+
+
+def clip_expected() -> dict[str, np.ndarray]:
+    """transformers' normalised image and text features and their similarities (image × text)."""
+    with np.load(FIXTURES / "clip-expected" / "expected.npz") as data:
+        return {key: data[key] for key in data.files}
+
+
+def clip_images() -> list[np.ndarray]:
+    """The three images the CLIP features were computed on, as BGR arrays."""
+    images = [cv2.imread(str(FIXTURES / "clip-expected" / f"image{index}.png")) for index in range(3)]
+    assert all(image is not None for image in images)
+    return images
+
+
+def clip_image_paths() -> list[Path]:
+    """The same images as PNG files."""
+    return [FIXTURES / "clip-expected" / f"image{index}.png" for index in range(3)]
