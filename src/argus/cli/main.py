@@ -6,11 +6,13 @@ import logging
 
 import typer
 
-from argus.cli import endpoints, infer, keys, models, serve, server, video, workflows, zoo
+from argus.cli import endpoints, foundation, infer, keys, models, serve, server, video, workflows, zoo
 
 app = typer.Typer(name="argus", help="Argus: self-hosted computer-vision inference.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
 app.command("infer")(infer.infer)
+app.command("ocr")(foundation.ocr)
+app.add_typer(foundation.clip_app, name="clip")
 app.command("serve")(serve.serve)
 app.add_typer(models.app, name="models")
 app.add_typer(zoo.app, name="zoo")

@@ -73,6 +73,36 @@ class _Base:
                 "visualize_predictions": visualize, **params}
 
     @staticmethod
+    def _ocr_payload(image: Any, version: str | None, model_id: str | None) -> dict[str, Any]:
+        """``/ocr/pp-ocr``'s body: one image (or a list), the stages as ``det-rec`` or a stored OCR model."""
+        images = list(image) if isinstance(image, list) else [image]
+        objects = [{"type": "base64", "value": encode_image(i)} for i in images]
+        payload: dict[str, Any] = {"image": objects if isinstance(image, list) else objects[0]}
+        if version:
+            payload["pp_ocr_version_id"] = version
+        if model_id:
+            payload["model_id"] = model_id
+        return payload
+
+    @staticmethod
+    def _compare_payload(subject: Any, prompts: list[Any] | dict[str, Any], subject_type: str, prompt_type: str,
+                         model_id: str | None) -> dict[str, Any]:
+        """``/clip/compare``'s body; image subjects and prompts are sent as base64 images."""
+        def wire(value: Any, kind: str) -> Any:
+            return {"type": "base64", "value": encode_image(value)} if kind == "image" else value
+
+        prompt = ({k: wire(v, prompt_type) for k, v in prompts.items()} if isinstance(prompts, dict)
+                  else [wire(v, prompt_type) for v in prompts])
+        return {"subject": wire(subject, subject_type), "subject_type": subject_type, "prompt": prompt,
+                "prompt_type": prompt_type, **({"model_id": model_id} if model_id else {})}
+
+    @staticmethod
+    def _embed_payload(field: str, values: list[Any], model_id: str | None) -> dict[str, Any]:
+        """``/clip/embed_image`` or ``/clip/embed_text``'s body."""
+        items = [{"type": "base64", "value": encode_image(v)} for v in values] if field == "image" else values
+        return {field: items, **({"model_id": model_id} if model_id else {})}
+
+    @staticmethod
     def _task_from_registry(body: dict[str, Any], model_id: str) -> str | None:
         for entry in body.get("models", []):
             if entry["model_id"] == model_id or model_id in entry.get("request_aliases", []):
@@ -152,6 +182,26 @@ class Client(_Base):
             return [result_from_json(b, task, model_id) for b in body]
         return result_from_json(body, task, model_id)
 
+    def ocr(self, image: Any, version: str | None = None, model_id: str | None = None) -> Any:
+        """``/ocr/pp-ocr``: the text of an image (a list of images gives a list); ``version`` is ``det-rec``."""
+        return self._json("POST", "/ocr/pp-ocr", json=self._ocr_payload(image, version, model_id))
+
+    def clip_embed_images(self, images: list[Any], model_id: str | None = None) -> np.ndarray:
+        """Normalised CLIP embeddings of images, ``(N, D)``."""
+        body = self._json("POST", "/clip/embed_image", json=self._embed_payload("image", images, model_id))
+        return np.array(body["embeddings"], np.float32)
+
+    def clip_embed_texts(self, texts: list[str], model_id: str | None = None) -> np.ndarray:
+        """Normalised CLIP embeddings of prompts, ``(N, D)``."""
+        body = self._json("POST", "/clip/embed_text", json=self._embed_payload("text", texts, model_id))
+        return np.array(body["embeddings"], np.float32)
+
+    def clip_compare(self, subject: Any, prompts: list[Any] | dict[str, Any], subject_type: str = "image",
+                     prompt_type: str = "text", model_id: str | None = None) -> list[float] | dict[str, float]:
+        """Cosine similarity of ``subject`` to each prompt (named prompts give a dict)."""
+        payload = self._compare_payload(subject, prompts, subject_type, prompt_type, model_id)
+        return self._json("POST", "/clip/compare", json=payload)["similarity"]  # type: ignore[no-any-return]
+
     def infer_paths(self, paths: list[Path], model_id: str, concurrency: int = 4, visualize: bool = False,
                     **params: Any) -> Iterator[tuple[Path, dict[str, Any], bytes | None]]:
         """Infer many files with ``concurrency`` requests in flight; yields in input order."""
@@ -227,3 +277,23 @@ class AsyncClient(_Base):
         if isinstance(body, list):
             return [result_from_json(b, task, model_id) for b in body]
         return result_from_json(body, task, model_id)
+
+    async def ocr(self, image: Any, version: str | None = None, model_id: str | None = None) -> Any:
+        """``/ocr/pp-ocr``: the text of an image (a list of images gives a list); ``version`` is ``det-rec``."""
+        return await self._json("POST", "/ocr/pp-ocr", json=self._ocr_payload(image, version, model_id))
+
+    async def clip_embed_images(self, images: list[Any], model_id: str | None = None) -> np.ndarray:
+        """Normalised CLIP embeddings of images, ``(N, D)``."""
+        body = await self._json("POST", "/clip/embed_image", json=self._embed_payload("image", images, model_id))
+        return np.array(body["embeddings"], np.float32)
+
+    async def clip_embed_texts(self, texts: list[str], model_id: str | None = None) -> np.ndarray:
+        """Normalised CLIP embeddings of prompts, ``(N, D)``."""
+        body = await self._json("POST", "/clip/embed_text", json=self._embed_payload("text", texts, model_id))
+        return np.array(body["embeddings"], np.float32)
+
+    async def clip_compare(self, subject: Any, prompts: list[Any] | dict[str, Any], subject_type: str = "image",
+                     prompt_type: str = "text", model_id: str | None = None) -> list[float] | dict[str, float]:
+        """Cosine similarity of ``subject`` to each prompt (named prompts give a dict)."""
+        payload = self._compare_payload(subject, prompts, subject_type, prompt_type, model_id)
+        return (await self._json("POST", "/clip/compare", json=payload))["similarity"]  # type: ignore[no-any-return]

@@ -37,13 +37,15 @@ async def pp_ocr(request: Request, body: PpOcrRequest) -> ORJSONResponse:
 
 @router.post("/clip/embed_image")
 async def clip_embed_image(request: Request, body: ClipImageEmbeddingRequest) -> ORJSONResponse:
-    """CLIP image embeddings, one per image, L2-normalised (``ClipEmbeddingResponse``)."""
+    """CLIP image embeddings, one per image, L2-normalised (``ClipEmbeddingResponse``; inference_sdk splits the
+    list by the ``frame_id`` key, so it is sent even when null)."""
     state = get_state(request)
     started = time.perf_counter()
     async with watch_disconnect(request) as gone:
         embeddings = await run_in_threadpool(state.foundation.embed_images, body.clip_model(state.settings.clip_model),
                                              body.image_dicts(), gone.is_set)
-    return ORJSONResponse({"embeddings": embeddings.tolist(), "time": time.perf_counter() - started})
+    return ORJSONResponse({"embeddings": embeddings.tolist(), "time": time.perf_counter() - started,
+                           "frame_id": None})
 
 
 @router.post("/clip/embed_text")
@@ -55,7 +57,7 @@ async def clip_embed_text(request: Request, body: ClipTextEmbeddingRequest) -> O
     embeddings, truncated = await run_in_threadpool(state.foundation.embed_texts,
                                                     body.clip_model(state.settings.clip_model), body.texts())
     return ORJSONResponse({"embeddings": embeddings.tolist(), "time": time.perf_counter() - started,
-                           "truncated": truncated})
+                           "frame_id": None, "truncated": truncated})
 
 
 @router.post("/clip/compare")
@@ -69,4 +71,4 @@ async def clip_compare(request: Request, body: ClipCompareRequest) -> ORJSONResp
             body.subject_type, body.prompts(), body.prompt_type, gone.is_set)
     named = dict(zip(body.prompt, similarity)) if isinstance(body.prompt, dict) else similarity
     return ORJSONResponse({"similarity": named, "time": time.perf_counter() - started, "parent_id": None,
-                           "truncated": any(truncated)})
+                           "frame_id": None, "truncated": any(truncated)})

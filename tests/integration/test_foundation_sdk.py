@@ -1,0 +1,107 @@
+"""Roboflow's ``inference_sdk`` 1.8.3, unchanged, on Argus's foundation-model routes (OCR, CLIP).
+
+The server runs the real PP-OCRv6 tiny weights (from the zoo) and the tiny CLIP fixture imported as
+``clip/ViT-B-16``, the id the SDK's default ``clip_version_id`` names. The oracles: the text rendered in the test,
+and transformers' features of the CLIP fixture's images and prompts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from sdk_venv import run_in_sdk
+from test_inference_sdk import SCRIPT_PRELUDE
+
+from argus.store.importers import import_model
+from argus.store.repository import ModelRepository
+from conftest import LiveServer, start_server
+from foundation_fixtures import FIXTURES, clip_expected, clip_image_paths
+from text_images import render_lines
+
+pytestmark = pytest.mark.slow
+
+SCRIPT = SCRIPT_PRELUDE.replace('''ASTRONAUT = os.environ["SDK_TEST_ASTRONAUT"]
+DETECTOR_ID = os.environ["SDK_TEST_DETECTOR_ID"]
+DETECTOR_ALIAS = os.environ["SDK_TEST_DETECTOR_ALIAS"]
+SEG_ID, POSE_ID, CLS_ID = os.environ["SDK_TEST_SEG_ID"], os.environ["SDK_TEST_POSE_ID"], os.environ["SDK_TEST_CLS_ID"]
+''', "") + r'''
+TEXT = os.environ["SDK_TEST_TEXT_IMAGE"]
+IMAGES = json.loads(os.environ["SDK_TEST_CLIP_IMAGES"])
+PROMPTS = json.loads(os.environ["SDK_TEST_PROMPTS"])
+client = InferenceHTTPClient(api_url=URL, api_key="dummy")
+step("ocr_default", lambda: client.ocr_image(TEXT, model="pp_ocr"))
+step("ocr_tiny", lambda: client.ocr_image(TEXT, model="pp_ocr", version="tiny"))
+step("ocr_batch", lambda: client.ocr_image([TEXT, TEXT], model="pp_ocr", version="tiny-tiny"))
+step("ocr_doctr", lambda: client.ocr_image(TEXT, model="doctr"))
+step("clip_image", lambda: client.get_clip_image_embeddings(IMAGES[0]))
+step("clip_images", lambda: client.get_clip_image_embeddings(IMAGES))
+step("clip_text", lambda: client.get_clip_text_embeddings(PROMPTS))
+step("clip_compare", lambda: client.clip_compare(subject=IMAGES[0], prompt=PROMPTS[:3]))
+step("clip_compare_text", lambda: client.clip_compare(subject=PROMPTS[3], subject_type="text", prompt=IMAGES,
+                                                      prompt_type="image"))
+step("clip_unknown", lambda: client.get_clip_text_embeddings("a cat", clip_version="ViT-L-14"))
+print(json.dumps(results))
+'''
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, server_logs: Path) -> Iterator[LiveServer]:
+    home = tmp_path_factory.mktemp("foundation-home")
+    import_model(FIXTURES / "clip-optimum", "clip/ViT-B-16", ModelRepository(home / "models"))
+    live = start_server(home, server_logs, name="foundation")
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="module")
+def outcomes(server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    text_image = tmp_path_factory.mktemp("ocr") / "text.png"
+    assert cv2.imwrite(str(text_image), render_lines(["Invoice 4471 due", "Total 93.50 EUR"]))
+    import json
+
+    env = {"SDK_TEST_URL": server.url, "SDK_TEST_COLLAGE": str(text_image), "SDK_TEST_TEXT_IMAGE": str(text_image),
+           "SDK_TEST_CLIP_IMAGES": json.dumps([str(p) for p in clip_image_paths()]),
+           "SDK_TEST_PROMPTS": json.dumps([str(t) for t in clip_expected()["texts"]]),
+           "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+    results = run_in_sdk(SCRIPT, env)
+    for name, outcome in results.items():
+        if name not in ("ocr_doctr", "clip_unknown") and "error" in outcome:
+            pytest.fail(f"SDK step {name} failed: {outcome['error']}\n{server.log()[-3000:]}", pytrace=False)
+    return results
+
+
+def test_ocr_image_reads_the_text(outcomes: dict) -> None:
+    for step in ("ocr_default", "ocr_tiny"):
+        body = outcomes[step]["ok"]
+        assert body["result"] == "Invoice 4471 due\nTotal 93.50 EUR", step
+        assert [p["class"] for p in body["predictions"]] == ["Invoice 4471 due", "Total 93.50 EUR"]
+    assert [b["result"] for b in outcomes["ocr_batch"]["ok"]] == ["Invoice 4471 due\nTotal 93.50 EUR"] * 2
+
+
+def test_an_ocr_model_argus_lacks_is_a_501_naming_pp_ocr(outcomes: dict) -> None:
+    error = outcomes["ocr_doctr"]["error"]
+    assert error["status_code"] == 501 and "pp-ocr" in (error["api_message"] or error["message"])
+
+
+def test_clip_embeddings_match_transformers(outcomes: dict) -> None:
+    expected = clip_expected()
+    np.testing.assert_allclose(outcomes["clip_image"]["ok"]["embeddings"], expected["image_embeds"][:1], atol=1e-4)
+    np.testing.assert_allclose(outcomes["clip_images"]["ok"]["embeddings"]
+                               if isinstance(outcomes["clip_images"]["ok"], dict)
+                               else [e for r in outcomes["clip_images"]["ok"] for e in r["embeddings"]],
+                               expected["image_embeds"], atol=1e-4)
+    np.testing.assert_allclose(outcomes["clip_text"]["ok"]["embeddings"], expected["text_embeds"], atol=1e-4)
+
+
+def test_clip_compare_gives_cosine_similarities(outcomes: dict) -> None:
+    expected = clip_expected()["similarity"]
+    np.testing.assert_allclose(outcomes["clip_compare"]["ok"]["similarity"], expected[0, :3], atol=1e-4)
+    np.testing.assert_allclose(outcomes["clip_compare_text"]["ok"]["similarity"], expected[:, 3], atol=1e-4)
+
+
+def test_an_unknown_clip_version_is_a_404(outcomes: dict) -> None:
+    assert outcomes["clip_unknown"]["error"]["status_code"] == 404
