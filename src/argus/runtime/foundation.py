@@ -20,7 +20,7 @@ import numpy as np
 from argus.errors import ImageTooLargeError, InvalidInputError, ModelNotFoundError
 from argus.inputs.request_image import EncodedImage
 from argus.models.foundation.base import FoundationModel
-from argus.models.foundation.clip import IMAGE_BATCH, ClipModel
+from argus.models.foundation.clip import ClipModel
 from argus.models.foundation.ocr import OcrModel, OcrResult
 from argus.runtime.service import InferenceRecord, InferenceService, check_image_count, read_request_images
 from argus.settings import Settings
@@ -118,16 +118,12 @@ class FoundationService:
         check_image_count(images, self.settings)
         model = self.model(selection.model_id, BundleKind.PP_OCR)
         assert isinstance(model, OcrModel)
-        pipeline = model.stages(selection.detect, selection.recognize)
-        bodies = []
-        with self._recorded(model, len(images)), model.admitted(len(images), client_gone):
-            for item in read_request_images(images, self.settings):
-                started = time.perf_counter()
-                with self._decoded(item) as image:
-                    result = pipeline.read(image)
-                    bodies.append(ocr_body(result, image.shape[1], image.shape[0], time.perf_counter() - started,
-                                           boxes=selection.detect))
-        return bodies
+        model.stages(selection.detect, selection.recognize)  # a missing stage is a 400 before any image is read
+        with self._recorded(model, len(images)):
+            encoded = read_request_images(images, self.settings)
+            results = model.read_images(len(encoded), self._decode_each(encoded), selection.detect,
+                                        selection.recognize, client_gone)
+        return [ocr_body(result, boxes=selection.detect) for result in results]
 
     def clip(self, model_id: str) -> ClipModel:
         """The loaded CLIP model."""
@@ -139,25 +135,16 @@ class FoundationService:
         """Normalised CLIP embeddings of the images, ``(N, D)``, batched through the model's batcher."""
         check_image_count(images, self.settings)
         model = self.clip(model_id)
-        embeddings = []
-        with self._recorded(model, len(images)), model.batcher.admit(len(images), client_gone) as ticket:
+        with self._recorded(model, len(images)):
             encoded = read_request_images(images, self.settings)
-            for start in range(0, len(encoded), IMAGE_BATCH):
-                tensors = []
-                for item in encoded[start:start + IMAGE_BATCH]:
-                    with self._decoded(item) as image:
-                        tensors.append(model.processor(image))
-                embeddings.append(ticket.run(np.stack(tensors))[0])
-        return np.concatenate(embeddings)
+            return model.embed_images(len(encoded), self._decode_each(encoded), client_gone)
 
     def embed_texts(self, model_id: str, texts: list[str]) -> tuple[np.ndarray, list[bool]]:
         """Normalised CLIP embeddings of the prompts, ``(N, D)``, and which were cut to the model's context."""
         check_prompt_count(texts, self.settings)
         model = self.clip(model_id)
-        with self._recorded(model, len(texts)), model.admitted(len(texts)):
-            tokens = [model.tokenizer(text) for text in texts]
-            embeddings = np.stack([model.embed_text(t) for t in tokens])
-        return embeddings, [t.truncated for t in tokens]
+        with self._recorded(model, len(texts)):
+            return model.embed_texts(texts)
 
     def compare(self, model_id: str, subject: Any, subject_type: str, prompts: list[Any], prompt_type: str,
                 client_gone: ClientGone | None = None) -> tuple[list[float], list[bool]]:
@@ -180,11 +167,12 @@ class FoundationService:
         prompt_embeddings, prompts_cut = embed(prompts, prompt_type)
         return [float(v) for v in prompt_embeddings @ subject_embedding[0]], subject_cut + prompts_cut
 
-    @contextmanager
-    def _decoded(self, item: EncodedImage) -> Iterator[np.ndarray]:
-        """One image decoded inside the server's decoded-memory budget."""
-        with self.inference.decode_budget.reserve(item.decoded_bytes):
-            yield item.decode(self.settings)
+    def _decode_each(self, encoded: list[EncodedImage]) -> Iterator[np.ndarray]:
+        """The images decoded one at a time, each inside the server's decoded-memory budget while the consumer
+        holds it."""
+        for item in encoded:
+            with self.inference.decode_budget.reserve(item.decoded_bytes):
+                yield item.decode(self.settings)
 
     @contextmanager
     def _recorded(self, model: FoundationModel, images: int) -> Iterator[None]:
@@ -199,7 +187,7 @@ class FoundationService:
         self.inference.notify(InferenceRecord(model.model_id, images, seconds, seconds, ok=True))
 
 
-def ocr_body(result: OcrResult, width: int, height: int, seconds: float, boxes: bool = True) -> dict[str, Any]:
+def ocr_body(result: OcrResult, boxes: bool = True) -> dict[str, Any]:
     """``OCRInferenceResponse``: the joined text and one prediction per line in reading order.
 
     As in the reference each line is an object-detection prediction whose class is its text and whose
@@ -215,5 +203,6 @@ def ocr_body(result: OcrResult, width: int, height: int, seconds: float, boxes: 
             "detection_id": str(uuid.uuid4()), "text_confidence": round(line.text_confidence, 6),
             "points": [{"x": float(x), "y": float(y)} for x, y in line.quad],
         })
+    width, height = result.size
     return {"result": result.text, "image": {"width": width, "height": height}, "predictions": predictions,
-            "time": seconds, "parent_id": None}
+            "time": sum(result.stage_seconds.values()), "parent_id": None}

@@ -75,6 +75,7 @@ IMAGE_METADATA_KIND = Kind("image_metadata", "Dictionary with image metadata req
 BAR_CODE_DETECTION_KIND = Kind("bar_code_detection", "Prediction with barcode detection", "sv.Detections")
 QR_CODE_DETECTION_KIND = Kind("qr_code_detection", "Prediction with QR code detection", "sv.Detections")
 TIMESTAMP_KIND = Kind("timestamp", "Timestamp", "datetime")
+EMBEDDING_KIND = Kind("embedding", "A list of floating point numbers representing a vector embedding.", "List[float]")
 
 DETECTION_KINDS = (OBJECT_DETECTION_PREDICTION_KIND, INSTANCE_SEGMENTATION_PREDICTION_KIND,
                    KEYPOINT_DETECTION_PREDICTION_KIND)

@@ -13,11 +13,13 @@ the joint graph normalises, the towers do not.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from argus.models.batching import ClientGone
 from argus.models.foundation.base import FoundationModel
 from argus.models.foundation.image_processor import ImageProcessor
 from argus.models.foundation.text import TextTokenizer, Tokens
@@ -56,6 +58,28 @@ class ClipModel(FoundationModel):
         self.vision: OnnxSession | None = None if joint else self.session("vision")
         self.text: OnnxSession | None = None if joint else self.session("text")
         self._shortest_prompt = self.tokenizer("").ids
+
+    def embed_images(self, count: int, images: Iterable[np.ndarray], client_gone: ClientGone | None = None
+                     ) -> np.ndarray:
+        """Normalised embeddings ``(count, D)`` of ``count`` BGR images, admitted together and batched with other
+        requests' images (``images`` may decode each one lazily, as it is reached)."""
+        embeddings: list[np.ndarray] = []
+        tensors: list[np.ndarray] = []
+        with self.batcher.admit(count, client_gone) as ticket:
+            for image in images:
+                tensors.append(self.processor(image))
+                if len(tensors) == IMAGE_BATCH:
+                    embeddings.append(ticket.run(np.stack(tensors))[0])
+                    tensors = []
+            if tensors:
+                embeddings.append(ticket.run(np.stack(tensors))[0])
+        return np.concatenate(embeddings)
+
+    def embed_texts(self, texts: list[str]) -> tuple[np.ndarray, list[bool]]:
+        """Normalised embeddings ``(N, D)`` of the prompts and which were cut to the context."""
+        with self.admitted(len(texts)):
+            tokens = [self.tokenizer(text) for text in texts]
+            return np.stack([self.embed_text(t) for t in tokens]), [t.truncated for t in tokens]
 
     def run_batch(self, tensor: np.ndarray) -> list[np.ndarray]:
         """Image embeddings (normalised) of a batch of preprocessed images."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -22,6 +23,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from argus.errors import InvalidInputError, ModelArtifactError
+from argus.models.batching import ClientGone
 from argus.models.foundation.base import FoundationModel
 from argus.models.session import OnnxSession
 from argus.settings import Settings
@@ -91,6 +93,8 @@ class OcrResult:
     lines: list[OcrLine]
     text: str
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    size: tuple[int, int] = (0, 0)
+    """The image's (width, height)."""
 
 
 class TextDetector:
@@ -224,7 +228,7 @@ class PpOcr:
         ordered = [found[i] for row in rows for i in row]
         if self.recognizer is None:
             lines = [OcrLine("", 0.0, score, quad) for quad, score in ordered]
-            return OcrResult(lines, "", seconds)
+            return OcrResult(lines, "", seconds, (width, height))
         crops = [crop_quad(image_bgr, quad) for quad, _ in ordered]
         if self.classifier is not None:
             started = time.perf_counter()
@@ -244,7 +248,7 @@ class PpOcr:
             cursor += len(row)
             if fragments:
                 row_texts.append(" ".join(fragments))
-        return OcrResult([line for _, line in kept], "\n".join(row_texts), seconds)
+        return OcrResult([line for _, line in kept], "\n".join(row_texts), seconds, (width, height))
 
 
 def reading_order(quads: list[np.ndarray]) -> list[list[int]]:
@@ -355,6 +359,13 @@ class OcrModel(FoundationModel):
         self.recognizer = (TextRecognizer(self.session("recognition"), config.recognition)
                            if "recognition" in files else None)
         self.pipeline = PpOcr(self.detector, self.classifier, self.recognizer)
+
+    def read_images(self, count: int, images: Iterable[np.ndarray], detect: bool = True, recognize: bool = True,
+                    client_gone: ClientGone | None = None) -> list[OcrResult]:
+        """Read ``count`` BGR images, admitted together (``images`` may decode each one lazily)."""
+        pipeline = self.stages(detect, recognize)
+        with self.admitted(count, client_gone):
+            return [pipeline.read(image) for image in images]
 
     def stages(self, detect: bool, recognize: bool) -> PpOcr:
         """The pipeline with only the asked-for stages (the reference's ``none`` stage skips one)."""

@@ -1,0 +1,94 @@
+"""Foundation-model blocks in workflows: OCR on the real PP-OCR weights, CLIP on the tiny CLIP against
+transformers' features, cosine similarity by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from argus.errors import InvalidInputError
+from argus.runtime.manager import ModelManager
+from argus.settings import Settings
+from argus.store.importers import import_model
+from argus.workflows import WorkflowContext, compile_workflow, serialize_outputs
+from foundation_fixtures import FIXTURES, clip_expected, clip_images
+from text_images import render_lines
+
+EXPECTED = clip_expected()
+PROMPTS = [str(t) for t in EXPECTED["texts"]]
+
+
+@pytest.fixture(scope="module")
+def context(tmp_path_factory: pytest.TempPathFactory) -> WorkflowContext:
+    settings = Settings(home=tmp_path_factory.mktemp("wf-foundation"))
+    manager = ModelManager(settings)
+    import_model(FIXTURES / "clip-optimum", "clip/ViT-B-16", manager.repository)
+    import_model(FIXTURES / "clip-transformers-js", "clip/ViT-B-32", manager.repository)
+    return WorkflowContext(settings=settings, manager=manager)
+
+
+def run(context: WorkflowContext, steps: list[dict], outputs: dict[str, str], inputs: dict) -> list[dict]:
+    definition = {"version": "1.0",
+                  "inputs": [{"type": "WorkflowImage", "name": "image"},
+                             {"type": "WorkflowParameter", "name": "text"}],
+                  "steps": steps,
+                  "outputs": [{"type": "JsonField", "name": k, "selector": v} for k, v in outputs.items()]}
+    return serialize_outputs(compile_workflow(definition, context).run(inputs).outputs)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("step", [
+    {"type": "roboflow_core/ocr_model@v1", "name": "ocr", "images": "$inputs.image"},
+    {"type": "roboflow_core/pp_ocr@v1", "name": "ocr", "images": "$inputs.image", "text_detection": "tiny",
+     "text_recognition": "tiny"},
+])
+def test_ocr_blocks_read_the_text(context: WorkflowContext, step: dict) -> None:
+    image = render_lines(["Invoice 4471 due", "Total 93.50 EUR"])
+    body = run(context, [step], {"text": "$steps.ocr.result", "lines": "$steps.ocr.predictions"},
+               {"image": image})[0]
+    assert body["text"] == "Invoice 4471 due\nTotal 93.50 EUR"
+    assert [p["class"] for p in body["lines"]["predictions"]] == ["Invoice 4471 due", "Total 93.50 EUR"]
+    assert all(p["parent_id"] == "image" for p in body["lines"]["predictions"])
+
+
+def test_clip_embeds_images_and_texts(context: WorkflowContext) -> None:
+    steps = [{"type": "roboflow_core/clip@v1", "name": "img", "data": "$inputs.image"},
+             {"type": "roboflow_core/clip@v1", "name": "txt", "data": "$inputs.text", "version": "ViT-B-32"},
+             {"type": "roboflow_core/cosine_similarity@v1", "name": "cos", "embedding_1": "$steps.img.embedding",
+              "embedding_2": "$steps.txt.embedding"}]
+    body = run(context, steps, {"img": "$steps.img.embedding", "txt": "$steps.txt.embedding",
+                                "cos": "$steps.cos.similarity"}, {"image": clip_images()[0], "text": PROMPTS[2]})[0]
+    np.testing.assert_allclose(body["img"], EXPECTED["image_embeds"][0], atol=1e-4)
+    np.testing.assert_allclose(body["txt"], EXPECTED["text_embeds"][2], atol=1e-4)
+    assert body["cos"] == pytest.approx(float(EXPECTED["similarity"][0, 2]), abs=1e-4)
+
+
+def test_clip_comparison_v1_and_v2(context: WorkflowContext) -> None:
+    steps = [{"type": "ClipComparison", "name": "v1", "images": "$inputs.image", "texts": PROMPTS[:3]},
+             {"type": "roboflow_core/clip_comparison@v2", "name": "v2", "images": "$inputs.image",
+              "classes": PROMPTS[:3], "version": "ViT-B-16"}]
+    images = clip_images()
+    bodies = run(context, steps, {"v1": "$steps.v1.similarity", "top": "$steps.v2.most_similar_class",
+                                  "low": "$steps.v2.least_similar_class", "max": "$steps.v2.max_similarity",
+                                  "cls": "$steps.v2.classification_predictions"}, {"image": images[:2]})
+    for index, body in enumerate(bodies):
+        expected = EXPECTED["similarity"][index, :3]
+        np.testing.assert_allclose(body["v1"], expected, atol=1e-4)
+        assert body["top"] == PROMPTS[int(np.argmax(expected))] and body["low"] == PROMPTS[int(np.argmin(expected))]
+        assert body["max"] == pytest.approx(float(expected.max()), abs=1e-4)
+        assert body["cls"]["top"] == body["top"] and len(body["cls"]["predictions"]) == 3
+
+
+def test_cosine_similarity_of_embeddings_of_different_lengths_is_refused(context: WorkflowContext) -> None:
+    from argus.workflows.blocks.math.cosine_similarity import CosineSimilarityBlockV1
+
+    block = CosineSimilarityBlockV1.__new__(CosineSimilarityBlockV1)
+    assert block.run([1.0, 0.0], [1.0, 1.0])["similarity"] == pytest.approx(2 ** -0.5)
+    with pytest.raises(InvalidInputError, match="differ in length"):
+        block.run([1.0, 0.0], [1.0, 1.0, 0.0])
+
+
+def test_clip_comparison_without_prompts_is_refused_at_compile_time(context: WorkflowContext) -> None:
+    steps = [{"type": "roboflow_core/clip_comparison@v2", "name": "v2", "images": "$inputs.image", "classes": []}]
+    with pytest.raises(Exception, match="classes"):
+        run(context, steps, {"s": "$steps.v2.similarities"}, {"image": clip_images()[0]})
