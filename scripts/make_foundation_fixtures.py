@@ -167,11 +167,105 @@ def make_clip() -> None:
             leftover.unlink()
 
 
+def tiny_depth_anything(folder: Path) -> None:
+    """A random tiny Depth Anything (DINOv2 backbone, DPT head) with a DPTImageProcessor.
+
+    V2 ships ``keep_aspect_ratio: true``; traced to ONNX, this tiny model keeps the input size it was traced at
+    (its interpolation sizes become constants), so the fixture resizes to a fixed 56×56 instead. The
+    keep-aspect rule is tested against transformers' numbers in tests/unit/models/test_depth.py.
+    """
+    import torch
+    from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config, DPTImageProcessor
+
+    torch.manual_seed(SEED)
+    backbone = Dinov2Config(hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=64,
+                            image_size=28, patch_size=14, out_features=["stage1", "stage2", "stage3", "stage4"],
+                            reshape_hidden_states=False)
+    config = DepthAnythingConfig(backbone_config=backbone, reassemble_hidden_size=32, neck_hidden_sizes=[8, 16, 32, 32],
+                                 fusion_hidden_size=16, head_hidden_size=8, patch_size=14)
+    DepthAnythingForDepthEstimation(config).eval().save_pretrained(folder)
+    DPTImageProcessor(size={"height": 56, "width": 56}, keep_aspect_ratio=False, ensure_multiple_of=14,
+                      resample=3, image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225]
+                      ).save_pretrained(folder)
+
+
+def tiny_dpt(folder: Path) -> None:
+    """A random tiny DPT (ViT backbone) for optimum's depth-estimation export, with a fixed-size processor."""
+    import torch
+    from transformers import DPTConfig, DPTForDepthEstimation, DPTImageProcessor
+
+    torch.manual_seed(SEED)
+    config = DPTConfig(hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=64,
+                       image_size=32, patch_size=8, backbone_out_indices=[0, 1, 2, 3], neck_hidden_sizes=[8, 16, 32, 32],
+                       fusion_hidden_size=16, head_in_index=-1, reassemble_factors=[4, 2, 1, 0.5])
+    DPTForDepthEstimation(config).eval().save_pretrained(folder)
+    DPTImageProcessor(size={"height": 32, "width": 32}, keep_aspect_ratio=False, ensure_multiple_of=1,
+                      resample=3).save_pretrained(folder)
+
+
+def depth_expected(folder: Path, target: Path, model_class: str) -> None:
+    """transformers' depth at each image's size, min-max normalised as the reference server does."""
+    import torch
+    import transformers
+    from PIL import Image
+
+    model = getattr(transformers, model_class).from_pretrained(folder).eval()
+    processor = transformers.DPTImageProcessor.from_pretrained(folder)
+    maps = {}
+    for index, image in enumerate(fixture_images()):
+        with torch.no_grad():
+            inputs = processor(images=Image.fromarray(image), return_tensors="pt")
+            outputs = model(**inputs)
+        depth = processor.post_process_depth_estimation(outputs, target_sizes=[image.shape[:2]])[0]["predicted_depth"]
+        depth = depth.numpy()
+        maps[f"depth{index}"] = (depth - depth.min()) / (depth.max() - depth.min())
+    np.savez(target / "expected.npz", **maps)
+
+
+def export_onnx_community(folder: Path, target: Path, model_class: str) -> None:
+    """The onnx-community layout: onnx/model.onnx (pixel_values → predicted_depth), configs at the top."""
+    import torch
+    import transformers
+
+    model = getattr(transformers, model_class).from_pretrained(folder).eval()
+    (target / "onnx").mkdir(parents=True)
+    torch.onnx.export(model, (torch.zeros(1, 3, 56, 56),), str(target / "onnx" / "model.onnx"),
+                      input_names=["pixel_values"], output_names=["predicted_depth"],
+                      dynamic_axes={"pixel_values": {0: "batch", 2: "height", 3: "width"},
+                                    "predicted_depth": {0: "batch", 1: "height", 2: "width"}},
+                      opset_version=17, dynamo=False)
+    for name in ("config.json", "preprocessor_config.json"):
+        shutil.copyfile(folder / name, target / name)
+
+
+def make_depth() -> None:
+    from optimum.exporters.onnx import main_export
+
+    for name, build, model_class in (("depth-anything-onnx-community", tiny_depth_anything,
+                                      "DepthAnythingForDepthEstimation"),
+                                     ("dpt-optimum", tiny_dpt, "DPTForDepthEstimation")):
+        with tempfile.TemporaryDirectory() as scratch:
+            folder = Path(scratch) / "model"
+            folder.mkdir()
+            build(folder)
+            target = OUT / name
+            shutil.rmtree(target, ignore_errors=True)
+            target.mkdir(parents=True)
+            if name.endswith("optimum"):
+                main_export(str(folder), output=str(target), task="depth-estimation", opset=17)
+            else:
+                export_onnx_community(folder, target, model_class)
+            expected = OUT / f"{name}-expected"
+            shutil.rmtree(expected, ignore_errors=True)
+            expected.mkdir(parents=True)
+            depth_expected(folder, expected, model_class)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("kinds", nargs="+", choices=["clip"])
+    parser.add_argument("kinds", nargs="+", choices=["clip", "depth"])
     for kind in parser.parse_args().kinds:
-        {"clip": make_clip}[kind]()
+        {"clip": make_clip, "depth": make_depth}[kind]()
 
 
 if __name__ == "__main__":

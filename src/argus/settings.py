@@ -97,6 +97,8 @@ class Settings(BaseSettings):
     """The OCR model a request gets when it names no version or stage (``/ocr/pp-ocr``, the ``ocr_model`` block)."""
     clip_model: str = Field(default="clip/ViT-B-16", validation_alias=_env("clip_model"))
     """The CLIP model a request gets when it names none (the reference's default ``clip_version_id``)."""
+    depth_model: str = Field(default="depth-anything-v2/small", validation_alias=_env("depth_model"))
+    """The depth model a request gets when it names none (the reference's default ``depth_version_id``)."""
     preload_models: Annotated[list[str], NoDecode] = Field(default=[], validation_alias=_env("preload_models", "PRELOAD_MODELS"))
     """Models loaded at start; /readiness answers 503 until they are."""
 

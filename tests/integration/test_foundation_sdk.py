@@ -1,8 +1,9 @@
 """Roboflow's ``inference_sdk`` 1.8.3, unchanged, on Argus's foundation-model routes (OCR, CLIP).
 
-The server runs the real PP-OCRv6 tiny weights (from the zoo) and the tiny CLIP fixture imported as
-``clip/ViT-B-16``, the id the SDK's default ``clip_version_id`` names. The oracles: the text rendered in the test,
-and transformers' features of the CLIP fixture's images and prompts.
+The server runs the real PP-OCRv6 tiny weights (from the zoo), the tiny CLIP fixture imported as ``clip/ViT-B-16``
+(the id the SDK's default ``clip_version_id`` names) and the tiny Depth Anything as ``depth-anything-v3/small`` (the
+SDK's default depth model). The oracles: the text rendered in the test, and transformers' outputs on the
+fixtures' weights and images.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ DETECTOR_ALIAS = os.environ["SDK_TEST_DETECTOR_ALIAS"]
 SEG_ID, POSE_ID, CLS_ID = os.environ["SDK_TEST_SEG_ID"], os.environ["SDK_TEST_POSE_ID"], os.environ["SDK_TEST_CLS_ID"]
 ''', "") + r'''
 TEXT = os.environ["SDK_TEST_TEXT_IMAGE"]
+
+def plain_depth(result):
+    return {**result, "normalized_depth": result["normalized_depth"].tolist()}
+
 IMAGES = json.loads(os.environ["SDK_TEST_CLIP_IMAGES"])
 PROMPTS = json.loads(os.environ["SDK_TEST_PROMPTS"])
 client = InferenceHTTPClient(api_url=URL, api_key="dummy")
@@ -44,6 +49,9 @@ step("clip_compare", lambda: client.clip_compare(subject=IMAGES[0], prompt=PROMP
 step("clip_compare_text", lambda: client.clip_compare(subject=PROMPTS[3], subject_type="text", prompt=IMAGES,
                                                       prompt_type="image"))
 step("clip_unknown", lambda: client.get_clip_text_embeddings("a cat", clip_version="ViT-L-14"))
+step("depth_png16", lambda: plain_depth(client.depth_estimation(IMAGES[0], depth_map_format="png16")))
+step("depth_json_path", lambda: client.depth_estimation(IMAGES[2], model_id="depth-anything-v3/small",
+                                                        model_id_in_path=True))
 print(json.dumps(results))
 '''
 
@@ -51,7 +59,10 @@ print(json.dumps(results))
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, server_logs: Path) -> Iterator[LiveServer]:
     home = tmp_path_factory.mktemp("foundation-home")
-    import_model(FIXTURES / "clip-optimum", "clip/ViT-B-16", ModelRepository(home / "models"))
+    repository = ModelRepository(home / "models")
+    import_model(FIXTURES / "clip-optimum", "clip/ViT-B-16", repository)
+    # the SDK's default depth model id
+    import_model(FIXTURES / "depth-anything-onnx-community", "depth-anything-v3/small", repository)
     live = start_server(home, server_logs, name="foundation")
     yield live
     live.stop()
@@ -105,3 +116,12 @@ def test_clip_compare_gives_cosine_similarities(outcomes: dict) -> None:
 
 def test_an_unknown_clip_version_is_a_404(outcomes: dict) -> None:
     assert outcomes["clip_unknown"]["error"]["status_code"] == 404
+
+
+def test_depth_estimation_in_png16_and_json(outcomes: dict) -> None:
+    with np.load(FIXTURES / "depth-anything-onnx-community-expected" / "expected.npz") as expected:
+        png = outcomes["depth_png16"]["ok"]
+        assert png["depth_map_format"] == "png16"
+        np.testing.assert_allclose(png["normalized_depth"], expected["depth0"], atol=1e-4)
+        np.testing.assert_allclose(outcomes["depth_json_path"]["ok"]["normalized_depth"], expected["depth2"],
+                                   atol=1e-4)

@@ -10,6 +10,7 @@ import base64
 from pathlib import Path
 from typing import Annotated, Any
 
+import cv2
 import numpy as np
 import orjson
 import typer
@@ -121,3 +122,31 @@ def embed(
     for source, vector in [*zip(map(str, paths), image_vectors), *zip(text or [], text_vectors)]:
         console.print(orjson.dumps({"input": source, "embedding": [round(float(v), 6) for v in vector]}).decode(),
                       highlight=False, markup=False, soft_wrap=True)
+
+
+@reports_errors
+def depth(
+    image: Annotated[Path, typer.Argument(help="The image.", exists=True, dir_okay=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Write the depth map here: a 16-bit PNG (1 = 65535 = "
+                                      "nearest), or with --picture a colour JPEG/PNG.")],
+    picture: Annotated[bool, typer.Option(help="Write the viridis picture instead of the 16-bit map.")] = False,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Depth model id (default: ARGUS_DEPTH_MODEL).")
+                     ] = None,
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Estimate relative depth and write it as an image."""
+    if api_url:
+        from argus.sdk import Client
+
+        with Client(api_url, api_key) as client:
+            depth_map = client.depth(image, model)
+    else:
+        depth_map = _local().depth(model or get_settings().depth_model, [_wire(image)])[0]
+    assert isinstance(depth_map, np.ndarray)
+    from argus.models.foundation.depth import depth_picture
+
+    written = depth_picture(depth_map) if picture else np.round(depth_map * 65535).astype(np.uint16)
+    if not cv2.imwrite(str(out), written):
+        raise typer.BadParameter(f"cannot write {out} (use a .png or .jpg name)")
+    console.print(f"wrote {out} ({depth_map.shape[1]}x{depth_map.shape[0]})", highlight=False)

@@ -12,6 +12,7 @@ app = typer.Typer(name="argus", help="Argus: self-hosted computer-vision inferen
                   pretty_exceptions_enable=False)
 app.command("infer")(infer.infer)
 app.command("ocr")(foundation.ocr)
+app.command("depth")(foundation.depth)
 app.add_typer(foundation.clip_app, name="clip")
 app.command("serve")(serve.serve)
 app.add_typer(models.app, name="models")

@@ -8,6 +8,7 @@ and reported to the metrics as an :class:`InferenceRecord`.
 
 from __future__ import annotations
 
+import base64
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -15,12 +16,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import cv2
 import numpy as np
 
-from argus.errors import ImageTooLargeError, InvalidInputError, ModelNotFoundError
+from argus.core.images import encode_jpeg
+from argus.errors import ImageTooLargeError, InvalidInputError, ModelNotFoundError, ServerError
 from argus.inputs.request_image import EncodedImage
 from argus.models.foundation.base import FoundationModel
 from argus.models.foundation.clip import ClipModel
+from argus.models.foundation.depth import DepthModel, depth_picture
 from argus.models.foundation.ocr import OcrModel, OcrResult
 from argus.runtime.service import InferenceRecord, InferenceService, check_image_count, read_request_images
 from argus.settings import Settings
@@ -146,6 +150,15 @@ class FoundationService:
         with self._recorded(model, len(texts)):
             return model.embed_texts(texts)
 
+    def depth(self, model_id: str, images: list[Any], client_gone: ClientGone | None = None) -> list[np.ndarray]:
+        """Normalised depth maps (1 nearest, 0 farthest), one per image at its size."""
+        check_image_count(images, self.settings)
+        model = self.model(model_id, BundleKind.DEPTH)
+        assert isinstance(model, DepthModel)
+        with self._recorded(model, len(images)):
+            encoded = read_request_images(images, self.settings)
+            return model.estimate(len(encoded), self._decode_each(encoded), client_gone)
+
     def compare(self, model_id: str, subject: Any, subject_type: str, prompts: list[Any], prompt_type: str,
                 client_gone: ClientGone | None = None) -> tuple[list[float], list[bool]]:
         """Cosine similarity of the subject to each prompt (each an image or a text), and which texts were cut."""
@@ -206,3 +219,25 @@ def ocr_body(result: OcrResult, boxes: bool = True) -> dict[str, Any]:
     width, height = result.size
     return {"result": result.text, "image": {"width": width, "height": height}, "predictions": predictions,
             "time": sum(result.stage_seconds.values()), "parent_id": None}
+
+
+DEPTH_FORMATS = ("json", "png16", "png8")
+
+
+def depth_body(depth: np.ndarray, depth_format: str, seconds: float) -> dict[str, Any]:
+    """``DepthEstimationResponse``: the map as nested floats or a base64 grayscale PNG, and a viridis picture."""
+    if depth_format == "json":
+        serialised: Any = depth.tolist()
+    else:
+        levels, dtype = (65535, np.uint16) if depth_format == "png16" else (255, np.uint8)
+        serialised = _png_base64(np.round(np.clip(depth, 0.0, 1.0) * levels).astype(dtype))
+    picture = depth_picture(depth)
+    return {"normalized_depth": serialised, "depth_map_format": depth_format,
+            "image": base64.b64encode(encode_jpeg(picture)).decode(), "time": seconds}
+
+
+def _png_base64(image: np.ndarray) -> str:
+    ok, buffer = cv2.imencode(".png", image)
+    if not ok:
+        raise ServerError("could not encode the depth map as PNG")
+    return base64.b64encode(buffer.tobytes()).decode("ascii")

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import cv2
 import httpx
 import numpy as np
 
@@ -57,6 +58,18 @@ def raise_for_error(response: httpx.Response) -> None:
     raise error
 
 
+def _depth_maps(body: Any) -> np.ndarray | list[np.ndarray]:
+    """Decode ``png16`` depth answers to float32 arrays in [0, 1]."""
+    def decode(answer: dict[str, Any]) -> np.ndarray:
+        data = np.frombuffer(base64.b64decode(answer["normalized_depth"]), np.uint8)
+        image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+        if image is None:
+            raise ServerError("the server's depth map is not a PNG")
+        return image.astype(np.float32) / 65535.0
+
+    return [decode(b) for b in body] if isinstance(body, list) else decode(body)
+
+
 class _Base:
     def __init__(self, api_url: str, api_key: str | None) -> None:
         self.api_url = api_url.rstrip("/")
@@ -83,6 +96,14 @@ class _Base:
         if model_id:
             payload["model_id"] = model_id
         return payload
+
+    @staticmethod
+    def _depth_payload(image: Any, model_id: str | None) -> dict[str, Any]:
+        """``/infer/depth-estimation``'s body, asking for 16-bit PNG maps (small, lossless to 1/65535)."""
+        images = list(image) if isinstance(image, list) else [image]
+        objects = [{"type": "base64", "value": encode_image(i)} for i in images]
+        return {"image": objects if isinstance(image, list) else objects[0], "depth_map_format": "png16",
+                **({"model_id": model_id} if model_id else {})}
 
     @staticmethod
     def _compare_payload(subject: Any, prompts: list[Any] | dict[str, Any], subject_type: str, prompt_type: str,
@@ -186,6 +207,11 @@ class Client(_Base):
         """``/ocr/pp-ocr``: the text of an image (a list of images gives a list); ``version`` is ``det-rec``."""
         return self._json("POST", "/ocr/pp-ocr", json=self._ocr_payload(image, version, model_id))
 
+    def depth(self, image: Any, model_id: str | None = None) -> np.ndarray | list[np.ndarray]:
+        """Relative depth in [0, 1] (1 nearest) at the image's size; a list of images gives a list."""
+        body = self._json("POST", "/infer/depth-estimation", json=self._depth_payload(image, model_id))
+        return _depth_maps(body)
+
     def clip_embed_images(self, images: list[Any], model_id: str | None = None) -> np.ndarray:
         """Normalised CLIP embeddings of images, ``(N, D)``."""
         body = self._json("POST", "/clip/embed_image", json=self._embed_payload("image", images, model_id))
@@ -281,6 +307,11 @@ class AsyncClient(_Base):
     async def ocr(self, image: Any, version: str | None = None, model_id: str | None = None) -> Any:
         """``/ocr/pp-ocr``: the text of an image (a list of images gives a list); ``version`` is ``det-rec``."""
         return await self._json("POST", "/ocr/pp-ocr", json=self._ocr_payload(image, version, model_id))
+
+    async def depth(self, image: Any, model_id: str | None = None) -> np.ndarray | list[np.ndarray]:
+        """Relative depth in [0, 1] (1 nearest) at the image's size; a list of images gives a list."""
+        body = await self._json("POST", "/infer/depth-estimation", json=self._depth_payload(image, model_id))
+        return _depth_maps(body)
 
     async def clip_embed_images(self, images: list[Any], model_id: str | None = None) -> np.ndarray:
         """Normalised CLIP embeddings of images, ``(N, D)``."""

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from argus.errors import InvalidInputError
+
 
 class ImageObject(BaseModel):
     """``{"type": "base64" | "url" | "numpy", "value": ...}``."""
@@ -181,3 +183,23 @@ class ClipCompareRequest(ClipRequest):
     def subject_value(self) -> Any:
         """The subject as a wire image (dict) or a string."""
         return self.subject.model_dump() if isinstance(self.subject, ImageObject) else self.subject
+
+
+class DepthEstimationRequest(ImagesRequest):
+    """``DepthEstimationRequest``: ``model_id``, else ``depth-anything-v2/<depth_version_id>``, else the default."""
+
+    api_key: str | None = None
+    model_id: str | None = None
+    depth_version_id: str | None = None
+    depth_map_format: Literal["json", "png16", "png8"] = "json"
+
+    def depth_model(self, default: str, path_model_id: str | None = None) -> str:
+        """The store id, with the path's model id winning (a different one in the body is a 400)."""
+        if path_model_id is not None:
+            if self.model_id and self.model_id != path_model_id:
+                raise InvalidInputError(f"Model ID mismatch: the path names '{path_model_id[:100]}' but the body "
+                                        f"names '{self.model_id[:100]}'.")
+            return path_model_id
+        if self.model_id:
+            return self.model_id
+        return f"depth-anything-v2/{self.depth_version_id}" if self.depth_version_id else default

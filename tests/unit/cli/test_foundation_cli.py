@@ -112,3 +112,22 @@ def test_sdk_clients(server_url: str, text_png: Path) -> None:
     import asyncio
 
     np.testing.assert_allclose(asyncio.run(run_async()), expected["similarity"][:, 3], atol=1e-4)
+
+
+@pytest.mark.parametrize("remote", [False, True])
+def test_depth_writes_a_16_bit_map(runner: CliRunner, home: Path, server_url: str, tmp_path: Path,
+                                   remote: bool) -> None:
+    from argus.store.importers import import_model
+    from argus.store.repository import ModelRepository
+
+    repository = ModelRepository(home / "models")
+    if not repository.is_bundle("depth/tiny"):
+        import_model(FIXTURES / "dpt-optimum", "depth/tiny", repository)
+    out = tmp_path / "depth.png"
+    args = ["depth", str(clip_image_paths()[0]), "-o", str(out), "-m", "depth/tiny"]
+    result = runner.invoke(app, args + (["--api-url", server_url] if remote else []))
+    assert result.exit_code == 0, result.output
+    written = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)
+    assert written.dtype == np.uint16
+    with np.load(FIXTURES / "dpt-optimum-expected" / "expected.npz") as expected:
+        np.testing.assert_allclose(written / 65535.0, expected["depth0"], atol=1e-4)

@@ -92,3 +92,16 @@ def test_clip_comparison_without_prompts_is_refused_at_compile_time(context: Wor
     steps = [{"type": "roboflow_core/clip_comparison@v2", "name": "v2", "images": "$inputs.image", "classes": []}]
     with pytest.raises(Exception, match="classes"):
         run(context, steps, {"s": "$steps.v2.similarities"}, {"image": clip_images()[0]})
+
+
+def test_depth_estimation_block(context: WorkflowContext, tmp_path_factory: pytest.TempPathFactory) -> None:
+    import_model(FIXTURES / "dpt-optimum", "depth-anything-v3/small", context.manager.repository, overwrite=True)
+    steps = [{"type": "roboflow_core/depth_estimation@v1", "name": "depth", "images": "$inputs.image",
+              "model_version": "depth-anything-v3/small"}]
+    definition = {"version": "1.0", "inputs": [{"type": "WorkflowImage", "name": "image"}], "steps": steps,
+                  "outputs": [{"type": "JsonField", "name": "d", "selector": "$steps.depth.normalized_depth"},
+                              {"type": "JsonField", "name": "picture", "selector": "$steps.depth.image"}]}
+    outputs = compile_workflow(definition, context).run({"image": clip_images()[0]}).outputs[0]
+    with np.load(FIXTURES / "dpt-optimum-expected" / "expected.npz") as data:
+        np.testing.assert_allclose(outputs["d"], data["depth0"], atol=1e-4)
+    assert outputs["picture"].numpy_image.shape == (48, 64, 3)

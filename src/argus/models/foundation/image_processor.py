@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,9 @@ class ImageProcessor:
     mean: tuple[float, ...] = IMAGENET_MEAN
     std: tuple[float, ...] = IMAGENET_STD
     do_normalize: bool = True
+    keep_aspect_ratio: bool = False
+    """DPT's rule: scale both sides by the factor nearer 1, then round each to ``ensure_multiple_of``."""
+    ensure_multiple_of: int = 1
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> ImageProcessor:
@@ -63,12 +67,16 @@ class ImageProcessor:
                        else 1.0,
                        mean=tuple(config.get("image_mean", IMAGENET_MEAN)),
                        std=tuple(config.get("image_std", IMAGENET_STD)),
-                       do_normalize=bool(config.get("do_normalize", True)))
+                       do_normalize=bool(config.get("do_normalize", True)),
+                       keep_aspect_ratio=bool(config.get("keep_aspect_ratio", False)),
+                       ensure_multiple_of=max(1, int(config.get("ensure_multiple_of", 1))))
         except (TypeError, ValueError, KeyError) as error:
             raise ModelArtifactError(f"preprocessor_config.json is not one Argus can read: {error}") from None
 
     def target_size(self, width: int, height: int) -> tuple[int, int]:
         """(width, height) after the resize step (transformers' shortest-edge rule truncates the long side)."""
+        if self.size is not None and (self.keep_aspect_ratio or self.ensure_multiple_of > 1):
+            return _dpt_size(width, height, self.size, self.keep_aspect_ratio, self.ensure_multiple_of)
         if self.size is not None:
             return self.size[1], self.size[0]
         if self.shortest_edge is None:
@@ -89,6 +97,23 @@ class ImageProcessor:
         if self.do_normalize:
             tensor = (tensor - np.array(self.mean, np.float32)) / np.array(self.std, np.float32)
         return np.ascontiguousarray(tensor.transpose(2, 0, 1))
+
+
+def _dpt_size(width: int, height: int, size: tuple[int, int], keep_aspect_ratio: bool, multiple: int
+              ) -> tuple[int, int]:
+    """transformers' DPT ``get_resize_output_image_size`` (Python's round, as there)."""
+    scale_height, scale_width = size[0] / height, size[1] / width
+    if keep_aspect_ratio:
+        if abs(1 - scale_width) < abs(1 - scale_height):
+            scale_height = scale_width
+        else:
+            scale_width = scale_height
+
+    def constrain(value: float) -> int:
+        rounded = round(value / multiple) * multiple
+        return rounded if rounded >= 1 else math.ceil(value / multiple) * multiple
+
+    return constrain(scale_width * width), constrain(scale_height * height)
 
 
 def _center_crop(image: np.ndarray, height: int, width: int) -> np.ndarray:

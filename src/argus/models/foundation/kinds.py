@@ -5,12 +5,14 @@ from __future__ import annotations
 from argus.errors import NotImplementedFeatureError
 from argus.models.foundation.base import FoundationModel
 from argus.models.foundation.clip import ClipModel
+from argus.models.foundation.depth import DepthModel
 from argus.models.foundation.ocr import OcrModel
 from argus.settings import Settings
 from argus.store.bundle import BundleKind
 from argus.store.repository import StoredBundle
 
-LOADERS: dict[BundleKind, type[FoundationModel]] = {BundleKind.PP_OCR: OcrModel, BundleKind.CLIP: ClipModel}
+LOADERS: dict[BundleKind, type[FoundationModel]] = {BundleKind.PP_OCR: OcrModel, BundleKind.CLIP: ClipModel,
+                                                     BundleKind.DEPTH: DepthModel}
 
 
 def load_bundle(model_id: str, stored: StoredBundle, settings: Settings) -> FoundationModel:

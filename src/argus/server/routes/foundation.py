@@ -11,11 +11,17 @@ import time
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from argus.runtime.foundation import select_ocr
+from argus.runtime.foundation import depth_body, select_ocr
 from argus.server.deps import get_state
 from argus.server.disconnect import watch_disconnect
 from argus.server.responses import ORJSONResponse
-from argus.server.schemas import ClipCompareRequest, ClipImageEmbeddingRequest, ClipTextEmbeddingRequest, PpOcrRequest
+from argus.server.schemas import (
+    ClipCompareRequest,
+    ClipImageEmbeddingRequest,
+    ClipTextEmbeddingRequest,
+    DepthEstimationRequest,
+    PpOcrRequest,
+)
 
 router = APIRouter(tags=["foundation models"])
 
@@ -72,3 +78,27 @@ async def clip_compare(request: Request, body: ClipCompareRequest) -> ORJSONResp
     named = dict(zip(body.prompt, similarity)) if isinstance(body.prompt, dict) else similarity
     return ORJSONResponse({"similarity": named, "time": time.perf_counter() - started, "parent_id": None,
                            "frame_id": None, "truncated": any(truncated)})
+
+
+async def _depth(request: Request, body: DepthEstimationRequest, path_model_id: str | None) -> ORJSONResponse:
+    state = get_state(request)
+    model_id = body.depth_model(state.settings.depth_model, path_model_id)
+    started = time.perf_counter()
+    async with watch_disconnect(request) as gone:
+        maps = await run_in_threadpool(state.foundation.depth, model_id, body.image_dicts(), gone.is_set)
+    seconds = time.perf_counter() - started
+    bodies = [depth_body(depth, body.depth_map_format, seconds) for depth in maps]
+    return ORJSONResponse(bodies if body.is_batch else bodies[0])
+
+
+@router.post("/infer/depth-estimation")
+async def depth_estimation(request: Request, body: DepthEstimationRequest) -> ORJSONResponse:
+    """Relative depth per pixel in [0, 1] (1 nearest), as nested floats or a 16- or 8-bit PNG, with a picture."""
+    return await _depth(request, body, None)
+
+
+@router.post("/infer/depth-estimation/{model_id:path}")
+async def depth_estimation_with_model_id(request: Request, model_id: str, body: DepthEstimationRequest
+                                         ) -> ORJSONResponse:
+    """The same, with the model id in the path."""
+    return await _depth(request, body, model_id)

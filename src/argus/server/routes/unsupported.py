@@ -23,8 +23,6 @@ UNSUPPORTED_POST: dict[str, str] = {
     "/infer/embeddings": "image embeddings are not implemented",
     "/infer/lmm": "large multimodal models are not implemented",
     "/infer/lmm/{model_id:path}": "large multimodal models are not implemented",
-    "/infer/depth-estimation": "depth estimation is not implemented",
-    "/infer/depth-estimation/{model_id:path}": "depth estimation is not implemented",
     "/infer/action_recognition": "action recognition is not implemented",
     "/workflows/describe_workload": "workload description is not implemented; use /workflows/describe_interface",
     "/{workspace_name}/workflows/{workflow_id}/describe_workload": "workload description is not implemented",

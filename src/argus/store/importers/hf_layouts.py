@@ -20,6 +20,7 @@ from argus.errors import InvalidInputError
 from argus.store.bundle import BundleKind, BundleManifest
 
 CLIP_TYPES = ("clip", "chinese_clip", "siglip")
+DEPTH_TYPES = ("depth_anything", "dpt", "glpn", "zoedepth")
 
 
 @dataclass(frozen=True)
@@ -44,13 +45,14 @@ def read_layout(folder: Path) -> Layout:
     model_type = str(config.get("model_type", ""))
     if model_type in CLIP_TYPES:
         return _clip(folder, config)
+    if model_type in DEPTH_TYPES:
+        return _depth(folder)
     raise InvalidInputError(f"{folder} holds a '{model_type[:60]}' model (config.json); Argus imports CLIP "
-                            f"({', '.join(CLIP_TYPES)}) folders.")
+                            f"({', '.join(CLIP_TYPES)}) and depth ({', '.join(DEPTH_TYPES)}) folders.")
 
 
 def _clip(folder: Path, config: dict[str, Any]) -> Layout:
     context = int(config.get("text_config", {}).get("max_position_embeddings", 77))
-    common = {"tokenizer": "tokenizer.json", "preprocessor": "preprocessor_config.json", "config": "config.json"}
     if (folder / "model.onnx").is_file():
         graphs, layout = {"model": folder / "model.onnx"}, "joint"
     elif (folder / "onnx" / "vision_model.onnx").is_file() and (folder / "onnx" / "text_model.onnx").is_file():
@@ -60,12 +62,27 @@ def _clip(folder: Path, config: dict[str, Any]) -> Layout:
         raise InvalidInputError(
             f"{folder} is a CLIP folder without its graphs: expected model.onnx (optimum-cli export onnx --task "
             "zero-shot-image-classification) or onnx/vision_model.onnx and onnx/text_model.onnx (transformers.js).")
-    files = {role: folder / name for role, name in common.items()}
+    return _bundle(folder, BundleKind.CLIP, graphs, {"layout": layout, "context": context}, extra=("tokenizer.json",))
+
+
+def _depth(folder: Path) -> Layout:
+    graph = next((path for path in (folder / "model.onnx", folder / "onnx" / "model.onnx") if path.is_file()), None)
+    if graph is None:
+        raise InvalidInputError(f"{folder} is a depth-estimation folder without its graph: expected model.onnx "
+                                "(optimum-cli export onnx --task depth-estimation) or onnx/model.onnx "
+                                "(onnx-community / transformers.js).")
+    return _bundle(folder, BundleKind.DEPTH, {"model": graph}, {})
+
+
+def _bundle(folder: Path, kind: BundleKind, graphs: dict[str, Path], config: dict[str, Any],
+            extra: tuple[str, ...] = ()) -> Layout:
+    """A bundle of the graphs plus ``preprocessor_config.json`` and ``config.json`` (and ``extra`` files)."""
+    files = {"preprocessor": folder / "preprocessor_config.json", "config": folder / "config.json",
+             **{name.split(".")[0]: folder / name for name in extra}}
     missing = [path.name for path in files.values() if not path.is_file()]
     if missing:
-        raise InvalidInputError(f"{folder} is a CLIP folder without {', '.join(missing)}.")
+        raise InvalidInputError(f"{folder} is a {kind.value} folder without {', '.join(missing)}.")
     files.update(graphs)
-    names = {role: path.name for role, path in files.items()}
-    manifest = BundleManifest(kind=BundleKind.CLIP, files=names, config={"layout": layout, "context": context},
+    manifest = BundleManifest(kind=kind, files={role: path.name for role, path in files.items()}, config=config,
                               source=str(folder))
     return Layout(manifest, {path.name: path for path in files.values()})

@@ -1,7 +1,7 @@
 # mypy: disable-error-code="valid-type"
 # (manifest field types are built by Selector(...) calls, which mypy cannot read as types)
 """Foundation-model blocks: OCR (``ocr_model``, ``pp_ocr``), CLIP embeddings (``clip``) and comparisons
-(``clip_comparison`` v1 and v2), on the ModelManager the HTTP routes use.
+(``clip_comparison`` v1 and v2), depth (``depth_estimation``), on the ModelManager the HTTP routes use.
 
 Where the reference names a model version the step's field picks ``pp_ocr/{det}-{rec}`` or ``clip/{version}``;
 left out, the server's default model runs (``ARGUS_OCR_MODEL``, ``ARGUS_CLIP_MODEL``). The reference's
@@ -19,6 +19,7 @@ from pydantic import AliasChoices, Field
 
 from argus.errors import InvalidInputError, ServerError
 from argus.models.foundation.clip import ClipModel
+from argus.models.foundation.depth import DepthModel, depth_picture
 from argus.models.foundation.ocr import OcrModel, OcrResult
 from argus.runtime.foundation import OcrSelection, select_ocr
 from argus.store.bundle import BundleKind
@@ -46,6 +47,7 @@ from argus.workflows.kinds import (
     FLOAT_ZERO_TO_ONE_KIND,
     IMAGE_KIND,
     LIST_OF_VALUES_KIND,
+    NUMPY_ARRAY_KIND,
     OBJECT_DETECTION_PREDICTION_KIND,
     PARENT_ID_KIND,
     PREDICTION_TYPE_KIND,
@@ -130,6 +132,25 @@ class ClipComparisonManifestV2(BlockManifest):
                 OutputDefinition(name="classification_predictions", kind=[CLASSIFICATION_PREDICTION_KIND]),
                 OutputDefinition(name="parent_id", kind=[PARENT_ID_KIND]),
                 OutputDefinition(name="root_parent_id", kind=[PARENT_ID_KIND])]
+
+
+DepthVersion = Literal["depth-anything-v2/small", "depth-anything-v3/small", "depth-anything-v3/base",
+                       "yolo26n-depth-768", "yolo26s-depth-768", "yolo26m-depth-768", "yolo26l-depth-768",
+                       "yolo26x-depth-768"]
+
+
+class DepthEstimationManifest(BlockManifest):
+    model_config = block_config(name="Depth Estimation", category="model",
+                                description="Predict the relative depth of every pixel (1 nearest, 0 farthest).")
+    type: Literal["roboflow_core/depth_estimation@v1"]
+    images: ImageSelector() = Field(validation_alias=AliasChoices("images", "image"))
+    model_version: DepthVersion | Selector(kind=[STRING_KIND]) | None = Field(
+        default=None, description="The depth model's store id; left out, ARGUS_DEPTH_MODEL")
+
+    @classmethod
+    def describe_outputs(cls) -> list[OutputDefinition]:
+        return [OutputDefinition(name="image", kind=[IMAGE_KIND]),
+                OutputDefinition(name="normalized_depth", kind=[NUMPY_ARRAY_KIND])]
 
 
 class _FoundationBlock(Block):
@@ -249,3 +270,14 @@ class ClipComparisonBlockV2(ClipComparisonBlockV1):
         return {"similarities": similarities, "max_similarity": similarities[best], "most_similar_class": classes[best],
                 "min_similarity": similarities[worst], "least_similar_class": classes[worst],
                 "classification_predictions": classification, **_lineage(image)}
+
+
+class DepthEstimationBlockV1(_FoundationBlock):
+    manifest_class: ClassVar[type[BlockManifest]] = DepthEstimationManifest
+
+    def run(self, images: Any, model_version: str | None = None) -> dict[str, Any]:
+        image = _image(images)
+        model = self._model(model_version or self.context.settings.depth_model, BundleKind.DEPTH)
+        assert isinstance(model, DepthModel)
+        depth = model.estimate(1, [image.numpy_image])[0]
+        return {"image": image.with_image(depth_picture(depth)), "normalized_depth": depth}
