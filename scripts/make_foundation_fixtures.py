@@ -261,11 +261,71 @@ def make_depth() -> None:
             depth_expected(folder, expected, model_class)
 
 
+SAM_PROMPTS = [[[20.0, 15.0]], [[10.0, 30.0], [35.0, 10.0]], [[70.0, 20.0]]]
+SAM_LABELS = [[1], [1, 0], [1]]
+"""Point prompts (x, y in image pixels) and their labels (1 positive, 0 negative) per fixture image."""
+
+
+def make_sam() -> None:
+    """A random tiny SAM exported by optimum (vision_encoder.onnx + prompt_encoder_mask_decoder.onnx), with
+    transformers' masks (the best of three by predicted IoU) for the fixture images and prompts."""
+    import torch
+    from optimum.exporters.onnx import main_export
+    from PIL import Image
+    from transformers import (
+        SamConfig,
+        SamImageProcessor,
+        SamMaskDecoderConfig,
+        SamModel,
+        SamProcessor,
+        SamPromptEncoderConfig,
+        SamVisionConfig,
+    )
+
+    torch.manual_seed(SEED)
+    vision = SamVisionConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, mlp_dim=64, image_size=64,
+                             patch_size=8, output_channels=16, window_size=2, global_attn_indexes=[1], num_pos_feats=8)
+    prompt = SamPromptEncoderConfig(hidden_size=16, image_size=64, patch_size=8, mask_input_channels=4,
+                                    num_point_embeddings=4)
+    decoder = SamMaskDecoderConfig(hidden_size=16, num_hidden_layers=2, num_attention_heads=2, mlp_dim=32,
+                                   iou_head_hidden_dim=16)
+    config = SamConfig(vision_config=vision.to_dict(), prompt_encoder_config=prompt.to_dict(),
+                       mask_decoder_config=decoder.to_dict())
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch) / "model"
+        model = SamModel(config).eval()
+        model.save_pretrained(folder)
+        image_processor = SamImageProcessor(size={"longest_edge": 64}, pad_size={"height": 64, "width": 64},
+                                            mask_size={"longest_edge": 16}, mask_pad_size={"height": 16, "width": 16})
+        image_processor.save_pretrained(folder)
+        target = OUT / "sam-optimum"
+        shutil.rmtree(target, ignore_errors=True)
+        main_export(str(folder), output=str(target), task="feature-extraction", opset=17)
+        processor = SamProcessor(image_processor)
+        expected: dict[str, np.ndarray] = {}
+        for index, (image, points, labels) in enumerate(zip(fixture_images(), SAM_PROMPTS, SAM_LABELS)):
+            inputs = processor(images=Image.fromarray(image), input_points=[[points]], input_labels=[[labels]],
+                               return_tensors="pt")
+            with torch.no_grad():
+                outputs = model(**inputs, multimask_output=True)
+            masks = processor.image_processor.post_process_masks(outputs.pred_masks, inputs["original_sizes"],
+                                                                 inputs["reshaped_input_sizes"])[0][0]
+            scores = outputs.iou_scores[0, 0]
+            best = int(scores.argmax())
+            expected[f"mask{index}"] = masks[best].numpy()
+            expected[f"score{index}"] = scores[best].numpy()
+        destination = OUT / "sam-expected"
+        shutil.rmtree(destination, ignore_errors=True)
+        destination.mkdir(parents=True)
+        np.savez_compressed(destination / "expected.npz", **expected)
+        (destination / "prompts.json").write_text(json.dumps({"points": SAM_PROMPTS, "labels": SAM_LABELS}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("kinds", nargs="+", choices=["clip", "depth"])
+    parser.add_argument("kinds", nargs="+", choices=["clip", "depth", "sam"])
     for kind in parser.parse_args().kinds:
-        {"clip": make_clip, "depth": make_depth}[kind]()
+        {"clip": make_clip, "depth": make_depth, "sam": make_sam}[kind]()
 
 
 if __name__ == "__main__":

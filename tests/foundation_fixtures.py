@@ -27,3 +27,12 @@ def clip_images() -> list[np.ndarray]:
 def clip_image_paths() -> list[Path]:
     """The same images as PNG files."""
     return [FIXTURES / "clip-expected" / f"image{index}.png" for index in range(3)]
+
+
+def sam_expected() -> tuple[dict[str, np.ndarray], list[list[list[float]]], list[list[int]]]:
+    """transformers' best masks and scores for the fixture images, and the point prompts that made them."""
+    import json
+
+    prompts = json.loads((FIXTURES / "sam-expected" / "prompts.json").read_text())
+    with np.load(FIXTURES / "sam-expected" / "expected.npz") as data:
+        return {key: data[key] for key in data.files}, prompts["points"], prompts["labels"]

@@ -99,6 +99,12 @@ class Settings(BaseSettings):
     """The CLIP model a request gets when it names none (the reference's default ``clip_version_id``)."""
     depth_model: str = Field(default="depth-anything-v2/small", validation_alias=_env("depth_model"))
     """The depth model a request gets when it names none (the reference's default ``depth_version_id``)."""
+    sam_model: str = Field(default="sam/vit_b", validation_alias=_env("sam_model"))
+    """The SAM model ``/sam/*`` requests get when they name none (``sam_version_id`` picks ``sam/<it>``)."""
+    sam2_model: str = Field(default="sam2/hiera_tiny", validation_alias=_env("sam2_model"))
+    """The model ``/sam2/*`` requests get when they name none (the reference's default ``sam2_version_id``)."""
+    sam_cached_images: int = Field(default=16, ge=1, le=1024, validation_alias=_env("sam_cached_images"))
+    """Image embeddings a SAM model keeps by ``image_id`` (their full size counts in the model's memory)."""
     preload_models: Annotated[list[str], NoDecode] = Field(default=[], validation_alias=_env("preload_models", "PRELOAD_MODELS"))
     """Models loaded at start; /readiness answers 503 until they are."""
 

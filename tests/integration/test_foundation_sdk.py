@@ -1,8 +1,8 @@
 """Roboflow's ``inference_sdk`` 1.8.3, unchanged, on Argus's foundation-model routes (OCR, CLIP).
 
 The server runs the real PP-OCRv6 tiny weights (from the zoo), the tiny CLIP fixture imported as ``clip/ViT-B-16``
-(the id the SDK's default ``clip_version_id`` names) and the tiny Depth Anything as ``depth-anything-v3/small`` (the
-SDK's default depth model). The oracles: the text rendered in the test, and transformers' outputs on the
+(the id the SDK's default ``clip_version_id`` names), the tiny Depth Anything as ``depth-anything-v3/small`` and the
+tiny SAM as ``sam2/hiera_tiny`` (the SDK's defaults). The oracles: the text rendered in the test, and transformers' outputs on the
 fixtures' weights and images.
 """
 
@@ -20,7 +20,7 @@ from test_inference_sdk import SCRIPT_PRELUDE
 from argus.store.importers import import_model
 from argus.store.repository import ModelRepository
 from conftest import LiveServer, start_server
-from foundation_fixtures import FIXTURES, clip_expected, clip_image_paths
+from foundation_fixtures import FIXTURES, clip_expected, clip_image_paths, sam_expected
 from text_images import render_lines
 
 pytestmark = pytest.mark.slow
@@ -49,6 +49,9 @@ step("clip_compare", lambda: client.clip_compare(subject=IMAGES[0], prompt=PROMP
 step("clip_compare_text", lambda: client.clip_compare(subject=PROMPTS[3], subject_type="text", prompt=IMAGES,
                                                       prompt_type="image"))
 step("clip_unknown", lambda: client.get_clip_text_embeddings("a cat", clip_version="ViT-L-14"))
+SAM_PROMPT = json.loads(os.environ["SDK_TEST_SAM_PROMPT"])
+step("sam2_rle", lambda: client.sam2_segment_image(IMAGES[0], prompts=[SAM_PROMPT], mask_input_format="rle"))
+step("sam2_json", lambda: client.sam2_segment_image(IMAGES[0], prompts=[SAM_PROMPT]))
 step("depth_png16", lambda: plain_depth(client.depth_estimation(IMAGES[0], depth_map_format="png16")))
 step("depth_json_path", lambda: client.depth_estimation(IMAGES[2], model_id="depth-anything-v3/small",
                                                         model_id_in_path=True))
@@ -63,6 +66,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, server_logs: Path) -> Itera
     import_model(FIXTURES / "clip-optimum", "clip/ViT-B-16", repository)
     # the SDK's default depth model id
     import_model(FIXTURES / "depth-anything-onnx-community", "depth-anything-v3/small", repository)
+    import_model(FIXTURES / "sam-optimum", "sam2/hiera_tiny", repository)  # the SDK's default sam2_version_id
     live = start_server(home, server_logs, name="foundation")
     yield live
     live.stop()
@@ -77,6 +81,8 @@ def outcomes(server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> di
     env = {"SDK_TEST_URL": server.url, "SDK_TEST_COLLAGE": str(text_image), "SDK_TEST_TEXT_IMAGE": str(text_image),
            "SDK_TEST_CLIP_IMAGES": json.dumps([str(p) for p in clip_image_paths()]),
            "SDK_TEST_PROMPTS": json.dumps([str(t) for t in clip_expected()["texts"]]),
+           "SDK_TEST_SAM_PROMPT": json.dumps({"points": [{"x": x, "y": y, "positive": bool(label)} for (x, y), label
+                                                         in zip(sam_expected()[1][0], sam_expected()[2][0])]}),
            "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
     results = run_in_sdk(SCRIPT, env)
     for name, outcome in results.items():
@@ -125,3 +131,15 @@ def test_depth_estimation_in_png16_and_json(outcomes: dict) -> None:
         np.testing.assert_allclose(png["normalized_depth"], expected["depth0"], atol=1e-4)
         np.testing.assert_allclose(outcomes["depth_json_path"]["ok"]["normalized_depth"], expected["depth2"],
                                    atol=1e-4)
+
+
+def test_sam2_segment_image_gives_transformers_mask(outcomes: dict) -> None:
+    from pycocotools import mask as coco_mask
+
+    expected = sam_expected()[0]
+    (prediction,) = outcomes["sam2_rle"]["ok"]["predictions"]
+    rle = prediction["masks"]
+    mask = coco_mask.decode({"size": rle["size"], "counts": rle["counts"].encode()}).astype(bool)
+    assert np.array_equal(mask, expected["mask0"])
+    (polygons,) = outcomes["sam2_json"]["ok"]["predictions"]
+    assert polygons["format"] == "polygon" and polygons["masks"]

@@ -19,8 +19,13 @@ def mask_to_polygon(mask: np.ndarray) -> np.ndarray:
     One polygon per instance, as the reference's responses carry; ``/infer`` and workflow outputs both use this,
     so one model gives one outline whichever way it is called.
     """
-    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    if not contours:
+    polygons = mask_to_polygons(mask)
+    if not polygons:
         return np.zeros((0, 2), dtype=np.float32)
-    largest = max(contours, key=cv2.contourArea)
-    return largest.reshape(-1, 2).astype(np.float32)
+    return max(polygons, key=lambda polygon: cv2.contourArea(polygon))
+
+
+def mask_to_polygons(mask: np.ndarray) -> list[np.ndarray]:
+    """Outlines of every connected region of a mask, each ``(K, 2)`` float32 (SAM's multi-polygon answers)."""
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    return [contour.reshape(-1, 2).astype(np.float32) for contour in contours]

@@ -20,12 +20,13 @@ import cv2
 import numpy as np
 
 from argus.core.images import encode_jpeg
-from argus.errors import ImageTooLargeError, InvalidInputError, ModelNotFoundError, ServerError
+from argus.errors import ImageTooLargeError, InvalidInputError, ModelNotFoundError, NotFoundError, ServerError
 from argus.inputs.request_image import EncodedImage
 from argus.models.foundation.base import FoundationModel
 from argus.models.foundation.clip import ClipModel
 from argus.models.foundation.depth import DepthModel, depth_picture
 from argus.models.foundation.ocr import OcrModel, OcrResult
+from argus.models.foundation.sam import ImageEmbedding, SamMask, SamModel
 from argus.runtime.service import InferenceRecord, InferenceService, check_image_count, read_request_images
 from argus.settings import Settings
 from argus.store.bundle import BundleKind
@@ -74,6 +75,14 @@ def select_ocr(body: dict[str, Any], default_model: str) -> OcrSelection:
 
 
 _UNSET: Any = object()
+
+
+@dataclass(frozen=True)
+class PointPrompt:
+    """One SAM prompt: points (x, y in image pixels) with labels (1 positive, 0 negative)."""
+
+    points: list[tuple[float, float]]
+    labels: list[int]
 
 
 def _stage(field: str, value: Any) -> str:
@@ -158,6 +167,43 @@ class FoundationService:
         with self._recorded(model, len(images)):
             encoded = read_request_images(images, self.settings)
             return model.estimate(len(encoded), self._decode_each(encoded), client_gone)
+
+    def sam(self, model_id: str) -> SamModel:
+        """The loaded SAM model."""
+        model = self.model(model_id, BundleKind.SAM)
+        assert isinstance(model, SamModel)
+        return model
+
+    def sam_embed(self, model_id: str, image: Any | None, image_id: str | None) -> tuple[str, ImageEmbedding]:
+        """The image's embedding (cached by ``image_id``); without an image the id must be in the cache (404)."""
+        model = self.sam(model_id)
+        if image_id is not None and not isinstance(image_id, str):
+            raise InvalidInputError("'image_id' must be a string.")
+        if image is None:
+            cached = model.cached(image_id) if image_id else None
+            if cached is None:
+                raise NotFoundError(f"No image embedding is cached under image_id {str(image_id)[:64]!r}: send the "
+                                    "image (with that image_id to cache it).")
+            return str(image_id), cached
+        if image_id is not None:
+            cached = model.cached(image_id)
+            if cached is not None:
+                return image_id, cached
+        with self._recorded(model, 1):
+            encoded = read_request_images([image], self.settings)
+            (array,) = self._decode_each(encoded)
+            return model.embed(array, image_id)
+
+    def sam_segment(self, model_id: str, image: Any | None, image_id: str | None, prompts: list[PointPrompt]
+                    ) -> tuple[str, list[SamMask]]:
+        """The best mask for each prompt; the image's embedding comes from the cache when it is there."""
+        if not prompts:
+            raise InvalidInputError("Send at least one prompt (points with 'positive' true or false).")
+        check_prompt_count(prompts, self.settings)
+        image_id, embedding = self.sam_embed(model_id, image, image_id)
+        model = self.sam(model_id)
+        with self._recorded(model, len(prompts)), model.admitted(len(prompts)):
+            return image_id, [model.segment(embedding, prompt.points, prompt.labels) for prompt in prompts]
 
     def compare(self, model_id: str, subject: Any, subject_type: str, prompts: list[Any], prompt_type: str,
                 client_gone: ClientGone | None = None) -> tuple[list[float], list[bool]]:

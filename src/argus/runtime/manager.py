@@ -211,7 +211,7 @@ class ModelManager:
         stored = self.repository.bundle(store_id)
         model = load_bundle(store_id, stored, self.settings)
         seconds = time.perf_counter() - started
-        memory = max(_resident_bytes() - rss_before, stored.size_bytes)
+        memory = max(_resident_bytes() - rss_before, stored.size_bytes) + model.reserved_bytes
         logger.info("loaded %s (%s) in %.3f s (%.1f MB)", store_id, stored.manifest.kind.value, seconds, memory / 1e6)
         return LoadedModel(model, seconds, memory)
 

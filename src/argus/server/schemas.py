@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from argus.errors import InvalidInputError
 
@@ -203,3 +203,97 @@ class DepthEstimationRequest(ImagesRequest):
         if self.model_id:
             return self.model_id
         return f"depth-anything-v2/{self.depth_version_id}" if self.depth_version_id else default
+
+
+class SamPoint(BaseModel):
+    """A SAM 2 prompt point in image pixels."""
+
+    x: float
+    y: float
+    positive: bool = True
+
+
+class SamBox(BaseModel):
+    """A SAM 2 prompt box: centre x, y and size, in image pixels."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+
+
+class SamPrompt(BaseModel):
+    """One SAM 2 prompt: a box and / or points."""
+
+    box: SamBox | None = None
+    points: list[SamPoint] | None = None
+
+
+class SamImageRequest(BaseModel):
+    """What the SAM and SAM 2 requests share: the image (or the id of its cached embedding) and the model."""
+
+    model_config = ConfigDict(extra="ignore", protected_namespaces=())
+
+    api_key: str | None = None
+    model_id: str | None = None
+    image: ImageObject | str | None = None
+    image_id: str | None = None
+
+    def image_value(self) -> Any:
+        """The image as a wire dict or string, or None."""
+        return self.image.model_dump() if isinstance(self.image, ImageObject) else self.image
+
+    def store_id(self, default: str, family: str, version: str | None) -> str:
+        """``model_id``, else ``<family>/<version>``, else the server's default."""
+        if self.model_id:
+            return self.model_id
+        return f"{family}/{version}" if version else default
+
+
+class Sam2Request(SamImageRequest):
+    """Fields of the ``/sam2/*`` requests: the model is ``model_id``, else ``sam2/<sam2_version_id>``."""
+
+    sam2_version_id: str | None = None
+
+    def sam_model(self, default: str) -> str:
+        """The store id."""
+        return self.store_id(default, "sam2", self.sam2_version_id)
+
+
+class Sam2SegmentationRequest(Sam2Request):
+    """``Sam2SegmentationRequest``: prompts as ``{"prompts": [...]}``, a flat list, or one prompt."""
+
+    prompts: list[SamPrompt] = Field(default_factory=list)
+    multimask_output: bool = True
+    format: Literal["json", "rle", "binary"] = "json"
+    save_logits_to_cache: bool = False
+    load_logits_from_cache: bool = False
+
+    @field_validator("prompts", mode="before")
+    @classmethod
+    def _flatten(cls, value: Any) -> Any:
+        """The reference's accepted shapes, as a list of prompts."""
+        if value is None:
+            return []
+        if isinstance(value, dict):
+            return value.get("prompts") or [] if "prompts" in value else [value]
+        return value
+
+
+class SamRequest(SamImageRequest):
+    """Fields of the ``/sam/*`` requests: the model is ``model_id``, else ``sam/<sam_version_id>``."""
+
+    sam_version_id: str | None = None
+    format: Literal["json", "binary"] = "json"
+
+    def sam_model(self, default: str) -> str:
+        """The store id."""
+        return self.store_id(default, "sam", self.sam_version_id)
+
+
+class SamSegmentationRequest(SamRequest):
+    """``SamSegmentationRequest``: one prompt of points (label 1 foreground, 0 background, -1 none)."""
+
+    embeddings: Any = None
+    point_coords: list[list[float]] | None = None
+    point_labels: list[float] | None = None

@@ -17,7 +17,7 @@ def client(tmp_path_factory: pytest.TempPathFactory):
         yield test_client
 
 
-@pytest.mark.parametrize("path", ["/perception_encoder/embed_image", "/sam2/segment_image", "/infer/lmm/florence-2/1",
+@pytest.mark.parametrize("path", ["/perception_encoder/embed_image", "/sam3/concept_segment", "/infer/lmm/florence-2/1",
                                   "/infer/semantic_segmentation", "/doctr/ocr", "/acme/workflows/w/describe_workload"])
 def test_unimplemented_post_routes_answer_501(client: TestClient, path: str) -> None:
     response = client.post(path, json={"image": {"type": "base64", "value": "x"}})

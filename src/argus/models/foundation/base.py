@@ -56,6 +56,11 @@ class FoundationModel:
             raise ModelArtifactError(f"Model '{self.model_id}' has an invalid config in bundle.json: {error}"
                                      ) from None
 
+    @property
+    def reserved_bytes(self) -> int:
+        """Memory the model may grow into after loading (caches), counted in its estimate at load."""
+        return 0
+
     def run_batch(self, tensor: np.ndarray) -> list[np.ndarray]:
         """Run one batch of the kind's batched graph (kinds that batch override it)."""
         raise NotImplementedError(f"{type(self).__name__} has no batched graph")

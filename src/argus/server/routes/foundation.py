@@ -11,7 +11,11 @@ import time
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from argus.runtime.foundation import depth_body, select_ocr
+from argus.core.geometry import mask_to_polygons
+from argus.core.rle import mask_to_rle
+from argus.errors import InvalidInputError, NotImplementedFeatureError
+from argus.models.foundation.sam import POSITIVE, SamMask
+from argus.runtime.foundation import PointPrompt, depth_body, select_ocr
 from argus.server.deps import get_state
 from argus.server.disconnect import watch_disconnect
 from argus.server.responses import ORJSONResponse
@@ -21,6 +25,11 @@ from argus.server.schemas import (
     ClipTextEmbeddingRequest,
     DepthEstimationRequest,
     PpOcrRequest,
+    Sam2Request,
+    Sam2SegmentationRequest,
+    SamPrompt,
+    SamRequest,
+    SamSegmentationRequest,
 )
 
 router = APIRouter(tags=["foundation models"])
@@ -102,3 +111,74 @@ async def depth_estimation_with_model_id(request: Request, model_id: str, body: 
                                          ) -> ORJSONResponse:
     """The same, with the model id in the path."""
     return await _depth(request, body, model_id)
+
+
+def _point_prompt(prompt: SamPrompt) -> PointPrompt:
+    if prompt.box is not None:
+        raise NotImplementedFeatureError("Box prompts are not implemented: the SAM exports Argus runs (optimum's "
+                                         "prompt_encoder_mask_decoder.onnx) take points only; send points.")
+    points = prompt.points or []
+    return PointPrompt([(p.x, p.y) for p in points], [POSITIVE if p.positive else 0 for p in points])
+
+
+def _polygons(mask: SamMask) -> list[list[list[float]]]:
+    return [polygon.tolist() for polygon in mask_to_polygons(mask.mask)]
+
+
+@router.post("/sam2/embed_image")
+async def sam2_embed_image(request: Request, body: Sam2Request) -> ORJSONResponse:
+    """Run the image encoder and cache the embedding under ``image_id`` (the pixels' hash when none is sent)."""
+    state = get_state(request)
+    started = time.perf_counter()
+    image_id, _ = await run_in_threadpool(state.foundation.sam_embed, body.sam_model(state.settings.sam2_model),
+                                          body.image_value(), body.image_id)
+    return ORJSONResponse({"image_id": image_id, "time": time.perf_counter() - started})
+
+
+@router.post("/sam2/segment_image")
+async def sam2_segment_image(request: Request, body: Sam2SegmentationRequest) -> ORJSONResponse:
+    """One mask per prompt (the best of SAM's three by predicted IoU), as polygons or COCO RLE."""
+    if body.format == "binary":
+        raise NotImplementedFeatureError("format 'binary' (numpy archives) is not implemented; use 'json' or 'rle'.")
+    state = get_state(request)
+    started = time.perf_counter()
+    prompts = [_point_prompt(prompt) for prompt in body.prompts]
+    _, masks = await run_in_threadpool(state.foundation.sam_segment, body.sam_model(state.settings.sam2_model),
+                                       body.image_value(), body.image_id, prompts)
+    predictions = [{"masks": mask_to_rle(m.mask) if body.format == "rle" else _polygons(m), "confidence": m.score,
+                    "format": "rle" if body.format == "rle" else "polygon"} for m in masks]
+    return ORJSONResponse({"predictions": predictions, "time": time.perf_counter() - started})
+
+
+@router.post("/sam/embed_image")
+async def sam_embed_image(request: Request, body: SamRequest) -> ORJSONResponse:
+    """The image's SAM embedding as nested lists (cached under ``image_id`` for /sam/segment_image)."""
+    if body.format == "binary":
+        raise NotImplementedFeatureError("format 'binary' is not implemented; use 'json'.")
+    state = get_state(request)
+    started = time.perf_counter()
+    _, embedding = await run_in_threadpool(state.foundation.sam_embed, body.sam_model(state.settings.sam_model),
+                                           body.image_value(), body.image_id)
+    return ORJSONResponse({"embeddings": embedding.embeddings.tolist(), "time": time.perf_counter() - started})
+
+
+@router.post("/sam/segment_image")
+async def sam_segment_image(request: Request, body: SamSegmentationRequest) -> ORJSONResponse:
+    """The best mask for the points (labels 1 foreground, 0 background; -1 entries are ignored), as polygons."""
+    if body.format == "binary":
+        raise NotImplementedFeatureError("format 'binary' is not implemented; use 'json'.")
+    if body.embeddings is not None:
+        raise NotImplementedFeatureError("Sending 'embeddings' back is not implemented; send the image, or its "
+                                         "image_id after /sam/embed_image.")
+    coords, labels = body.point_coords or [], body.point_labels or []
+    if len(coords) != len(labels) or any(len(point) != 2 for point in coords):
+        raise InvalidInputError("'point_coords' ([[x, y], ...]) and 'point_labels' must have one entry per point.")
+    kept = [((x, y), int(label)) for (x, y), label in zip(coords, labels) if int(label) != -1]
+    state = get_state(request)
+    started = time.perf_counter()
+    prompt = PointPrompt([point for point, _ in kept], [label for _, label in kept])
+    _, masks = await run_in_threadpool(state.foundation.sam_segment, body.sam_model(state.settings.sam_model),
+                                       body.image_value(), body.image_id, [prompt])
+    low_res = [polygon.tolist() for polygon in mask_to_polygons(masks[0].low_res_logits > 0)]
+    return ORJSONResponse({"masks": [_polygons(masks[0])], "low_res_masks": [low_res],
+                           "time": time.perf_counter() - started})

@@ -31,8 +31,6 @@ UNSUPPORTED_POST: dict[str, str] = {
     "/initialise_webrtc_worker": "the WebRTC worker is not implemented",
     "/perception_encoder/embed_image": _FOUNDATION, "/perception_encoder/embed_text": _FOUNDATION,
     "/perception_encoder/compare": _FOUNDATION,
-    "/sam/embed_image": _FOUNDATION, "/sam/segment_image": _FOUNDATION,
-    "/sam2/embed_image": _FOUNDATION, "/sam2/segment_image": _FOUNDATION,
     "/sam3/embed_image": _FOUNDATION, "/sam3/concept_segment": _FOUNDATION, "/sam3/visual_segment": _FOUNDATION,
     "/sam3_3d/infer": _FOUNDATION,
     "/grounding_dino/infer": _FOUNDATION + "; import an open-vocabulary detector's ONNX export as a detector",

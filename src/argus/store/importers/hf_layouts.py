@@ -21,6 +21,7 @@ from argus.store.bundle import BundleKind, BundleManifest
 
 CLIP_TYPES = ("clip", "chinese_clip", "siglip")
 DEPTH_TYPES = ("depth_anything", "dpt", "glpn", "zoedepth")
+SAM_TYPES = ("sam",)
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,10 @@ def read_layout(folder: Path) -> Layout:
         return _clip(folder, config)
     if model_type in DEPTH_TYPES:
         return _depth(folder)
+    if model_type in SAM_TYPES:
+        return _sam(folder)
     raise InvalidInputError(f"{folder} holds a '{model_type[:60]}' model (config.json); Argus imports CLIP "
-                            f"({', '.join(CLIP_TYPES)}) and depth ({', '.join(DEPTH_TYPES)}) folders.")
+                            f"({', '.join(CLIP_TYPES)}), depth ({', '.join(DEPTH_TYPES)}) and SAM folders.")
 
 
 def _clip(folder: Path, config: dict[str, Any]) -> Layout:
@@ -72,6 +75,15 @@ def _depth(folder: Path) -> Layout:
                                 "(optimum-cli export onnx --task depth-estimation) or onnx/model.onnx "
                                 "(onnx-community / transformers.js).")
     return _bundle(folder, BundleKind.DEPTH, {"model": graph}, {})
+
+
+def _sam(folder: Path) -> Layout:
+    for base in (folder, folder / "onnx"):
+        encoder, decoder = base / "vision_encoder.onnx", base / "prompt_encoder_mask_decoder.onnx"
+        if encoder.is_file() and decoder.is_file():
+            return _bundle(folder, BundleKind.SAM, {"encoder": encoder, "decoder": decoder}, {})
+    raise InvalidInputError(f"{folder} is a SAM folder without its graphs: expected vision_encoder.onnx and "
+                            "prompt_encoder_mask_decoder.onnx (optimum-cli export onnx), at the top or under onnx/.")
 
 
 def _bundle(folder: Path, kind: BundleKind, graphs: dict[str, Path], config: dict[str, Any],

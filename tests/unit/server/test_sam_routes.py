@@ -1,0 +1,101 @@
+"""/sam2/* and /sam/* over HTTP on the tiny SAM: masks as transformers gives them, the embedding cache by
+image_id, and bad prompts."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+
+import cv2
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from argus.server.app import create_app
+from argus.settings import Settings
+from argus.store.importers import import_model
+from argus.store.repository import ModelRepository
+from foundation_fixtures import FIXTURES, clip_image_paths, sam_expected
+
+IMAGES = [{"type": "base64", "value": base64.b64encode(p.read_bytes()).decode()} for p in clip_image_paths()]
+EXPECTED, POINTS, LABELS = sam_expected()
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    settings = Settings(home=tmp_path_factory.mktemp("sam-server"))
+    repository = ModelRepository(settings.model_store_dir)
+    import_model(FIXTURES / "sam-optimum", "sam2/hiera_tiny", repository)
+    import_model(FIXTURES / "sam-optimum", "sam/vit_b", repository)
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def rle_to_mask(rle: dict) -> np.ndarray:
+    """pycocotools' decoder: the independent oracle for Argus's RLE writer."""
+    from pycocotools import mask as coco_mask
+
+    return coco_mask.decode({"size": rle["size"], "counts": rle["counts"].encode()}).astype(bool)
+
+
+def prompt(index: int) -> dict:
+    return {"points": [{"x": x, "y": y, "positive": bool(label)} for (x, y), label in zip(POINTS[index], LABELS[index])]}
+
+
+def drawn(polygons: list, shape: tuple[int, int]) -> np.ndarray:
+    canvas = np.zeros(shape, np.uint8)
+    cv2.fillPoly(canvas, [np.array(p, np.int32) for p in polygons], 1)
+    return canvas.astype(bool)
+
+
+@pytest.mark.parametrize("index", [0, 1, 2])
+def test_sam2_rle_masks_are_transformers_masks(api: TestClient, index: int) -> None:
+    response = api.post("/sam2/segment_image", json={"image": IMAGES[index], "prompts": {"prompts": [prompt(index)]},
+                                                     "format": "rle"})
+    assert response.status_code == 200, response.text
+    (prediction,) = response.json()["predictions"]
+    assert prediction["format"] == "rle"
+    assert np.array_equal(rle_to_mask(prediction["masks"]), EXPECTED[f"mask{index}"])
+    assert prediction["confidence"] == pytest.approx(float(EXPECTED[f"score{index}"]), abs=1e-6)
+
+
+def test_sam2_polygons_outline_the_mask(api: TestClient) -> None:
+    body = api.post("/sam2/segment_image", json={"image": IMAGES[0], "prompts": [prompt(0), prompt(0)]}).json()
+    assert len(body["predictions"]) == 2 and body["predictions"][0]["format"] == "polygon"
+    outline = drawn(body["predictions"][0]["masks"], EXPECTED["mask0"].shape)
+    overlap = (outline & EXPECTED["mask0"]).sum() / (outline | EXPECTED["mask0"]).sum()
+    assert overlap > 0.9
+
+
+def test_an_embedded_image_is_segmented_by_its_id_alone(api: TestClient) -> None:
+    embedded = api.post("/sam2/embed_image", json={"image": IMAGES[1], "image_id": "img-1"}).json()
+    assert embedded["image_id"] == "img-1"
+    body = api.post("/sam2/segment_image", json={"image_id": "img-1", "prompts": prompt(1), "format": "rle"}).json()
+    assert np.array_equal(rle_to_mask(body["predictions"][0]["masks"]), EXPECTED["mask1"])
+
+
+def test_sam_v1_routes(api: TestClient) -> None:
+    embedded = api.post("/sam/embed_image", json={"image": IMAGES[0]}).json()
+    assert np.array(embedded["embeddings"]).shape == (1, 16, 8, 8)
+    body = api.post("/sam/segment_image", json={"image": IMAGES[0], "point_coords": POINTS[0] + [[0, 0]],
+                                                "point_labels": LABELS[0] + [-1]}).json()
+    outline = drawn(body["masks"][0], EXPECTED["mask0"].shape)
+    assert (outline & EXPECTED["mask0"]).sum() / (outline | EXPECTED["mask0"]).sum() > 0.9
+
+
+@pytest.mark.parametrize(("path", "body", "status", "message"), [
+    ("/sam2/segment_image", {"image": IMAGES[0], "prompts": [{"points": [{"x": 500, "y": 5, "positive": True}]}]},
+     400, "outside the 64x48 image"),
+    ("/sam2/segment_image", {"image_id": "never-sent", "prompts": [prompt(0)]}, 404, "never-sent"),
+    ("/sam2/segment_image", {"image": IMAGES[0]}, 400, "at least one prompt"),
+    ("/sam2/segment_image", {"image": IMAGES[0], "prompts": [{"box": {"x": 5, "y": 5, "width": 4, "height": 4}}]},
+     501, "points"),
+    ("/sam2/segment_image", {"image": IMAGES[0], "prompts": [prompt(0)], "format": "binary"}, 501, "rle"),
+    ("/sam2/embed_image", {"sam2_version_id": "hiera_large", "image": IMAGES[0]}, 404, "sam2/hiera_tiny"),
+    ("/sam/segment_image", {"image": IMAGES[0], "point_coords": [[1, 1]], "point_labels": [-1]}, 400, "one point"),
+])
+def test_bad_requests_are_4xx_or_501_with_a_reason(api: TestClient, path: str, body: dict, status: int,
+                                                   message: str) -> None:
+    response = api.post(path, json=body)
+    assert response.status_code == status, response.text
+    assert message in response.json()["message"]
