@@ -321,11 +321,99 @@ def make_sam() -> None:
         (destination / "prompts.json").write_text(json.dumps({"points": SAM_PROMPTS, "labels": SAM_LABELS}))
 
 
+OWL_QUERIES = ["a cat", "a red car", "a photo of a dog"]
+OWL_THRESHOLD = 0.0
+
+
+def make_owl() -> None:
+    """A random tiny OWL-ViT exported by optimum (zero-shot-object-detection: one model.onnx taking input_ids,
+    attention_mask and pixel_values), with transformers' post-processed detections for the fixture images."""
+    import torch
+    from optimum.exporters.onnx import main_export
+    from PIL import Image
+    from transformers import CLIPTokenizerFast, OwlViTConfig, OwlViTForObjectDetection, OwlViTImageProcessor, OwlViTProcessor
+
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch) / "model"
+        folder.mkdir()
+        clip_tokenizer(folder)
+        tokenizer = CLIPTokenizerFast.from_pretrained(folder)
+        torch.manual_seed(SEED)
+        config = OwlViTConfig(
+            text_config={"vocab_size": len(tokenizer), "hidden_size": 32, "intermediate_size": 64,
+                         "num_hidden_layers": 2, "num_attention_heads": 2, "max_position_embeddings": CONTEXT,
+                         "bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id,
+                         "pad_token_id": tokenizer.pad_token_id},
+            vision_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+                           "num_attention_heads": 2, "image_size": 32, "patch_size": 8},
+            projection_dim=32)
+        model = OwlViTForObjectDetection(config).eval()
+        model.save_pretrained(folder)
+        image_processor = OwlViTImageProcessor(size={"height": 32, "width": 32}, crop_size={"height": 32, "width": 32})
+        image_processor.save_pretrained(folder)
+        target = OUT / "owlvit-optimum"
+        shutil.rmtree(target, ignore_errors=True)
+        main_export(str(folder), output=str(target), task="zero-shot-object-detection", opset=17)
+        for leftover in ("vocab.json", "merges.txt"):
+            (target / leftover).unlink(missing_ok=True)
+        processor = OwlViTProcessor(image_processor=image_processor, tokenizer=tokenizer)
+        expected: dict[str, np.ndarray] = {}
+        for index, image in enumerate(fixture_images()):
+            inputs = processor(text=[OWL_QUERIES], images=Image.fromarray(image), return_tensors="pt",
+                               truncation=True)
+            with torch.no_grad():
+                outputs = model(**inputs)
+            result = processor.post_process_object_detection(outputs, threshold=OWL_THRESHOLD,
+                                                              target_sizes=[image.shape[:2]])[0]
+            expected[f"boxes{index}"] = result["boxes"].numpy()
+            expected[f"scores{index}"] = result["scores"].numpy()
+            expected[f"labels{index}"] = result["labels"].numpy()
+        destination = OUT / "owlvit-expected"
+        shutil.rmtree(destination, ignore_errors=True)
+        destination.mkdir(parents=True)
+        np.savez(destination / "expected.npz", queries=np.array(OWL_QUERIES), **expected)
+
+
+BENCH_OUT = Path("~/.cache/argus/bench-models").expanduser()
+
+
+def make_bench() -> None:
+    """Random models of the real sizes for benchmarks/foundation.py (not committed: hundreds of MB).
+
+    CLIP ViT-B/32 at 224 (the reference's usual CLIP) as optimum's joint export, and SAM ViT-B at 1024 as optimum's
+    two-graph export, both with random weights: speed depends on the architecture and sizes, not the values.
+    """
+    import torch
+    from optimum.exporters.onnx import main_export
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, SamConfig, SamImageProcessor, SamModel
+
+    torch.manual_seed(SEED)
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch) / "clip"
+        folder.mkdir()
+        clip_tokenizer(folder)
+        config = CLIPConfig(text_config={"max_position_embeddings": 77},
+                            vision_config={"image_size": 224, "patch_size": 32}, projection_dim=512)
+        config.text_config.vocab_size = len(json.loads((folder / "tokenizer.json").read_text())["model"]["vocab"]) + 2
+        CLIPModel(config).eval().save_pretrained(folder)
+        CLIPImageProcessor(size={"shortest_edge": 224}, crop_size={"height": 224, "width": 224}).save_pretrained(folder)
+        target = BENCH_OUT / "clip-vit-b-32"
+        shutil.rmtree(target, ignore_errors=True)
+        main_export(str(folder), output=str(target), task="zero-shot-image-classification", opset=17)
+
+        folder = Path(scratch) / "sam"
+        SamModel(SamConfig()).eval().save_pretrained(folder)  # the defaults are SAM ViT-B
+        SamImageProcessor().save_pretrained(folder)
+        target = BENCH_OUT / "sam-vit-b"
+        shutil.rmtree(target, ignore_errors=True)
+        main_export(str(folder), output=str(target), task="feature-extraction", opset=17)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("kinds", nargs="+", choices=["clip", "depth", "sam"])
+    parser.add_argument("kinds", nargs="+", choices=["clip", "depth", "sam", "owl", "bench"])
     for kind in parser.parse_args().kinds:
-        {"clip": make_clip, "depth": make_depth, "sam": make_sam}[kind]()
+        {"clip": make_clip, "depth": make_depth, "sam": make_sam, "owl": make_owl, "bench": make_bench}[kind]()
 
 
 if __name__ == "__main__":

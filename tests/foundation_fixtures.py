@@ -36,3 +36,10 @@ def sam_expected() -> tuple[dict[str, np.ndarray], list[list[list[float]]], list
     prompts = json.loads((FIXTURES / "sam-expected" / "prompts.json").read_text())
     with np.load(FIXTURES / "sam-expected" / "expected.npz") as data:
         return {key: data[key] for key in data.files}, prompts["points"], prompts["labels"]
+
+
+def owl_expected() -> tuple[dict[str, np.ndarray], list[str]]:
+    """transformers' post-processed OWL-ViT detections (threshold 0) of the fixture images, and the queries."""
+    with np.load(FIXTURES / "owlvit-expected" / "expected.npz") as data:
+        values = {key: data[key] for key in data.files}
+    return values, [str(q) for q in values.pop("queries")]

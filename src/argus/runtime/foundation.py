@@ -26,6 +26,7 @@ from argus.models.foundation.base import FoundationModel
 from argus.models.foundation.clip import ClipModel
 from argus.models.foundation.depth import DepthModel, depth_picture
 from argus.models.foundation.ocr import OcrModel, OcrResult
+from argus.models.foundation.owl import OwlDetections, OwlModel
 from argus.models.foundation.sam import ImageEmbedding, SamMask, SamModel
 from argus.runtime.service import InferenceRecord, InferenceService, check_image_count, read_request_images
 from argus.settings import Settings
@@ -205,6 +206,23 @@ class FoundationService:
         with self._recorded(model, len(prompts)), model.admitted(len(prompts)):
             return image_id, [model.segment(embedding, prompt.points, prompt.labels) for prompt in prompts]
 
+    def detect_text(self, model_id: str, images: list[Any], queries: list[str], confidence: float,
+                    iou_threshold: float | None, client_gone: ClientGone | None = None) -> list[dict[str, Any]]:
+        """Open-vocabulary detection of the text queries: an object-detection answer per image."""
+        check_image_count(images, self.settings)
+        check_prompt_count(queries, self.settings)
+        model = self.model(model_id, BundleKind.OWL)
+        assert isinstance(model, OwlModel)
+        bodies = []
+        with self._recorded(model, len(images)):
+            encoded = read_request_images(images, self.settings)
+            for image in self._decode_each(encoded):
+                started = time.perf_counter()
+                found = model.detect(image, queries, confidence, iou_threshold)
+                bodies.append(detection_body(found, queries, image.shape[1], image.shape[0],
+                                             time.perf_counter() - started))
+        return bodies
+
     def compare(self, model_id: str, subject: Any, subject_type: str, prompts: list[Any], prompt_type: str,
                 client_gone: ClientGone | None = None) -> tuple[list[float], list[bool]]:
         """Cosine similarity of the subject to each prompt (each an image or a text), and which texts were cut."""
@@ -287,3 +305,13 @@ def _png_base64(image: np.ndarray) -> str:
     if not ok:
         raise ServerError("could not encode the depth map as PNG")
     return base64.b64encode(buffer.tobytes()).decode("ascii")
+
+
+def detection_body(found: OwlDetections, queries: list[str], width: int, height: int, seconds: float
+                   ) -> dict[str, Any]:
+    """``ObjectDetectionInferenceResponse``: each box as centre and size, its query as the class."""
+    predictions = [{"x": (x0 + x1) / 2, "y": (y0 + y1) / 2, "width": x1 - x0, "height": y1 - y0,
+                    "confidence": float(score), "class": queries[int(label)], "class_id": int(label),
+                    "detection_id": str(uuid.uuid4())}
+                   for (x0, y0, x1, y1), score, label in zip(found.xyxy.tolist(), found.scores, found.labels)]
+    return {"predictions": predictions, "image": {"width": width, "height": height}, "time": seconds}

@@ -297,3 +297,22 @@ class SamSegmentationRequest(SamRequest):
     embeddings: Any = None
     point_coords: list[list[float]] | None = None
     point_labels: list[float] | None = None
+
+
+class OwlRequest(ImagesRequest):
+    """``OwlV2InferenceRequest`` plus ``text``: the queries to find. The reference's image-guided
+    ``training_data`` is accepted in the schema and answered 501."""
+
+    api_key: str | None = None
+    model_id: str | None = None
+    owlv2_version_id: str | None = None
+    text: list[str] | None = None
+    training_data: list[Any] | None = None
+    confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+    iou_threshold: float | None = Field(default=0.3, ge=0.0, le=1.0)
+
+    def owl_model(self, default: str) -> str:
+        """``model_id``, else ``owlv2/<owlv2_version_id>``, else the server's default."""
+        if self.model_id:
+            return self.model_id
+        return f"owlv2/{self.owlv2_version_id}" if self.owlv2_version_id else default

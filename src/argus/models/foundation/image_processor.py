@@ -11,11 +11,11 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
 
-import cv2
 import numpy as np
 from PIL import Image
 
@@ -86,17 +86,28 @@ class ImageProcessor:
         return (self.shortest_edge, scaled_long) if width <= height else (scaled_long, self.shortest_edge)
 
     def __call__(self, image_bgr: np.ndarray) -> np.ndarray:
-        """One BGR uint8 image → a ``(3, H, W)`` float32 tensor in RGB order."""
-        rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
-        width, height = self.target_size(rgb.shape[1], rgb.shape[0])
-        if (width, height) != (rgb.shape[1], rgb.shape[0]):
-            rgb = np.asarray(Image.fromarray(rgb).resize((width, height), resample=self.resample, reducing_gap=None))
+        """One BGR uint8 image → a ``(3, H, W)`` float32 tensor in RGB order.
+
+        Resizing works per channel, so the image is resized and cropped in BGR order and the channels are swapped
+        in the final transpose (one copy fewer than converting first). Rescale and normalise are one multiply-add.
+        """
+        width, height = self.target_size(image_bgr.shape[1], image_bgr.shape[0])
+        pixels = image_bgr
+        if (width, height) != (image_bgr.shape[1], image_bgr.shape[0]):
+            pixels = np.asarray(Image.fromarray(image_bgr).resize((width, height), resample=self.resample,
+                                                                   reducing_gap=None))
         if self.crop is not None:
-            rgb = _center_crop(rgb, *self.crop)
-        tensor: np.ndarray = rgb.astype(np.float32) * np.float32(self.rescale_factor)
-        if self.do_normalize:
-            tensor = (tensor - np.array(self.mean, np.float32)) / np.array(self.std, np.float32)
-        return np.ascontiguousarray(tensor.transpose(2, 0, 1))
+            pixels = _center_crop(pixels, *self.crop)
+        scale, offset = self._affine
+        return np.ascontiguousarray((pixels[:, :, ::-1] * scale + offset).transpose(2, 0, 1), dtype=np.float32)
+
+    @functools.cached_property
+    def _affine(self) -> tuple[np.ndarray, np.ndarray]:
+        """``pixel * scale + offset`` equal to rescaling then normalising, per RGB channel."""
+        if not self.do_normalize:
+            return np.full(3, self.rescale_factor, np.float32), np.zeros(3, np.float32)
+        std = np.array(self.std, np.float32)
+        return (np.float32(self.rescale_factor) / std).astype(np.float32), (-np.array(self.mean, np.float32) / std)
 
 
 def _dpt_size(width: int, height: int, size: tuple[int, int], keep_aspect_ratio: bool, multiple: int

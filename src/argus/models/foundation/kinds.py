@@ -7,13 +7,15 @@ from argus.models.foundation.base import FoundationModel
 from argus.models.foundation.clip import ClipModel
 from argus.models.foundation.depth import DepthModel
 from argus.models.foundation.ocr import OcrModel
+from argus.models.foundation.owl import OwlModel
 from argus.models.foundation.sam import SamModel
 from argus.settings import Settings
 from argus.store.bundle import BundleKind
 from argus.store.repository import StoredBundle
 
 LOADERS: dict[BundleKind, type[FoundationModel]] = {BundleKind.PP_OCR: OcrModel, BundleKind.CLIP: ClipModel,
-                                                     BundleKind.DEPTH: DepthModel, BundleKind.SAM: SamModel}
+                                                     BundleKind.DEPTH: DepthModel, BundleKind.SAM: SamModel,
+                                                     BundleKind.OWL: OwlModel}
 
 
 def load_bundle(model_id: str, stored: StoredBundle, settings: Settings) -> FoundationModel:

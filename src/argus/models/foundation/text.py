@@ -41,6 +41,20 @@ class TextTokenizer:
         self._tokenizer.enable_truncation(max_length=context)
         self.context = context
 
+    def padded(self, texts: list[str], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """Ids ``(N, context)`` padded with ``pad_id`` and the attention mask (OWL-ViT pads to the full context)."""
+        ids = np.full((len(texts), self.context), pad_id, np.int64)
+        mask = np.zeros_like(ids)
+        for row, text in enumerate(texts):
+            tokens = self(text).ids
+            ids[row, :len(tokens)] = tokens
+            mask[row, :len(tokens)] = 1
+        return ids, mask
+
+    def token_id(self, token: str) -> int | None:
+        """The id of a special token, if the vocabulary has it."""
+        return self._tokenizer.token_to_id(token)
+
     def __call__(self, text: str) -> Tokens:
         """Token ids of ``text``; beyond the context it is cut and its end token kept, as CLIP does."""
         if not isinstance(text, str):

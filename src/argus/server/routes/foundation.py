@@ -24,6 +24,7 @@ from argus.server.schemas import (
     ClipImageEmbeddingRequest,
     ClipTextEmbeddingRequest,
     DepthEstimationRequest,
+    OwlRequest,
     PpOcrRequest,
     Sam2Request,
     Sam2SegmentationRequest,
@@ -182,3 +183,24 @@ async def sam_segment_image(request: Request, body: SamSegmentationRequest) -> O
     low_res = [polygon.tolist() for polygon in mask_to_polygons(masks[0].low_res_logits > 0)]
     return ORJSONResponse({"masks": [_polygons(masks[0])], "low_res_masks": [low_res],
                            "time": time.perf_counter() - started})
+
+
+TEXT_QUERY_CONFIDENCE = 0.1
+"""Default score threshold of text-prompted detection (the reference's 0.99 is for its image-guided OWLv2)."""
+
+
+@router.post("/owlv2/infer")
+async def owl_infer(request: Request, body: OwlRequest) -> ORJSONResponse:
+    """Open-vocabulary detection of the classes named in ``text`` (OWL-ViT), an object-detection answer per image."""
+    if not body.text:
+        if body.training_data:
+            raise NotImplementedFeatureError(
+                "Image-guided detection (training_data) is not implemented: it needs OWLv2's class embeddings, which "
+                "the standard ONNX export does not output. Send the classes to find as 'text': [\"a cat\", ...].")
+        raise InvalidInputError("Send the classes to find as 'text': [\"a cat\", ...].")
+    state = get_state(request)
+    confidence = TEXT_QUERY_CONFIDENCE if body.confidence is None else body.confidence
+    async with watch_disconnect(request) as gone:
+        bodies = await run_in_threadpool(state.foundation.detect_text, body.owl_model(state.settings.owl_model),
+                                         body.image_dicts(), body.text, confidence, body.iou_threshold, gone.is_set)
+    return ORJSONResponse(bodies if body.is_batch else bodies[0])

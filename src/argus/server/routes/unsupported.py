@@ -35,7 +35,6 @@ UNSUPPORTED_POST: dict[str, str] = {
     "/sam3_3d/infer": _FOUNDATION,
     "/grounding_dino/infer": _FOUNDATION + "; import an open-vocabulary detector's ONNX export as a detector",
     "/yolo_world/infer": _FOUNDATION + "; import a YOLO-World ONNX export with fixed classes as a detector",
-    "/owlv2/infer": _FOUNDATION,
     "/doctr/ocr": _OCR, "/easy_ocr/ocr": _OCR, "/ocr/trocr": _OCR,
     "/gaze/gaze_detection": _FOUNDATION,
 }

@@ -22,6 +22,7 @@ from argus.store.bundle import BundleKind, BundleManifest
 CLIP_TYPES = ("clip", "chinese_clip", "siglip")
 DEPTH_TYPES = ("depth_anything", "dpt", "glpn", "zoedepth")
 SAM_TYPES = ("sam",)
+OWL_TYPES = ("owlvit",)
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,13 @@ def read_layout(folder: Path) -> Layout:
         return _depth(folder)
     if model_type in SAM_TYPES:
         return _sam(folder)
+    if model_type in OWL_TYPES:
+        return _owl(folder, config)
+    if model_type == "owlv2":
+        raise InvalidInputError(f"{folder} is an OWLv2 folder: OWLv2's preprocessing (padding to a square, "
+                                "anti-aliased resize) is not implemented; OWL-ViT (owlvit) exports import.")
     raise InvalidInputError(f"{folder} holds a '{model_type[:60]}' model (config.json); Argus imports CLIP "
-                            f"({', '.join(CLIP_TYPES)}), depth ({', '.join(DEPTH_TYPES)}) and SAM folders.")
+                            f"({', '.join(CLIP_TYPES)}), depth ({', '.join(DEPTH_TYPES)}), SAM and OWL-ViT folders.")
 
 
 def _clip(folder: Path, config: dict[str, Any]) -> Layout:
@@ -84,6 +90,21 @@ def _sam(folder: Path) -> Layout:
             return _bundle(folder, BundleKind.SAM, {"encoder": encoder, "decoder": decoder}, {})
     raise InvalidInputError(f"{folder} is a SAM folder without its graphs: expected vision_encoder.onnx and "
                             "prompt_encoder_mask_decoder.onnx (optimum-cli export onnx), at the top or under onnx/.")
+
+
+def _owl(folder: Path, config: dict[str, Any]) -> Layout:
+    graph = next((path for path in (folder / "model.onnx", folder / "onnx" / "model.onnx") if path.is_file()), None)
+    if graph is None:
+        raise InvalidInputError(f"{folder} is an OWL-ViT folder without its graph: expected model.onnx "
+                                "(optimum-cli export onnx --task zero-shot-object-detection) or onnx/model.onnx.")
+    context = int(config.get("text_config", {}).get("max_position_embeddings", 16))
+    special = folder / "special_tokens_map.json"
+    pad = None
+    if special.is_file():
+        value = json.loads(special.read_text()).get("pad_token")
+        pad = value.get("content") if isinstance(value, dict) else value
+    return _bundle(folder, BundleKind.OWL, {"model": graph}, {"context": context, "pad_token": pad},
+                   extra=("tokenizer.json",))
 
 
 def _bundle(folder: Path, kind: BundleKind, graphs: dict[str, Path], config: dict[str, Any],

@@ -1,0 +1,86 @@
+"""Open-vocabulary detection on a tiny random OWL-ViT exported by optimum: boxes, scores and labels against
+transformers' ``post_process_object_detection`` on the same weights, and /owlv2/infer's answers."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from argus.models.foundation.owl import OwlModel
+from argus.runtime.manager import ModelManager
+from argus.server.app import create_app
+from argus.settings import Settings
+from argus.store.bundle import BundleKind
+from argus.store.importers import import_model
+from foundation_fixtures import FIXTURES, clip_image_paths, clip_images, owl_expected
+
+EXPECTED, QUERIES = owl_expected()
+IMAGES = [{"type": "base64", "value": base64.b64encode(p.read_bytes()).decode()} for p in clip_image_paths()]
+
+
+def by_score(xyxy: np.ndarray, scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, ...]:
+    order = np.argsort(-scores, kind="stable")
+    return xyxy[order], scores[order], labels[order]
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    settings = Settings(home=tmp_path_factory.mktemp("owl-home"))
+    import_model(FIXTURES / "owlvit-optimum", "owlv2/owlv2-base-patch16-ensemble", ModelManager(settings).repository)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def api(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+@pytest.mark.parametrize("index", [0, 1, 2])
+def test_detections_match_transformers_within_1e_3(settings: Settings, index: int) -> None:
+    model = ModelManager(settings).foundation("owlv2/owlv2-base-patch16-ensemble", BundleKind.OWL)
+    assert isinstance(model, OwlModel)
+    found = model.detect(clip_images()[index], QUERIES, 0.0)
+    boxes, scores, labels = by_score(EXPECTED[f"boxes{index}"], EXPECTED[f"scores{index}"], EXPECTED[f"labels{index}"])
+    np.testing.assert_allclose(found.xyxy, boxes, atol=1e-3)
+    np.testing.assert_allclose(found.scores, scores, atol=1e-5)
+    assert found.labels.tolist() == labels.tolist()
+
+
+def test_the_route_answers_object_detection_predictions(api: TestClient) -> None:
+    response = api.post("/owlv2/infer", json={"image": IMAGES[0], "text": QUERIES, "confidence": 0.0,
+                                              "iou_threshold": 1.0})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    boxes, scores, labels = by_score(EXPECTED["boxes0"], EXPECTED["scores0"], EXPECTED["labels0"])
+    got = np.array([[p["x"] - p["width"] / 2, p["y"] - p["height"] / 2, p["x"] + p["width"] / 2,
+                     p["y"] + p["height"] / 2] for p in body["predictions"]])
+    np.testing.assert_allclose(got, boxes, atol=1e-3)
+    assert [p["class"] for p in body["predictions"]] == [QUERIES[i] for i in labels]
+    assert body["image"] == {"width": 64, "height": 48}
+
+
+def test_nms_and_the_threshold_thin_the_answer(api: TestClient) -> None:
+    body = api.post("/owlv2/infer", json={"image": [IMAGES[0], IMAGES[2]], "text": QUERIES, "confidence": 0.5}
+                    ).json()
+    assert len(body) == 2
+    for answer, index in zip(body, (0, 2)):
+        above = int((EXPECTED[f"scores{index}"] > 0.5).sum())
+        assert 0 < len(answer["predictions"]) <= above
+        assert all(p["confidence"] > 0.5 for p in answer["predictions"])
+
+
+@pytest.mark.parametrize(("body", "status", "message"), [
+    ({"training_data": [{"image": IMAGES[1], "boxes": []}]}, 501, "text"),
+    ({}, 400, "text"),
+    ({"text": [""]}, 400, "non-empty"),
+    ({"text": ["a cat"], "owlv2_version_id": "owlv2-large"}, 404, "owlv2/owlv2-base-patch16-ensemble"),
+])
+def test_bad_requests(api: TestClient, body: dict, status: int, message: str) -> None:
+    response = api.post("/owlv2/infer", json={"image": IMAGES[0], **body})
+    assert response.status_code == status, response.text
+    assert message in response.json()["message"]
