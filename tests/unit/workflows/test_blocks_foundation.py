@@ -3,6 +3,8 @@ transformers' features, cosine similarity by hand."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -105,3 +107,37 @@ def test_depth_estimation_block(context: WorkflowContext, tmp_path_factory: pyte
     with np.load(FIXTURES / "dpt-optimum-expected" / "expected.npz") as data:
         np.testing.assert_allclose(outputs["d"], data["depth0"], atol=1e-4)
     assert outputs["picture"].numpy_image.shape == (48, 64, 3)
+
+
+def _pieces(boxes: list[tuple[float, float, float, float]], names: list[str]) -> Any:
+    import supervision as sv
+
+    detections = sv.Detections(xyxy=np.array(boxes, np.float32), class_id=np.zeros(len(boxes), int),
+                                confidence=np.ones(len(boxes), np.float32))
+    detections.data["class_name"] = np.array(names, dtype=object)
+    return detections
+
+
+@pytest.mark.parametrize(("direction", "delimiter", "expected"), [
+    ("left_to_right", "", "AB\nCD"),
+    ("right_to_left", "-", "B-A-\n-D-C"),
+    ("vertical_top_to_bottom", "", "AC BD"),
+    ("vertical_bottom_to_top", "", "DB CA"),
+    ("auto", "", "AB\nCD"),  # the boxes are wider than tall
+])
+def test_stitch_ocr_detections_orders_the_pieces(direction: str, delimiter: str, expected: str) -> None:
+    from argus.workflows.blocks.transformations.stitch_ocr_detections import StitchOcrDetectionsBlockV1
+
+    # A at (0, 0), B right of it on the same line (top edge 3 px lower, within tolerance), C and D on the next line
+    pieces = _pieces([(0, 0, 30, 20), (40, 3, 70, 23), (0, 40, 30, 60), (40, 41, 70, 61)], ["A", "B", "C", "D"])
+    block = StitchOcrDetectionsBlockV1.__new__(StitchOcrDetectionsBlockV1)
+    assert block.run(pieces, direction, 10, delimiter)["ocr_text"] == expected
+
+
+def test_stitching_ocr_lines_in_a_workflow(context: WorkflowContext) -> None:
+    steps = [{"type": "roboflow_core/ocr_model@v1", "name": "ocr", "images": "$inputs.image"},
+             {"type": "roboflow_core/stitch_ocr_detections@v1", "name": "stitch", "predictions": "$steps.ocr.predictions",
+              "reading_direction": "left_to_right", "tolerance": 20, "delimiter": " "}]
+    image = render_lines(["alpha beta", "gamma"], size=32)
+    body = run(context, steps, {"text": "$steps.stitch.ocr_text"}, {"image": image})[0]
+    assert body["text"].split() == ["alpha", "beta", "gamma"]
