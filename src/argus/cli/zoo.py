@@ -25,7 +25,7 @@ def list_() -> None:
         table.add_column(column)
     for entry in zoo.entries():
         table.add_row(entry.alias, entry.model_id, "yes" if entry.default else "no",
-                      "yes" if zoo.repository.exists(entry.model_id) else "no", entry.license)
+                      "yes" if zoo.repository.has(entry.model_id) else "no", entry.license)
     console.print(table)
 
 

@@ -59,3 +59,15 @@ def test_a_workflow_is_saved_only_when_it_compiles_and_reads_back_whole(tmp_path
         assert api.get("/workflows/store/local/people").json()["specification"] == big
         assert api.get("/workflows/store/local/nobody").status_code == 404
         assert api.put("/workflows/store/..%2Fetc/x", json=VALID).status_code in (400, 404)
+
+
+def test_foundation_bundles_are_listed_with_their_kind(tmp_path: Path) -> None:
+    from foundation_fixtures import FIXTURES
+
+    import_model(FIXTURES / "clip-optimum", "clip/tiny", ModelRepository(Settings(home=tmp_path).model_store_dir))
+    with _app(tmp_path) as api:
+        models = {m["model_id"]: m for m in api.get("/models/store").json()["models"]}
+        assert (models["clip/tiny"]["task"], models["clip/tiny"]["family"], models["clip/tiny"]["classes"]) == (
+            "embed", "clip", None)
+        manifest = api.get("/models/store/clip/tiny").json()["manifest"]
+        assert manifest["kind"] == "clip" and manifest["files"]["model"] == "model.onnx"

@@ -88,14 +88,23 @@ def store_models(request: Request) -> ORJSONResponse:
                        "loaded": stored.model_id in loaded,
                        "optimization": m.optimization.model_dump() if m.optimization else None,
                        "tuning": m.tuning.model_dump() if m.tuning else None})
+    for bundle in state.manager.repository.list_bundles():  # foundation models: a folder of named files
+        b = bundle.manifest
+        models.append({"model_id": bundle.model_id, "task": KIND_TASK[b.kind], "family": b.kind.value,
+                       "input_width": None, "input_height": None, "classes": None, "size_bytes": bundle.size_bytes,
+                       "source": b.source, "license": b.license, "loaded": bundle.model_id in loaded,
+                       "optimization": None, "tuning": None})
+    models.sort(key=lambda entry: str(entry["model_id"]))
     return ORJSONResponse({"models": models})
 
 
 @router.get("/models/store/{name}/{version}")
 def store_manifest(request: Request, name: str, version: str) -> ORJSONResponse:
     """One stored model's whole manifest (404 when it is not in the store)."""
-    manifest = get_state(request).manager.repository.manifest(f"{name}/{version}")
-    return ORJSONResponse({"model_id": f"{name}/{version}", "manifest": manifest.model_dump(mode="json")})
+    repository = get_state(request).manager.repository
+    model_id = f"{name}/{version}"
+    manifest = repository.bundle(model_id).manifest if repository.is_bundle(model_id) else repository.manifest(model_id)
+    return ORJSONResponse({"model_id": model_id, "manifest": manifest.model_dump(mode="json")})
 
 
 @router.get("/models/zoo")
@@ -104,5 +113,5 @@ def zoo_models(request: Request) -> ORJSONResponse:
     manager = get_state(request).manager
     return ORJSONResponse({"models": [
         {"alias": e.alias, "model_id": e.model_id, "description": e.description, "license": e.license,
-         "default": e.default, "in_store": manager.repository.exists(e.model_id)}
+         "default": e.default, "in_store": manager.repository.has(e.model_id)}
         for e in manager.zoo.entries()]})

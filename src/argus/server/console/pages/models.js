@@ -22,10 +22,12 @@ export async function models() {
   const showManifest = async (modelId) => {
     try {
       const { manifest } = await api(`/models/store/${modelId}`);
-      details.replaceChildren(h("h2", {}, `Manifest of ${modelId}`),
-        h("p", { class: "muted" }, `${manifest.task}, ${manifest.family}, ${manifest.input_width}×${manifest.input_height}, `
+      const summary = manifest.kind
+        ? `a ${manifest.kind} bundle: ${Object.entries(manifest.files).map(([role, file]) => `${role} ${file}`).join(", ")}`
+        : `${manifest.task}, ${manifest.family}, ${manifest.input_width}×${manifest.input_height}, `
           + `${manifest.class_names.length} classes: ${manifest.class_names.slice(0, 12).join(", ")}`
-          + (manifest.class_names.length > 12 ? "…" : "")),
+          + (manifest.class_names.length > 12 ? "…" : "");
+      details.replaceChildren(h("h2", {}, `Manifest of ${modelId}`), h("p", { class: "muted" }, summary),
         h("pre", { id: "manifest" }, JSON.stringify(manifest, null, 2)));
     } catch (error) {
       toast(error.message);
@@ -41,8 +43,9 @@ export async function models() {
           .map((c) => h("th", {}, c)))),
         h("tbody", {}, stored.models.map((m) => h("tr", { dataset: { model: m.model_id } },
           h("td", {}, h("button", { type: "button", class: "link", onclick: () => showManifest(m.model_id) }, m.model_id)),
-          h("td", {}, m.task), h("td", {}, m.family), h("td", {}, `${m.input_width}×${m.input_height}`),
-          h("td", {}, m.classes), h("td", {}, megabytes(m.size_bytes)),
+          h("td", {}, m.task), h("td", {}, m.family),
+          h("td", {}, m.input_width ? `${m.input_width}×${m.input_height}` : "—"),
+          h("td", {}, m.classes ?? "—"), h("td", {}, megabytes(m.size_bytes)),
           h("td", {}, h("span", { class: m.loaded ? "badge on" : "badge" }, m.loaded ? "loaded" : "on disk"),
             m.optimization ? h("span", { class: "badge" }, m.optimization.precision) : ""),
           h("td", {}, m.loaded
