@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import cv2
 import numpy as np
@@ -19,8 +19,14 @@ from argus.cli.common import console, expand_images, reports_errors
 from argus.runtime.foundation import FoundationService, select_ocr
 from argus.settings import get_settings
 
+if TYPE_CHECKING:
+    from argus.sdk import Client
+
 ApiUrl = Annotated[str | None, typer.Option(help="Send the request to this Argus server instead of running here.")]
 ApiKey = Annotated[str | None, typer.Option(envvar="ARGUS_API_KEY", help="API key for --api-url.")]
+
+ClipModelOption = Annotated[str | None, typer.Option("--model", "-m", help="CLIP model id (default: "
+                                                                          "ARGUS_CLIP_MODEL).")]
 
 clip_app = typer.Typer(help="CLIP: compare images with prompts, and embed images or texts.", no_args_is_help=True)
 
@@ -30,6 +36,13 @@ def _local() -> FoundationService:
     from argus.runtime.service import InferenceService
 
     return FoundationService(InferenceService(ModelManager(get_settings())))
+
+
+def _server(api_url: str, api_key: str | None) -> Client:
+    """The SDK client for ``--api-url``."""
+    from argus.sdk import Client
+
+    return Client(api_url, api_key)
 
 
 def _wire(path: Path) -> dict[str, str]:
@@ -54,9 +67,7 @@ def ocr(
     """Read the text in images with PP-OCR."""
     paths = expand_images(images)
     if api_url:
-        from argus.sdk import Client
-
-        with Client(api_url, api_key) as client:
+        with _server(api_url, api_key) as client:
             bodies = [client.ocr(path, version, model) for path in paths]
     else:
         body = {k: v for k, v in (("pp_ocr_version_id", version), ("model_id", model)) if v}
@@ -75,16 +86,13 @@ def ocr(
 def compare(
     image: Annotated[Path, typer.Argument(help="The image to compare.", exists=True, dir_okay=False)],
     prompt: Annotated[list[str], typer.Option("--prompt", "-p", help="A text prompt (repeat for several).")],
-    model: Annotated[str | None, typer.Option("--model", "-m", help="CLIP model id (default: ARGUS_CLIP_MODEL).")
-                     ] = None,
+    model: ClipModelOption = None,
     api_url: ApiUrl = None,
     api_key: ApiKey = None,
 ) -> None:
     """Cosine similarity of an image to each prompt, best first."""
     if api_url:
-        from argus.sdk import Client
-
-        with Client(api_url, api_key) as client:
+        with _server(api_url, api_key) as client:
             similarity = client.clip_compare(image, prompt, model_id=model)
         scores = list(similarity.values()) if isinstance(similarity, dict) else similarity
     else:
@@ -99,8 +107,7 @@ def embed(
     images: Annotated[list[str] | None, typer.Argument(help="Image files, directories or glob patterns.")] = None,
     text: Annotated[list[str] | None, typer.Option("--text", "-t", help="A text to embed (repeat for several).")
                     ] = None,
-    model: Annotated[str | None, typer.Option("--model", "-m", help="CLIP model id (default: ARGUS_CLIP_MODEL).")
-                     ] = None,
+    model: ClipModelOption = None,
     api_url: ApiUrl = None,
     api_key: ApiKey = None,
 ) -> None:
@@ -110,9 +117,7 @@ def embed(
         raise typer.BadParameter("give images, --text, or both")
     empty = np.zeros((0, 0), np.float32)
     if api_url:
-        from argus.sdk import Client
-
-        with Client(api_url, api_key) as client:
+        with _server(api_url, api_key) as client:
             image_vectors = client.clip_embed_images(paths, model) if paths else empty
             text_vectors = client.clip_embed_texts(text, model) if text else empty
     else:
@@ -137,9 +142,7 @@ def depth(
 ) -> None:
     """Estimate relative depth and write it as an image."""
     if api_url:
-        from argus.sdk import Client
-
-        with Client(api_url, api_key) as client:
+        with _server(api_url, api_key) as client:
             depth_map = client.depth(image, model)
     else:
         depth_map = _local().depth(model or get_settings().depth_model, [_wire(image)])[0]

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from argus.core.geometry import mask_to_polygons
 from argus.core.rle import mask_to_rle
 from argus.errors import InvalidInputError, NotImplementedFeatureError
-from argus.models.foundation.sam import POSITIVE, SamMask
+from argus.models.foundation.sam import POSITIVE, ImageEmbedding, SamMask
 from argus.runtime.foundation import PointPrompt, depth_body, select_ocr
 from argus.server.deps import get_state
 from argus.server.disconnect import watch_disconnect
@@ -126,13 +126,19 @@ def _polygons(mask: SamMask) -> list[list[list[float]]]:
     return [polygon.tolist() for polygon in mask_to_polygons(mask.mask)]
 
 
+async def _sam_embed(request: Request, body: Sam2Request | SamRequest) -> tuple[str, ImageEmbedding]:
+    """The request's image embedding (from the cache when its ``image_id`` is there)."""
+    state = get_state(request)
+    default = state.settings.sam2_model if isinstance(body, Sam2Request) else state.settings.sam_model
+    return await run_in_threadpool(state.foundation.sam_embed, body.sam_model(default), body.image_value(),
+                                   body.image_id)
+
+
 @router.post("/sam2/embed_image")
 async def sam2_embed_image(request: Request, body: Sam2Request) -> ORJSONResponse:
     """Run the image encoder and cache the embedding under ``image_id`` (the pixels' hash when none is sent)."""
-    state = get_state(request)
     started = time.perf_counter()
-    image_id, _ = await run_in_threadpool(state.foundation.sam_embed, body.sam_model(state.settings.sam2_model),
-                                          body.image_value(), body.image_id)
+    image_id, _ = await _sam_embed(request, body)
     return ORJSONResponse({"image_id": image_id, "time": time.perf_counter() - started})
 
 
@@ -156,10 +162,8 @@ async def sam_embed_image(request: Request, body: SamRequest) -> ORJSONResponse:
     """The image's SAM embedding as nested lists (cached under ``image_id`` for /sam/segment_image)."""
     if body.format == "binary":
         raise NotImplementedFeatureError("format 'binary' is not implemented; use 'json'.")
-    state = get_state(request)
     started = time.perf_counter()
-    _, embedding = await run_in_threadpool(state.foundation.sam_embed, body.sam_model(state.settings.sam_model),
-                                           body.image_value(), body.image_id)
+    _, embedding = await _sam_embed(request, body)
     return ORJSONResponse({"embeddings": embedding.embeddings.tolist(), "time": time.perf_counter() - started})
 
 
