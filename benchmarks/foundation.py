@@ -20,9 +20,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from _stats import interleaved, print_table
 from rich.console import Console
 from rich.table import Table
+
+from _stats import interleaved, print_table
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 from photos import collage

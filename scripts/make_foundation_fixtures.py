@@ -331,7 +331,13 @@ def make_owl() -> None:
     import torch
     from optimum.exporters.onnx import main_export
     from PIL import Image
-    from transformers import CLIPTokenizerFast, OwlViTConfig, OwlViTForObjectDetection, OwlViTImageProcessor, OwlViTProcessor
+    from transformers import (
+        CLIPTokenizerFast,
+        OwlViTConfig,
+        OwlViTForObjectDetection,
+        OwlViTImageProcessor,
+        OwlViTProcessor,
+    )
 
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch) / "model"
