@@ -34,6 +34,9 @@ from argus.store.bundle import BundleKind
 
 ClientGone = Callable[[], bool]
 
+MAX_IMAGE_ID = 256
+"""Longest ``image_id`` a SAM cache key may be."""
+
 OCR_STAGES = ("none", "tiny", "small", "medium")
 """The reference's PP-OCR stage sizes (``text_detection``, ``text_recognition``, ``pp_ocr_version_id``)."""
 
@@ -178,8 +181,8 @@ class FoundationService:
     def sam_embed(self, model_id: str, image: Any | None, image_id: str | None) -> tuple[str, ImageEmbedding]:
         """The image's embedding (cached by ``image_id``); without an image the id must be in the cache (404)."""
         model = self.sam(model_id)
-        if image_id is not None and not isinstance(image_id, str):
-            raise InvalidInputError("'image_id' must be a string.")
+        if image_id is not None and (not isinstance(image_id, str) or not 0 < len(image_id) <= MAX_IMAGE_ID):
+            raise InvalidInputError(f"'image_id' must be a string of 1 to {MAX_IMAGE_ID} characters.")
         if image is None:
             cached = model.cached(image_id) if image_id else None
             if cached is None:

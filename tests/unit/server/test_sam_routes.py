@@ -93,6 +93,7 @@ def test_sam_v1_routes(api: TestClient) -> None:
     ("/sam2/segment_image", {"image": IMAGES[0], "prompts": [prompt(0)], "format": "binary"}, 501, "rle"),
     ("/sam2/embed_image", {"sam2_version_id": "hiera_large", "image": IMAGES[0]}, 404, "sam2/hiera_tiny"),
     ("/sam/segment_image", {"image": IMAGES[0], "point_coords": [[1, 1]], "point_labels": [-1]}, 400, "one point"),
+    ("/sam2/embed_image", {"image": IMAGES[0], "image_id": "x" * 257}, 400, "1 to 256 characters"),
 ])
 def test_bad_requests_are_4xx_or_501_with_a_reason(api: TestClient, path: str, body: dict, status: int,
                                                    message: str) -> None:
