@@ -374,10 +374,96 @@ def make_owl() -> None:
             expected[f"boxes{index}"] = result["boxes"].numpy()
             expected[f"scores{index}"] = result["scores"].numpy()
             expected[f"labels{index}"] = result["labels"].numpy()
+        expected.update(owl_image_guided_expected(model, processor))
         destination = OUT / "owlvit-expected"
         shutil.rmtree(destination, ignore_errors=True)
         destination.mkdir(parents=True)
         np.savez(destination / "expected.npz", queries=np.array(OWL_QUERIES), **expected)
+        (destination / "examples.json").write_text(json.dumps(OWL_EXAMPLES))
+
+
+OWL_EXAMPLES = {"image": 0, "boxes": [{"x": 20, "y": 15, "w": 16, "h": 12, "cls": "block"},
+                                      {"x": 45, "y": 30, "w": 20, "h": 14, "cls": "stripe"},
+                                      {"x": 10, "y": 40, "w": 10, "h": 8, "cls": "block", "negative": True}],
+                "iou_threshold": 0.05, "confidence": 0.5}
+"""Image-guided prompts: boxes (centre, size in pixels) on fixture image 0, with the thresholds used."""
+
+
+def owl_image_guided_expected(model: object, processor: object) -> dict[str, np.ndarray]:
+    """The reference server's OWLv2 image-guided algorithm, on transformers' patch boxes and class embeddings.
+
+    Boxes are relative to each image side, as OWL-ViT stretches the image (the reference, for OWLv2, divides by
+    the longer side because OWLv2 pads to a square).
+    """
+    import torch
+    from PIL import Image
+
+    def patches(image: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        pixels = processor(images=Image.fromarray(image), return_tensors="pt")["pixel_values"]  # type: ignore[operator]
+        with torch.no_grad():
+            feature_map = model.image_embedder(pixel_values=pixels)[0]  # type: ignore[attr-defined]
+            batch, height, width, dim = feature_map.shape
+            features = feature_map.reshape(batch, height * width, dim)
+            boxes = model.box_predictor(features, feature_map)[0]  # type: ignore[attr-defined]
+            embeds = model.class_head.dense0(features)[0]  # type: ignore[attr-defined]
+        return boxes, embeds / (torch.linalg.norm(embeds, dim=-1, keepdim=True) + 1e-6)
+
+    def corners(boxes: torch.Tensor) -> torch.Tensor:
+        cx, cy, w, h = boxes.unbind(-1)
+        return torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], dim=-1)
+
+    def iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        top_left = torch.maximum(a[:, None, :2], b[None, :, :2])
+        bottom_right = torch.minimum(a[:, None, 2:], b[None, :, 2:])
+        inter = (bottom_right - top_left).clamp(min=0).prod(dim=2)
+        area_a, area_b = (a[:, 2:] - a[:, :2]).prod(dim=1), (b[:, 2:] - b[:, :2]).prod(dim=1)
+        return inter / (area_a[:, None] + area_b[None, :] - inter)
+
+    def nms(boxes: torch.Tensor, scores: torch.Tensor, threshold: float) -> torch.Tensor:
+        order, kept = scores.argsort(descending=True), []
+        while len(order):
+            kept.append(int(order[0]))
+            order = order[1:][iou(boxes[order[:1]], boxes[order[1:]])[0] <= threshold]
+        return torch.tensor(kept, dtype=torch.long)
+
+    images, spec = fixture_images(), OWL_EXAMPLES
+    threshold, confidence = spec["iou_threshold"], spec["confidence"]
+    example = images[spec["image"]]
+    height, width = example.shape[:2]
+    boxes, embeds = patches(example)
+    examples: dict[str, dict[bool, list[torch.Tensor]]] = {}
+    for box in spec["boxes"]:
+        query = torch.tensor([[box["x"] / width, box["y"] / height, box["w"] / width, box["h"] / height]])
+        overlap = iou(corners(boxes), corners(query))[:, 0]
+        best = int(overlap.argmax())
+        if overlap[best] > threshold:
+            examples.setdefault(box["cls"], {}).setdefault(not box.get("negative", False), []).append(embeds[best])
+    names = sorted(examples)
+    out: dict[str, np.ndarray] = {"guided_names": np.array(names)}
+    for index, image in enumerate(images):
+        image_boxes, image_embeds = patches(image)
+        all_boxes, all_scores, all_labels = [], [], []
+        for label, name in enumerate(names):
+            found_boxes, found_scores, found_positive = [], [], []
+            for positive, rows in examples[name].items():
+                similarity = ((image_embeds @ torch.stack(rows).T).max(dim=1).values + 1) / 2
+                hit = similarity > confidence
+                found_boxes.append(corners(image_boxes)[hit])
+                found_scores.append(similarity[hit])
+                found_positive.append(torch.full((int(hit.sum()),), positive))
+            class_boxes, class_scores = torch.cat(found_boxes), torch.cat(found_scores)
+            keep = nms(class_boxes, class_scores, threshold)
+            keep = keep[torch.cat(found_positive)[keep]]
+            all_boxes.append(class_boxes[keep])
+            all_scores.append(class_scores[keep])
+            all_labels.append(torch.full((len(keep),), label))
+        boxes_cat, scores_cat, labels_cat = torch.cat(all_boxes), torch.cat(all_scores), torch.cat(all_labels)
+        keep = nms(boxes_cat, scores_cat, threshold)[:300]
+        h, w = image.shape[:2]
+        out[f"guided_boxes{index}"] = (boxes_cat[keep] * torch.tensor([w, h, w, h])).numpy()
+        out[f"guided_scores{index}"] = scores_cat[keep].numpy()
+        out[f"guided_labels{index}"] = labels_cat[keep].numpy()
+    return out
 
 
 BENCH_OUT = Path("~/.cache/argus/bench-models").expanduser()

@@ -39,7 +39,15 @@ def sam_expected() -> tuple[dict[str, np.ndarray], list[list[list[float]]], list
 
 
 def owl_expected() -> tuple[dict[str, np.ndarray], list[str]]:
-    """transformers' post-processed OWL-ViT detections (threshold 0) of the fixture images, and the queries."""
+    """transformers' post-processed OWL-ViT detections (threshold 0) of the fixture images, and the queries; and
+    (``guided_*``) the reference's image-guided detections from the examples in :func:`owl_examples`."""
     with np.load(FIXTURES / "owlvit-expected" / "expected.npz") as data:
         values = {key: data[key] for key in data.files}
     return values, [str(q) for q in values.pop("queries")]
+
+
+def owl_examples() -> dict:
+    """The image-guided prompt of the OWL fixture: boxes on one fixture image and the thresholds."""
+    import json
+
+    return json.loads((FIXTURES / "owlvit-expected" / "examples.json").read_text())

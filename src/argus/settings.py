@@ -103,7 +103,7 @@ class Settings(BaseSettings):
     """The SAM model ``/sam/*`` requests get when they name none (``sam_version_id`` picks ``sam/<it>``)."""
     sam2_model: str = Field(default="sam2/hiera_tiny", validation_alias=_env("sam2_model"))
     """The model ``/sam2/*`` requests get when they name none (the reference's default ``sam2_version_id``)."""
-    owl_model: str = Field(default="owlv2/owlv2-base-patch16-ensemble", validation_alias=_env("owl_model"))
+    owl_model: str = Field(default="owlv2/owlv2-large-patch14-ensemble", validation_alias=_env("owl_model"))
     """The open-vocabulary detector ``/owlv2/infer`` uses when the request names none."""
     sam_cached_images: int = Field(default=16, ge=1, le=1024, validation_alias=_env("sam_cached_images"))
     """Image embeddings a SAM model keeps by ``image_id`` (their full size counts in the model's memory)."""

@@ -26,7 +26,7 @@ from argus.models.foundation.base import FoundationModel
 from argus.models.foundation.clip import ClipModel
 from argus.models.foundation.depth import DepthModel, depth_picture
 from argus.models.foundation.ocr import OcrModel, OcrResult
-from argus.models.foundation.owl import OwlDetections, OwlModel
+from argus.models.foundation.owl import ExampleBox, OwlDetections, OwlModel
 from argus.models.foundation.sam import ImageEmbedding, SamMask, SamModel
 from argus.runtime.service import InferenceRecord, InferenceService, check_image_count, read_request_images
 from argus.settings import Settings
@@ -223,6 +223,29 @@ class FoundationService:
                 started = time.perf_counter()
                 found = model.detect(image, queries, confidence, iou_threshold)
                 bodies.append(detection_body(found, queries, image.shape[1], image.shape[0],
+                                             time.perf_counter() - started))
+        return bodies
+
+    def detect_by_example(self, model_id: str, images: list[Any], examples: list[tuple[Any, list[ExampleBox]]],
+                          confidence: float, iou_threshold: float, client_gone: ClientGone | None = None
+                          ) -> list[dict[str, Any]]:
+        """Image-guided detection (the reference's OWLv2 ``training_data``): boxes like the examples' boxes."""
+        check_image_count(images, self.settings)
+        if not examples:
+            raise InvalidInputError("'training_data' is empty: send example images with boxes around what to find.")
+        check_image_count([*images, *(image for image, _ in examples)], self.settings)
+        model = self.model(model_id, BundleKind.OWL)
+        assert isinstance(model, OwlModel)
+        bodies = []
+        with self._recorded(model, len(images)):
+            example_images = read_request_images([image for image, _ in examples], self.settings)
+            targets = read_request_images(images, self.settings)
+            decoded = [(image, boxes) for image, (_, boxes) in zip(self._decode_each(example_images), examples)]
+            class_examples = model.class_examples(decoded, iou_threshold)
+            for image in self._decode_each(targets):
+                started = time.perf_counter()
+                found, names = model.detect_like(image, class_examples, confidence, iou_threshold)
+                bodies.append(detection_body(found, names, image.shape[1], image.shape[0],
                                              time.perf_counter() - started))
         return bodies
 

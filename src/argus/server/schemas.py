@@ -299,15 +299,36 @@ class SamSegmentationRequest(SamRequest):
     point_labels: list[float] | None = None
 
 
+class TrainBox(BaseModel):
+    """An example box: centre and size in pixels, its class, and whether it is a counter-example."""
+
+    x: float
+    y: float
+    w: float = Field(ge=0)
+    h: float = Field(ge=0)
+    cls: str = Field(min_length=1, max_length=200)
+    negative: bool = False
+
+
+class TrainingImage(BaseModel):
+    """An example image and the boxes drawn on it."""
+
+    image: ImageObject | str
+    boxes: list[TrainBox]
+
+    def image_value(self) -> Any:
+        """The image as a wire dict or string."""
+        return self.image.model_dump() if isinstance(self.image, ImageObject) else self.image
+
+
 class OwlRequest(ImagesRequest):
-    """``OwlV2InferenceRequest`` plus ``text``: the queries to find. The reference's image-guided
-    ``training_data`` is accepted in the schema and answered 501."""
+    """``OwlV2InferenceRequest`` (image-guided, by ``training_data``) plus ``text``: classes to find by name."""
 
     api_key: str | None = None
     model_id: str | None = None
     owlv2_version_id: str | None = None
     text: list[str] | None = None
-    training_data: list[Any] | None = None
+    training_data: list[TrainingImage] | None = None
     confidence: float | None = Field(default=None, ge=0.0, le=1.0)
     iou_threshold: float | None = Field(default=0.3, ge=0.0, le=1.0)
 

@@ -33,6 +33,9 @@ class BundleKind(StrEnum):
     OWL = "owl"
 
 
+OWL_CLASS_EMBEDDINGS = "image_class_embeds"
+"""The output the importer adds to an OWL-ViT graph: each patch's normalised class embedding."""
+
 KIND_TASK: dict[BundleKind, str] = {
     BundleKind.PP_OCR: "ocr", BundleKind.CLIP: "embed", BundleKind.SAM: "segment-anything",
     BundleKind.DEPTH: "depth-estimation", BundleKind.OWL: "object-detection",

@@ -16,7 +16,7 @@ from argus.server.app import create_app
 from argus.settings import Settings
 from argus.store.bundle import BundleKind
 from argus.store.importers import import_model
-from foundation_fixtures import FIXTURES, clip_image_paths, clip_images, owl_expected
+from foundation_fixtures import FIXTURES, clip_image_paths, clip_images, owl_examples, owl_expected
 
 EXPECTED, QUERIES = owl_expected()
 IMAGES = [{"type": "base64", "value": base64.b64encode(p.read_bytes()).decode()} for p in clip_image_paths()]
@@ -30,7 +30,7 @@ def by_score(xyxy: np.ndarray, scores: np.ndarray, labels: np.ndarray) -> tuple[
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     settings = Settings(home=tmp_path_factory.mktemp("owl-home"))
-    import_model(FIXTURES / "owlvit-optimum", "owlv2/owlv2-base-patch16-ensemble", ModelManager(settings).repository)
+    import_model(FIXTURES / "owlvit-optimum", "owlv2/owlv2-large-patch14-ensemble", ModelManager(settings).repository)
     return settings
 
 
@@ -42,7 +42,7 @@ def api(settings: Settings) -> Iterator[TestClient]:
 
 @pytest.mark.parametrize("index", [0, 1, 2])
 def test_detections_match_transformers_within_1e_3(settings: Settings, index: int) -> None:
-    model = ModelManager(settings).foundation("owlv2/owlv2-base-patch16-ensemble", BundleKind.OWL)
+    model = ModelManager(settings).foundation("owlv2/owlv2-large-patch14-ensemble", BundleKind.OWL)
     assert isinstance(model, OwlModel)
     found = model.detect(clip_images()[index], QUERIES, 0.0)
     boxes, scores, labels = by_score(EXPECTED[f"boxes{index}"], EXPECTED[f"scores{index}"], EXPECTED[f"labels{index}"])
@@ -74,11 +74,37 @@ def test_nms_and_the_threshold_thin_the_answer(api: TestClient) -> None:
         assert all(p["confidence"] > 0.5 for p in answer["predictions"])
 
 
+EXAMPLES = owl_examples()
+TRAINING = [{"image": IMAGES[EXAMPLES["image"]], "boxes": EXAMPLES["boxes"]}]
+
+
+@pytest.mark.parametrize("index", [0, 1, 2])
+def test_image_guided_detection_matches_the_references_algorithm(api: TestClient, index: int) -> None:
+    response = api.post("/owlv2/infer", json={"image": IMAGES[index], "training_data": TRAINING,
+                                              "confidence": EXAMPLES["confidence"],
+                                              "iou_threshold": EXAMPLES["iou_threshold"]})
+    assert response.status_code == 200, response.text
+    predictions = response.json()["predictions"]
+    names = [str(n) for n in EXPECTED["guided_names"]]
+    got = np.array([[p["x"] - p["width"] / 2, p["y"] - p["height"] / 2, p["x"] + p["width"] / 2,
+                     p["y"] + p["height"] / 2] for p in predictions]).reshape(-1, 4)
+    np.testing.assert_allclose(got, EXPECTED[f"guided_boxes{index}"], atol=1e-3)
+    np.testing.assert_allclose([p["confidence"] for p in predictions], EXPECTED[f"guided_scores{index}"], atol=1e-5)
+    assert [p["class"] for p in predictions] == [names[i] for i in EXPECTED[f"guided_labels{index}"]]
+    assert [p["class_id"] for p in predictions] == EXPECTED[f"guided_labels{index}"].tolist()
+
+
+def test_examples_that_match_no_predicted_box_find_nothing(api: TestClient) -> None:
+    far = [{"image": IMAGES[0], "boxes": [{"x": 1, "y": 1, "w": 1, "h": 1, "cls": "speck"}]}]
+    body = api.post("/owlv2/infer", json={"image": IMAGES[1], "training_data": far, "iou_threshold": 0.5}).json()
+    assert body["predictions"] == []
+
+
 @pytest.mark.parametrize(("body", "status", "message"), [
-    ({"training_data": [{"image": IMAGES[1], "boxes": []}]}, 501, "text"),
+    ({"training_data": []}, 400, "'training_data' (example images"),
     ({}, 400, "text"),
     ({"text": [""]}, 400, "non-empty"),
-    ({"text": ["a cat"], "owlv2_version_id": "owlv2-large"}, 404, "owlv2/owlv2-base-patch16-ensemble"),
+    ({"text": ["a cat"], "owlv2_version_id": "owlv2-huge"}, 404, "owlv2/owlv2-large-patch14-ensemble"),
 ])
 def test_bad_requests(api: TestClient, body: dict, status: int, message: str) -> None:
     response = api.post("/owlv2/infer", json={"image": IMAGES[0], **body})

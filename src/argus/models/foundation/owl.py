@@ -1,9 +1,16 @@
-"""OWL-ViT: open-vocabulary detection prompted by text, from optimum's ``zero-shot-object-detection`` export.
+"""OWL-ViT: open-vocabulary detection prompted by text or by example boxes, from optimum's
+``zero-shot-object-detection`` export.
 
 One graph takes the image and every text query at once (``pixel_values``, ``input_ids`` padded to the text context,
 ``attention_mask``) and gives, per image patch, a box (``pred_boxes``, centre and size relative to the image) and a
 logit per query. As transformers' ``post_process_object_detection``: a patch's score is the sigmoid of its best
 query's logit, its label that query, its box scaled to the image; patches under the threshold are dropped.
+
+Image-guided detection follows the reference server's OWLv2 algorithm on the patch class embeddings the importer
+exposes (``image_class_embeds``, argus.store.importers.hf_layouts): each example box takes the embedding of the
+predicted box that overlaps it best (IoU above the threshold); a patch of the target image scores ``(cos + 1) / 2``
+against a class's examples, negatives compete with positives in a per-class NMS, and a last NMS runs across classes.
+OWL-ViT stretches the image to its square input, so boxes are relative to each side (OWLv2 pads to a square instead).
 """
 
 from __future__ import annotations
@@ -19,8 +26,35 @@ from argus.models.foundation.image_processor import ImageProcessor
 from argus.models.foundation.text import TextTokenizer
 from argus.models.postprocess import nms_indices
 from argus.settings import Settings
-from argus.store.bundle import BundleKind
+from argus.store.bundle import OWL_CLASS_EMBEDDINGS, BundleKind
 from argus.store.repository import StoredBundle
+
+MAX_DETECTIONS = 300
+"""The reference's cap on image-guided detections per image."""
+
+
+@dataclass(frozen=True)
+class ExampleBox:
+    """A box drawn on an example image: centre and size in pixels, its class, and whether it is a counter-example."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+    cls: str
+    negative: bool = False
+
+
+@dataclass(frozen=True)
+class PatchEmbeddings:
+    """Per patch of one image: its box (centre x, y, width, height relative to the image) and class embedding."""
+
+    boxes: np.ndarray
+    class_embeds: np.ndarray
+
+
+ClassExamples = dict[str, dict[bool, np.ndarray]]
+"""Class name → {True: positive example embeddings, False: negative ones} (each ``(k, D)``)."""
 
 
 @dataclass(frozen=True)
@@ -69,3 +103,84 @@ class OwlModel(FoundationModel):
         if iou_threshold is not None and len(order) > 1:
             order = nms_indices(xyxy, scores, labels, iou_threshold, class_agnostic=False)
         return OwlDetections(xyxy[order], scores[order], labels[order])
+
+    def patches(self, image_bgr: np.ndarray) -> PatchEmbeddings:
+        """Boxes and normalised class embeddings of every patch of one image."""
+        ids, mask = self.tokenizer.padded([""], self.pad_id)
+        feed = {"pixel_values": self.processor(image_bgr)[None], "input_ids": ids, "attention_mask": mask}
+        boxes, embeds = self.graph.run_feed(feed, ["pred_boxes", OWL_CLASS_EMBEDDINGS])
+        return PatchEmbeddings(boxes[0].astype(np.float64), embeds[0].astype(np.float64))
+
+    def class_examples(self, examples: list[tuple[np.ndarray, list[ExampleBox]]], iou_threshold: float
+                       ) -> ClassExamples:
+        """Each example box's embedding: that of the predicted box overlapping it most, when above the threshold."""
+        found: dict[str, dict[bool, list[np.ndarray]]] = {}
+        with self.admitted(len(examples)):
+            for image, boxes in examples:
+                if not boxes:
+                    continue
+                height, width = image.shape[:2]
+                patches = self.patches(image)
+                query = np.array([[b.x / width, b.y / height, b.width / width, b.height / height] for b in boxes])
+                overlap = _iou(_corners(patches.boxes), _corners(query))
+                best = overlap.argmax(axis=0)
+                for column, box in enumerate(boxes):
+                    if overlap[best[column], column] > iou_threshold:
+                        found.setdefault(box.cls, {}).setdefault(not box.negative, []).append(
+                            patches.class_embeds[best[column]])
+        return {cls: {positive: np.stack(rows) for positive, rows in sides.items()} for cls, sides in found.items()}
+
+    def detect_like(self, image_bgr: np.ndarray, examples: ClassExamples, confidence: float, iou_threshold: float
+                    ) -> tuple[OwlDetections, list[str]]:
+        """Boxes like the examples in one image (labels index the sorted class names, which are returned too)."""
+        names = sorted(examples)
+        with self.admitted(1):
+            patches = self.patches(image_bgr)
+        corners = _corners(patches.boxes)
+        kept_boxes, kept_scores, kept_labels = [], [], []
+        for label, name in enumerate(names):
+            boxes, scores, positive = [], [], []
+            for is_positive, embeddings in examples[name].items():
+                similarity = ((patches.class_embeds @ embeddings.T).max(axis=1) + 1) / 2
+                hit = similarity > confidence
+                boxes.append(corners[hit])
+                scores.append(similarity[hit])
+                positive.append(np.full(int(hit.sum()), is_positive))
+            class_boxes, class_scores = np.concatenate(boxes), np.concatenate(scores)
+            class_positive = np.concatenate(positive)
+            order = _nms(class_boxes, class_scores, iou_threshold)
+            order = order[class_positive[order]]
+            kept_boxes.append(class_boxes[order])
+            kept_scores.append(class_scores[order])
+            kept_labels.append(np.full(len(order), label))
+        if not kept_boxes:
+            return OwlDetections(np.zeros((0, 4)), np.zeros(0), np.zeros(0, int)), names
+        all_boxes, all_scores = np.concatenate(kept_boxes), np.concatenate(kept_scores)
+        all_labels = np.concatenate(kept_labels)
+        order = _nms(all_boxes, all_scores, iou_threshold)[:MAX_DETECTIONS]
+        height, width = image_bgr.shape[:2]
+        return (OwlDetections(all_boxes[order] * [width, height, width, height], all_scores[order],
+                              all_labels[order]), names)
+
+
+def _corners(boxes: np.ndarray) -> np.ndarray:
+    """Centre-size boxes ``(N, 4)`` as x1, y1, x2, y2."""
+    cx, cy, w, h = boxes.T
+    return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1).reshape(-1, 4)
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise IoU ``(len(a), len(b))`` of corner boxes."""
+    top_left = np.maximum(a[:, None, :2], b[None, :, :2])
+    bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.clip(bottom_right - top_left, 0, None).prod(axis=2)
+    area_a = (a[:, 2:] - a[:, :2]).clip(0).prod(axis=1)
+    area_b = (b[:, 2:] - b[:, :2]).clip(0).prod(axis=1)
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-12)
+
+
+def _nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
+    """Indices kept by class-agnostic greedy NMS, best score first."""
+    if len(boxes) < 2:
+        return np.argsort(-scores, kind="stable")
+    return nms_indices(boxes, scores, np.zeros(len(boxes), int), iou_threshold, class_agnostic=True)

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from argus.core.geometry import mask_to_polygons
 from argus.core.rle import mask_to_rle
 from argus.errors import InvalidInputError, NotImplementedFeatureError
+from argus.models.foundation.owl import ExampleBox
 from argus.models.foundation.sam import POSITIVE, ImageEmbedding, SamMask
 from argus.runtime.foundation import PointPrompt, depth_body, select_ocr
 from argus.server.deps import get_state
@@ -190,21 +191,30 @@ async def sam_segment_image(request: Request, body: SamSegmentationRequest) -> O
 
 
 TEXT_QUERY_CONFIDENCE = 0.1
-"""Default score threshold of text-prompted detection (the reference's 0.99 is for its image-guided OWLv2)."""
+"""Default score threshold of text-prompted detection."""
+EXAMPLE_CONFIDENCE = 0.99
+"""Default score threshold of image-guided detection (the reference's; its scores are (cos + 1) / 2)."""
 
 
 @router.post("/owlv2/infer")
 async def owl_infer(request: Request, body: OwlRequest) -> ORJSONResponse:
-    """Open-vocabulary detection of the classes named in ``text`` (OWL-ViT), an object-detection answer per image."""
-    if not body.text:
-        if body.training_data:
-            raise NotImplementedFeatureError(
-                "Image-guided detection (training_data) is not implemented: it needs OWLv2's class embeddings, which "
-                "the standard ONNX export does not output. Send the classes to find as 'text': [\"a cat\", ...].")
-        raise InvalidInputError("Send the classes to find as 'text': [\"a cat\", ...].")
+    """Open-vocabulary detection (OWL-ViT): of boxes like the ``training_data`` examples, as the reference does,
+    or of the classes named in ``text``. An object-detection answer per image."""
     state = get_state(request)
-    confidence = TEXT_QUERY_CONFIDENCE if body.confidence is None else body.confidence
+    model_id = body.owl_model(state.settings.owl_model)
+    iou_threshold = 0.3 if body.iou_threshold is None else body.iou_threshold
     async with watch_disconnect(request) as gone:
-        bodies = await run_in_threadpool(state.foundation.detect_text, body.owl_model(state.settings.owl_model),
-                                         body.image_dicts(), body.text, confidence, body.iou_threshold, gone.is_set)
+        if body.text:
+            confidence = TEXT_QUERY_CONFIDENCE if body.confidence is None else body.confidence
+            bodies = await run_in_threadpool(state.foundation.detect_text, model_id, body.image_dicts(), body.text,
+                                             confidence, body.iou_threshold, gone.is_set)
+        elif body.training_data:
+            examples = [(example.image_value(), [ExampleBox(b.x, b.y, b.w, b.h, b.cls, b.negative)
+                                                 for b in example.boxes]) for example in body.training_data]
+            confidence = EXAMPLE_CONFIDENCE if body.confidence is None else body.confidence
+            bodies = await run_in_threadpool(state.foundation.detect_by_example, model_id, body.image_dicts(),
+                                             examples, confidence, iou_threshold, gone.is_set)
+        else:
+            raise InvalidInputError("Say what to find: 'training_data' (example images with boxes) or 'text' "
+                                    "(class names).")
     return ORJSONResponse(bodies if body.is_batch else bodies[0])

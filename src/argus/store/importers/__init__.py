@@ -8,6 +8,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +39,11 @@ def import_model(source: Path, model_id: str, repository: ModelRepository, *, ov
         raise InvalidInputError(f"{source} does not exist.")
     try:
         if source.is_dir() and is_hf_folder(source):
-            layout = read_layout(source)
-            manifest_overrides = {k: v for k, v in overrides.items() if k in ("license", "source")}
-            bundle = layout.manifest.model_copy(update=manifest_overrides)
-            return repository.add_bundle(model_id, layout.files, bundle, overwrite=overwrite)
+            with tempfile.TemporaryDirectory() as scratch:
+                layout = read_layout(source, Path(scratch))
+                manifest_overrides = {k: v for k, v in overrides.items() if k in ("license", "source")}
+                bundle = layout.manifest.model_copy(update=manifest_overrides)
+                return repository.add_bundle(model_id, layout.files, bundle, overwrite=overwrite)
         if source.is_dir():
             if not is_roboflow_cache(source):
                 raise InvalidInputError(

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from argus.errors import InvalidInputError
-from argus.store.bundle import BundleKind, BundleManifest
+from argus.store.bundle import OWL_CLASS_EMBEDDINGS, BundleKind, BundleManifest
 
 CLIP_TYPES = ("clip", "chinese_clip", "siglip")
 DEPTH_TYPES = ("depth_anything", "dpt", "glpn", "zoedepth")
@@ -41,8 +41,8 @@ def is_hf_folder(folder: Path) -> bool:
         return False
 
 
-def read_layout(folder: Path) -> Layout:
-    """The bundle a Hugging Face export folder holds."""
+def read_layout(folder: Path, scratch: Path) -> Layout:
+    """The bundle a Hugging Face export folder holds (files derived at import are written under ``scratch``)."""
     config = json.loads((folder / "config.json").read_text())
     model_type = str(config.get("model_type", ""))
     if model_type in CLIP_TYPES:
@@ -52,7 +52,7 @@ def read_layout(folder: Path) -> Layout:
     if model_type in SAM_TYPES:
         return _sam(folder)
     if model_type in OWL_TYPES:
-        return _owl(folder, config)
+        return _owl(folder, config, scratch)
     if model_type == "owlv2":
         raise InvalidInputError(f"{folder} is an OWLv2 folder: OWLv2's preprocessing (padding to a square, "
                                 "anti-aliased resize) is not implemented; OWL-ViT (owlvit) exports import.")
@@ -92,11 +92,13 @@ def _sam(folder: Path) -> Layout:
                             "prompt_encoder_mask_decoder.onnx (optimum-cli export onnx), at the top or under onnx/.")
 
 
-def _owl(folder: Path, config: dict[str, Any]) -> Layout:
-    graph = next((path for path in (folder / "model.onnx", folder / "onnx" / "model.onnx") if path.is_file()), None)
-    if graph is None:
+def _owl(folder: Path, config: dict[str, Any], scratch: Path) -> Layout:
+    source = next((path for path in (folder / "model.onnx", folder / "onnx" / "model.onnx") if path.is_file()), None)
+    if source is None:
         raise InvalidInputError(f"{folder} is an OWL-ViT folder without its graph: expected model.onnx "
                                 "(optimum-cli export onnx --task zero-shot-object-detection) or onnx/model.onnx.")
+    graph = scratch / "model.onnx"
+    with_class_embeddings(source, graph)
     context = int(config.get("text_config", {}).get("max_position_embeddings", 16))
     special = folder / "special_tokens_map.json"
     pad = None
@@ -119,3 +121,25 @@ def _bundle(folder: Path, kind: BundleKind, graphs: dict[str, Path], config: dic
     manifest = BundleManifest(kind=kind, files={role: path.name for role, path in files.items()}, config=config,
                               source=str(folder))
     return Layout(manifest, {path.name: path for path in files.values()})
+
+
+def with_class_embeddings(source: Path, target: Path) -> None:
+    """Write the OWL-ViT graph with one more output: each patch's normalised class embedding.
+
+    The class head compares those with the text queries' embeddings in its one ``Einsum``; image-guided detection
+    (argus.models.foundation.owl) compares them with example boxes' embeddings instead, so the tensor feeding the
+    Einsum is exposed under :data:`OWL_CLASS_EMBEDDINGS`. A graph whose class head cannot be found is refused.
+    """
+    import onnx
+    from onnx import helper
+
+    model = onnx.load(str(source))
+    einsums = [node for node in model.graph.node if node.op_type == "Einsum"]
+    if len(einsums) != 1:
+        raise InvalidInputError(f"{source} does not look like OWL-ViT's export: expected one Einsum (its class head), "
+                                f"found {len(einsums)}.")
+    if OWL_CLASS_EMBEDDINGS not in {output.name for output in model.graph.output}:
+        model.graph.node.append(helper.make_node("Identity", [einsums[0].input[0]], [OWL_CLASS_EMBEDDINGS]))
+        model.graph.output.append(helper.make_tensor_value_info(OWL_CLASS_EMBEDDINGS, onnx.TensorProto.FLOAT,
+                                                                None))
+    onnx.save(model, str(target))
