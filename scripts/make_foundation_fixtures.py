@@ -5,8 +5,10 @@ the way people get such models: exported with ``optimum-cli export onnx`` (optim
 transformers.js / onnx-community folders. Beside it, ``expected.npz`` holds what transformers' PyTorch forward
 and post-processing give on fixed inputs: the oracle the tests hold Argus to.
 
-Needs torch, transformers and optimum-onnx, which are not Argus's dependencies:
+Needs torch, transformers and optimum-onnx (and segment-anything for ``sam-repo``), which are not Argus's
+dependencies:
     python3 -m venv /tmp/fixvenv && /tmp/fixvenv/bin/pip install torch==2.13.0 optimum-onnx==0.1.0 pillow
+    /tmp/fixvenv/bin/pip install --no-deps segment-anything==1.0
     /tmp/fixvenv/bin/python scripts/make_foundation_fixtures.py clip
 """
 
@@ -466,6 +468,87 @@ def owl_image_guided_expected(model: object, processor: object) -> dict[str, np.
     return out
 
 
+SAM_REPO_PROMPTS = [
+    {"points": [[20.0, 15.0]], "labels": [1], "box": None},
+    {"points": [], "labels": [], "box": [8.0, 6.0, 30.0, 28.0]},
+    {"points": [[60.0, 15.0]], "labels": [0], "box": [30.0, 5.0, 80.0, 25.0]},
+]
+"""Prompts for the segment-anything layout: points (x, y, pixels) with labels, and an x1, y1, x2, y2 box."""
+
+
+def _stub_torchvision() -> None:
+    """segment_anything imports torchvision for two image helpers; no torchvision matches torch 2.13's CPU build
+    here, so the two are given their PIL equivalents (what torchvision does for PIL images)."""
+    import sys
+    import types
+
+    from PIL import Image
+
+    functional = types.ModuleType("torchvision.transforms.functional")
+    functional.resize = lambda image, size: image.resize((size[1], size[0]), Image.Resampling.BILINEAR)  # type: ignore[attr-defined]
+    functional.to_pil_image = lambda array: Image.fromarray(array)  # type: ignore[attr-defined]
+    ops = types.ModuleType("torchvision.ops")
+    boxes = types.ModuleType("torchvision.ops.boxes")
+    boxes.batched_nms = boxes.box_area = None  # type: ignore[attr-defined]
+    package = types.ModuleType("torchvision")
+    transforms = types.ModuleType("torchvision.transforms")
+    for name, module in (("torchvision", package), ("torchvision.transforms", transforms),
+                         ("torchvision.transforms.functional", functional), ("torchvision.ops", ops),
+                         ("torchvision.ops.boxes", boxes)):
+        sys.modules[name] = module
+
+
+def make_sam_repo() -> None:
+    """A random tiny SAM of the segment-anything package, as samexporter lays it out (``*.encoder.onnx`` on the
+    normalised, padded image; ``*.decoder.onnx`` being segment_anything's own ``SamOnnxModel``, which takes box
+    corners as points labelled 2 and 3), with SamPredictor's masks (best of three by score) as the oracle."""
+    _stub_torchvision()
+    import torch
+    from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
+    from segment_anything.predictor import SamPredictor
+    from segment_anything.utils.onnx import SamOnnxModel
+
+    torch.manual_seed(SEED)
+    sam = Sam(image_encoder=ImageEncoderViT(img_size=64, patch_size=8, embed_dim=32, depth=2, num_heads=2,
+                                           out_chans=16, use_rel_pos=True, window_size=4, global_attn_indexes=(1,)),
+              prompt_encoder=PromptEncoder(embed_dim=16, image_embedding_size=(8, 8), input_image_size=(64, 64),
+                                           mask_in_chans=4),
+              mask_decoder=MaskDecoder(transformer_dim=16, transformer=TwoWayTransformer(depth=2, embedding_dim=16,
+                                                                                        mlp_dim=32, num_heads=2),
+                                       iou_head_hidden_dim=16),
+              pixel_mean=[123.675, 116.28, 103.53], pixel_std=[58.395, 57.12, 57.375]).eval()
+    target = OUT / "sam-exporter"
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    torch.onnx.export(sam.image_encoder, (torch.zeros(1, 3, 64, 64),), str(target / "sam_tiny.encoder.onnx"),
+                      input_names=["input_image"], output_names=["image_embeddings"], opset_version=17,
+                      dynamo=False)
+    decoder = SamOnnxModel(sam, return_single_mask=False)
+    dummy = {"image_embeddings": torch.randn(1, 16, 8, 8), "point_coords": torch.randint(0, 64, (1, 5, 2)).float(),
+             "point_labels": torch.randint(0, 4, (1, 5)).float(), "mask_input": torch.randn(1, 1, 32, 32),
+             "has_mask_input": torch.tensor([1.0]), "orig_im_size": torch.tensor([48.0, 64.0])}
+    torch.onnx.export(decoder, tuple(dummy.values()), str(target / "sam_tiny.decoder.onnx"),
+                      input_names=list(dummy), output_names=["masks", "iou_predictions", "low_res_masks"],
+                      dynamic_axes={"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}},
+                      opset_version=17, dynamo=False)
+    predictor = SamPredictor(sam)
+    expected: dict[str, np.ndarray] = {}
+    for index, (image, prompt) in enumerate(zip(fixture_images(), SAM_REPO_PROMPTS)):
+        predictor.set_image(image)
+        points = np.array(prompt["points"], np.float32) if prompt["points"] else None
+        labels = np.array(prompt["labels"]) if prompt["labels"] else None
+        box = np.array(prompt["box"], np.float32) if prompt["box"] else None
+        masks, scores, _ = predictor.predict(point_coords=points, point_labels=labels, box=box,
+                                             multimask_output=True)
+        best = int(np.argmax(scores))
+        expected[f"mask{index}"], expected[f"score{index}"] = masks[best], scores[best]
+    destination = OUT / "sam-exporter-expected"
+    shutil.rmtree(destination, ignore_errors=True)
+    destination.mkdir(parents=True)
+    np.savez_compressed(destination / "expected.npz", **expected)
+    (destination / "prompts.json").write_text(json.dumps(SAM_REPO_PROMPTS))
+
+
 BENCH_OUT = Path("~/.cache/argus/bench-models").expanduser()
 
 
@@ -503,9 +586,10 @@ def make_bench() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("kinds", nargs="+", choices=["clip", "depth", "sam", "owl", "bench"])
+    parser.add_argument("kinds", nargs="+", choices=["clip", "depth", "sam", "sam-repo", "owl", "bench"])
     for kind in parser.parse_args().kinds:
-        {"clip": make_clip, "depth": make_depth, "sam": make_sam, "owl": make_owl, "bench": make_bench}[kind]()
+        {"clip": make_clip, "depth": make_depth, "sam": make_sam, "sam-repo": make_sam_repo, "owl": make_owl,
+         "bench": make_bench}[kind]()
 
 
 if __name__ == "__main__":

@@ -51,3 +51,13 @@ def owl_examples() -> dict:
     import json
 
     return json.loads((FIXTURES / "owlvit-expected" / "examples.json").read_text())
+
+
+def sam_exporter_expected() -> tuple[dict[str, np.ndarray], list[dict]]:
+    """SamPredictor's best masks for the segment-anything export fixture, and the prompts (points, labels, an
+    x1, y1, x2, y2 box or None) per fixture image."""
+    import json
+
+    prompts = json.loads((FIXTURES / "sam-exporter-expected" / "prompts.json").read_text())
+    with np.load(FIXTURES / "sam-exporter-expected" / "expected.npz") as data:
+        return {key: data[key] for key in data.files}, prompts

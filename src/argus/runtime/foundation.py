@@ -83,10 +83,12 @@ _UNSET: Any = object()
 
 @dataclass(frozen=True)
 class PointPrompt:
-    """One SAM prompt: points (x, y in image pixels) with labels (1 positive, 0 negative)."""
+    """One SAM prompt: points (x, y in image pixels) with labels (1 positive, 0 negative), and / or a box
+    (x1, y1, x2, y2 in pixels)."""
 
     points: list[tuple[float, float]]
     labels: list[int]
+    box: tuple[float, float, float, float] | None = None
 
 
 def _stage(field: str, value: Any) -> str:
@@ -200,14 +202,14 @@ class FoundationService:
 
     def sam_segment(self, model_id: str, image: Any | None, image_id: str | None, prompts: list[PointPrompt]
                     ) -> tuple[str, list[SamMask]]:
-        """The best mask for each prompt; the image's embedding comes from the cache when it is there."""
-        if not prompts:
-            raise InvalidInputError("Send at least one prompt (points with 'positive' true or false).")
+        """The best mask for each prompt; the image's embedding comes from the cache when it is there. No prompt
+        at all is one empty prompt, as the reference does."""
+        prompts = prompts or [PointPrompt([], [])]
         check_prompt_count(prompts, self.settings)
         image_id, embedding = self.sam_embed(model_id, image, image_id)
         model = self.sam(model_id)
         with self._recorded(model, len(prompts)), model.admitted(len(prompts)):
-            return image_id, [model.segment(embedding, prompt.points, prompt.labels) for prompt in prompts]
+            return image_id, [model.segment(embedding, prompt.points, prompt.labels, prompt.box) for prompt in prompts]
 
     def detect_text(self, model_id: str, images: list[Any], queries: list[str], confidence: float,
                     iou_threshold: float | None, client_gone: ClientGone | None = None) -> list[dict[str, Any]]:

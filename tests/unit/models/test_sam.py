@@ -12,7 +12,7 @@ from argus.runtime.manager import ModelManager
 from argus.settings import Settings
 from argus.store.bundle import BundleKind
 from argus.store.importers import import_model
-from foundation_fixtures import FIXTURES, clip_images, sam_expected
+from foundation_fixtures import FIXTURES, clip_images, sam_expected, sam_exporter_expected
 
 
 @pytest.fixture(scope="module")
@@ -60,3 +60,27 @@ def test_a_point_outside_the_image_is_refused(sam: SamModel, point: tuple[float,
     _, embedding = sam.embed(clip_images()[0])  # 64 x 48
     with pytest.raises(InvalidInputError, match="outside the 64x48 image"):
         sam.segment(embedding, [point], [1])
+
+
+@pytest.mark.parametrize("index", [0, 1, 2])
+def test_segment_anything_exports_take_boxes_and_match_sam_predictor(manager: ModelManager, index: int) -> None:
+    if not manager.repository.is_bundle("sam/exporter"):
+        import_model(FIXTURES / "sam-exporter", "sam/exporter", manager.repository)
+    model = manager.foundation("sam/exporter", BundleKind.SAM)
+    assert isinstance(model, SamModel) and model.takes_boxes
+    expected, prompts = sam_exporter_expected()
+    prompt = prompts[index]
+    _, embedding = model.embed(clip_images()[index])
+    result = model.segment(embedding, [(x, y) for x, y in prompt["points"]], prompt["labels"],
+                           tuple(prompt["box"]) if prompt["box"] else None)
+    assert np.array_equal(result.mask, expected[f"mask{index}"])
+    assert result.score == pytest.approx(float(expected[f"score{index}"]), abs=1e-5)
+
+
+def test_a_box_outside_the_image_is_refused(manager: ModelManager) -> None:
+    if not manager.repository.is_bundle("sam/exporter"):
+        import_model(FIXTURES / "sam-exporter", "sam/exporter", manager.repository)
+    model = manager.foundation("sam/exporter", BundleKind.SAM)
+    _, embedding = model.embed(clip_images()[0])  # type: ignore[attr-defined]
+    with pytest.raises(InvalidInputError, match="outside"):
+        model.segment(embedding, [], [], (10.0, 10.0, 70.0, 20.0))  # type: ignore[attr-defined]

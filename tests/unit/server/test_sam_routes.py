@@ -15,7 +15,7 @@ from argus.server.app import create_app
 from argus.settings import Settings
 from argus.store.importers import import_model
 from argus.store.repository import ModelRepository
-from foundation_fixtures import FIXTURES, clip_image_paths, sam_expected
+from foundation_fixtures import FIXTURES, clip_image_paths, sam_expected, sam_exporter_expected
 
 IMAGES = [{"type": "base64", "value": base64.b64encode(p.read_bytes()).decode()} for p in clip_image_paths()]
 EXPECTED, POINTS, LABELS = sam_expected()
@@ -27,6 +27,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     repository = ModelRepository(settings.model_store_dir)
     import_model(FIXTURES / "sam-optimum", "sam2/hiera_tiny", repository)
     import_model(FIXTURES / "sam-optimum", "sam/vit_b", repository)
+    import_model(FIXTURES / "sam-exporter", "sam2/boxes", repository)
     with TestClient(create_app(settings)) as client:
         yield client
 
@@ -87,12 +88,10 @@ def test_sam_v1_routes(api: TestClient) -> None:
     ("/sam2/segment_image", {"image": IMAGES[0], "prompts": [{"points": [{"x": 500, "y": 5, "positive": True}]}]},
      400, "outside the 64x48 image"),
     ("/sam2/segment_image", {"image_id": "never-sent", "prompts": [prompt(0)]}, 404, "never-sent"),
-    ("/sam2/segment_image", {"image": IMAGES[0]}, 400, "at least one prompt"),
     ("/sam2/segment_image", {"image": IMAGES[0], "prompts": [{"box": {"x": 5, "y": 5, "width": 4, "height": 4}}]},
-     501, "points"),
+     501, "segment-anything export"),
     ("/sam2/segment_image", {"image": IMAGES[0], "prompts": [prompt(0)], "format": "binary"}, 501, "rle"),
     ("/sam2/embed_image", {"sam2_version_id": "hiera_large", "image": IMAGES[0]}, 404, "sam2/hiera_tiny"),
-    ("/sam/segment_image", {"image": IMAGES[0], "point_coords": [[1, 1]], "point_labels": [-1]}, 400, "one point"),
     ("/sam2/embed_image", {"image": IMAGES[0], "image_id": "x" * 257}, 400, "1 to 256 characters"),
 ])
 def test_bad_requests_are_4xx_or_501_with_a_reason(api: TestClient, path: str, body: dict, status: int,
@@ -100,3 +99,25 @@ def test_bad_requests_are_4xx_or_501_with_a_reason(api: TestClient, path: str, b
     response = api.post(path, json=body)
     assert response.status_code == status, response.text
     assert message in response.json()["message"]
+
+
+def test_no_prompt_segments_with_an_empty_prompt_as_the_reference(api: TestClient) -> None:
+    body = api.post("/sam2/segment_image", json={"image": IMAGES[0]}).json()
+    assert len(body["predictions"]) == 1 and body["predictions"][0]["format"] == "polygon"
+
+
+@pytest.mark.parametrize("index", [0, 1, 2])
+def test_box_and_point_prompts_on_a_segment_anything_export(api: TestClient, index: int) -> None:
+    expected, prompts = sam_exporter_expected()
+    prompt = prompts[index]
+    sam2_prompt: dict = {"points": [{"x": x, "y": y, "positive": bool(label)}
+                                    for (x, y), label in zip(prompt["points"], prompt["labels"])]}
+    if prompt["box"]:
+        x1, y1, x2, y2 = prompt["box"]
+        sam2_prompt["box"] = {"x": (x1 + x2) / 2, "y": (y1 + y2) / 2, "width": x2 - x1, "height": y2 - y1}
+    response = api.post("/sam2/segment_image", json={"image": IMAGES[index], "prompts": [sam2_prompt],
+                                                     "sam2_version_id": "boxes", "format": "rle"})
+    assert response.status_code == 200, response.text
+    (prediction,) = response.json()["predictions"]
+    assert np.array_equal(rle_to_mask(prediction["masks"]), expected[f"mask{index}"])
+    assert prediction["confidence"] == pytest.approx(float(expected[f"score{index}"]), abs=1e-5)

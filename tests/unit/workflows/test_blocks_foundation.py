@@ -141,3 +141,35 @@ def test_stitching_ocr_lines_in_a_workflow(context: WorkflowContext) -> None:
     image = render_lines(["alpha beta", "gamma"], size=32)
     body = run(context, steps, {"text": "$steps.stitch.ocr_text"}, {"image": image})[0]
     assert body["text"].split() == ["alpha", "beta", "gamma"]
+
+
+def test_segment_anything_block_turns_boxes_into_masks(context: WorkflowContext) -> None:
+    from foundation_fixtures import sam_exporter_expected
+
+    import_model(FIXTURES / "sam-exporter", "sam2/hiera_tiny", context.manager.repository, overwrite=True)
+    expected, prompts = sam_exporter_expected()
+    x1, y1, x2, y2 = prompts[1]["box"]  # image 1's prompt is a box alone
+    detections = _pieces([(x1, y1, x2, y2)], ["block"])
+    block_type = "roboflow_core/segment_anything@v1"
+    from argus.workflows.blocks.base import BlockContext
+    from argus.workflows.blocks.models.foundation import SegmentAnythingBlockV1
+    from argus.workflows.data import WorkflowImageData
+
+    step = SegmentAnythingBlockV1.manifest_class.model_validate({"type": block_type, "name": "sam",
+                                                                  "images": "$inputs.image"})
+    block = SegmentAnythingBlockV1(step, BlockContext(settings=context.settings, manager=context.manager))
+    image = WorkflowImageData.root(clip_images()[1])
+    found = block.run(image, detections)["predictions"]
+    assert len(found) >= 1 and set(found.data["class_name"]) == {"block"}
+    # As the reference, each outer outline of SamPredictor's mask is one instance whose mask is that outline filled.
+    import cv2
+
+    contours, _ = cv2.findContours(expected["mask1"].astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    outlines = [c for c in contours if len(c) >= 3]
+    filled = np.zeros(expected["mask1"].shape, np.uint8)
+    cv2.fillPoly(filled, outlines, 1)
+    assert len(found) == len(outlines)
+    assert np.array_equal(np.logical_or.reduce(found.mask), filled.astype(bool))
+    assert found.confidence[0] == pytest.approx(float(expected["score1"]), abs=1e-5)
+    whole = block.run(image, None)["predictions"]
+    assert set(whole.data["class_name"]) <= {"foreground"}

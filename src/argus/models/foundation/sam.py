@@ -1,8 +1,16 @@
 """Segment Anything: an image encoder run once per image, and a prompt decoder run per prompt.
 
-The layout is optimum's SAM export (``vision_encoder.onnx``: ``pixel_values`` → ``image_embeddings``,
-``image_positional_embeddings``; ``prompt_encoder_mask_decoder.onnx``: points, labels and the embeddings →
-``iou_scores`` and low-resolution ``pred_masks`` for three candidate masks). Pre- and post-processing follow
+Two layouts (``config.layout``):
+- ``hf``: optimum's SAM export (``vision_encoder.onnx``: ``pixel_values`` → ``image_embeddings``,
+  ``image_positional_embeddings``; ``prompt_encoder_mask_decoder.onnx``: points, labels and the embeddings →
+  ``iou_scores`` and low-resolution ``pred_masks`` for three candidate masks). Points only: the export drops
+  the box-corner embeddings.
+- ``segment-anything``: the segment-anything package's own ``SamOnnxModel`` decoder (``point_coords``,
+  ``point_labels`` with box corners as points labelled 2 and 3, ``mask_input``, ``has_mask_input``,
+  ``orig_im_size`` → ``iou_predictions`` and ``low_res_masks``) with an encoder on the normalised, padded image,
+  as samexporter writes them (``*.encoder.onnx``, ``*.decoder.onnx``). Points and boxes.
+
+Pre- and post-processing follow
 transformers' ``SamImageProcessor`` / ``SamProcessor``: the longest side resized to the encoder's size, zero padding
 to the right and bottom, points scaled the same way, masks upsampled to the padded size, cropped, upsampled to the
 image and thresholded at 0. Of the three candidates the one with the best predicted IoU is answered, as the
@@ -18,13 +26,14 @@ import hashlib
 import json
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
 from cachetools import LRUCache
 from PIL import Image
 
-from argus.errors import InvalidInputError
+from argus.errors import InvalidInputError, NotImplementedFeatureError
 from argus.models.foundation.base import FoundationModel
 from argus.settings import Settings
 from argus.store.bundle import BundleKind
@@ -66,7 +75,10 @@ class SamModel(FoundationModel):
 
     def __init__(self, model_id: str, stored: StoredBundle, settings: Settings) -> None:
         super().__init__(model_id, stored, settings)
-        config = json.loads(stored.file("preprocessor").read_text())
+        self.layout = str(stored.manifest.config.get("layout", "hf"))
+        config: dict[str, Any] = (
+            json.loads(stored.file("preprocessor").read_text()) if "preprocessor" in stored.manifest.files
+            else {"size": {"longest_edge": stored.manifest.config.get("longest_edge", 1024)}})
         self.longest_edge = int(config.get("size", {}).get("longest_edge", 1024))
         pad = config.get("pad_size", {"height": self.longest_edge, "width": self.longest_edge})
         self.pad_size = (int(pad["height"]), int(pad["width"]))
@@ -78,6 +90,11 @@ class SamModel(FoundationModel):
         self.decoder = self.session("decoder")
         self._cache: LRUCache[str, ImageEmbedding] = LRUCache(maxsize=settings.sam_cached_images)
         self._cache_lock = threading.Lock()
+
+    @property
+    def takes_boxes(self) -> bool:
+        """Whether the decoder takes box prompts."""
+        return self.layout == "segment-anything"
 
     @property
     def reserved_bytes(self) -> int:
@@ -92,8 +109,9 @@ class SamModel(FoundationModel):
         return int(height * scale + 0.5), int(width * scale + 0.5)
 
     def run_batch(self, tensor: np.ndarray) -> list[np.ndarray]:
-        """The encoder on a batch of preprocessed images: embeddings and positional embeddings."""
-        return self.encoder.run_feed({self.encoder.inputs[0].name: tensor})[:2]
+        """The encoder on a batch of preprocessed images: embeddings and (``hf``) positional embeddings."""
+        outputs = self.encoder.run_feed({self.encoder.inputs[0].name: tensor})
+        return outputs[:2] if len(outputs) > 1 else [outputs[0], np.zeros((len(tensor), 0), np.float32)]
 
     def embed(self, image_bgr: np.ndarray, image_id: str | None = None) -> tuple[str, ImageEmbedding]:
         """The image's embedding, from the cache when ``image_id`` (or the pixels' hash) is in it."""
@@ -121,23 +139,58 @@ class SamModel(FoundationModel):
         with self._cache_lock:
             return self._cache.get(image_id)
 
-    def segment(self, embedding: ImageEmbedding, points: list[tuple[float, float]], labels: list[int]) -> SamMask:
-        """The best of the decoder's three masks for one prompt of points (x, y in image pixels)."""
+    def segment(self, embedding: ImageEmbedding, points: list[tuple[float, float]], labels: list[int],
+                box: tuple[float, float, float, float] | None = None) -> SamMask:
+        """The best of the decoder's three masks for one prompt: points (x, y in image pixels, label 1 positive,
+        0 negative) and / or a box (x1, y1, x2, y2). An empty prompt segments what the model sees first."""
         height, width = embedding.original_size
-        outside = [(x, y) for x, y in points if not (0 <= x <= width and 0 <= y <= height)]
+        corners = [(box[0], box[1]), (box[2], box[3])] if box is not None else []
+        outside = [(x, y) for x, y in [*points, *corners] if not (0 <= x <= width and 0 <= y <= height)]
         if outside:
             raise InvalidInputError(f"Prompt point {outside[0]} lies outside the {width}x{height} image; "
-                                    "points are pixel coordinates inside it.")
-        if not points:
-            raise InvalidInputError("A prompt needs at least one point.")
+                                    "points and boxes are pixel coordinates inside it.")
+        if box is not None and not self.takes_boxes:
+            raise NotImplementedFeatureError(f"Model '{self.model_id}' takes points only (optimum's SAM export drops "
+                                             "the box embeddings); send points, or import a segment-anything export.")
         resized_h, resized_w = embedding.resized_size
-        scaled = np.array(points, np.float32) * np.array([resized_w / width, resized_h / height], np.float32)
-        feed: dict[str, np.ndarray] = {"input_points": scaled[None, None], "input_labels": np.array(labels, np.int64)[None, None],
-                "image_embeddings": embedding.embeddings, "image_positional_embeddings": embedding.positional}
+        scale = np.array([resized_w / width, resized_h / height], np.float32)
+        if self.layout == "segment-anything":
+            scores, masks = self._decode_sam_repo(embedding, points, labels, corners, scale)
+        else:
+            scores, masks = self._decode_hf(embedding, points, labels, scale)
+        candidates = range(1, len(scores)) if len(scores) == 4 else range(len(scores))  # 4: token 0 is single-mask
+        best = max(candidates, key=lambda index: scores[index])
+        logits = masks[best]
+        return SamMask(self._upsample(logits, embedding) > 0.0, float(scores[best]), logits)
+
+    def _decode_hf(self, embedding: ImageEmbedding, points: list[tuple[float, float]], labels: list[int],
+                   scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if not points:  # transformers' prompt encoder: an empty prompt is one "not a point"
+            points, labels = [(0.0, 0.0)], [-1]
+        feed: dict[str, np.ndarray] = {
+            "input_points": (np.array(points, np.float32) * scale)[None, None],
+            "input_labels": np.array(labels, np.int64)[None, None], "image_embeddings": embedding.embeddings,
+            "image_positional_embeddings": embedding.positional}
         scores, masks = self.decoder.run_feed(feed, ["iou_scores", "pred_masks"])
-        best = int(np.argmax(scores[0, 0]))
-        logits = masks[0, 0, best]
-        return SamMask(self._upsample(logits, embedding) > 0.0, float(scores[0, 0, best]), logits)
+        return scores[0, 0], masks[0, 0]
+
+    def _decode_sam_repo(self, embedding: ImageEmbedding, points: list[tuple[float, float]], labels: list[int],
+                         corners: list[tuple[float, float]], scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # SamPredictor's convention: box corners labelled 2 and 3 after the points; without a box, one padding point.
+        coords = [*points, *corners] if corners else [*points, (0.0, 0.0)]
+        all_labels = [*labels, 2, 3] if corners else [*labels, -1]
+        embed_h, embed_w = embedding.embeddings.shape[-2:]
+        feed: dict[str, np.ndarray] = {
+            "image_embeddings": embedding.embeddings,
+            "point_coords": (np.array(coords, np.float32) * scale)[None],
+            "point_labels": np.array(all_labels, np.float32)[None],
+            "mask_input": np.zeros((1, 1, 4 * embed_h, 4 * embed_w), np.float32),
+            "has_mask_input": np.zeros(1, np.float32),
+            "orig_im_size": np.array(embedding.original_size, np.float32)}
+        # The exported crop size is frozen at tracing (samexporter's finding), so the low-resolution logits are
+        # upsampled here rather than taking the graph's full-size masks.
+        scores, masks = self.decoder.run_feed(feed, ["iou_predictions", "low_res_masks"])
+        return scores[0], masks[0]
 
     def _upsample(self, logits: np.ndarray, embedding: ImageEmbedding) -> np.ndarray:
         """transformers' ``post_process_masks`` without the threshold: to the padded size, crop, to the image."""

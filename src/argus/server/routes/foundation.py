@@ -116,11 +116,11 @@ async def depth_estimation_with_model_id(request: Request, model_id: str, body: 
 
 
 def _point_prompt(prompt: SamPrompt) -> PointPrompt:
-    if prompt.box is not None:
-        raise NotImplementedFeatureError("Box prompts are not implemented: the SAM exports Argus runs (optimum's "
-                                         "prompt_encoder_mask_decoder.onnx) take points only; send points.")
     points = prompt.points or []
-    return PointPrompt([(p.x, p.y) for p in points], [POSITIVE if p.positive else 0 for p in points])
+    box = prompt.box
+    corners = (box.x - box.width / 2, box.y - box.height / 2, box.x + box.width / 2, box.y + box.height / 2
+               ) if box is not None else None  # the reference's boxes are centre and size
+    return PointPrompt([(p.x, p.y) for p in points], [POSITIVE if p.positive else 0 for p in points], corners)
 
 
 def _polygons(mask: SamMask) -> list[list[list[float]]]:

@@ -18,6 +18,7 @@ from argus.errors import InvalidInputError
 from argus.store.importers.hf_layouts import is_hf_folder, read_layout
 from argus.store.importers.inspect import GraphInterface, guess_family, read_interface
 from argus.store.importers.roboflow import is_roboflow_cache, manifest_from_roboflow, weights_file
+from argus.store.importers.sam_exporter import is_sam_export, read_sam_export
 from argus.store.importers.ultralytics import is_ultralytics, manifest_from_ultralytics
 from argus.store.manifest import TASK_OF_FAMILY, Family, Layout, ModelManifest, Task
 from argus.store.repository import ModelRepository, StoredBundle, StoredModel
@@ -38,9 +39,9 @@ def import_model(source: Path, model_id: str, repository: ModelRepository, *, ov
     if not source.exists():
         raise InvalidInputError(f"{source} does not exist.")
     try:
-        if source.is_dir() and is_hf_folder(source):
+        if source.is_dir() and (is_hf_folder(source) or is_sam_export(source)):
             with tempfile.TemporaryDirectory() as scratch:
-                layout = read_layout(source, Path(scratch))
+                layout = read_layout(source, Path(scratch)) if is_hf_folder(source) else read_sam_export(source)
                 manifest_overrides = {k: v for k, v in overrides.items() if k in ("license", "source")}
                 bundle = layout.manifest.model_copy(update=manifest_overrides)
                 return repository.add_bundle(model_id, layout.files, bundle, overwrite=overwrite)

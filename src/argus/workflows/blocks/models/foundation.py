@@ -13,14 +13,17 @@ from __future__ import annotations
 import uuid
 from typing import Any, ClassVar, Literal
 
+import cv2
 import numpy as np
 import supervision as sv
 from pydantic import AliasChoices, Field
 
+from argus.core.geometry import mask_to_polygons
 from argus.errors import InvalidInputError, ServerError
 from argus.models.foundation.clip import ClipModel
 from argus.models.foundation.depth import DepthModel, depth_picture
 from argus.models.foundation.ocr import OcrModel, OcrResult
+from argus.models.foundation.sam import SamModel
 from argus.runtime.foundation import OcrSelection, select_ocr
 from argus.store.bundle import BundleKind
 from argus.workflows.blocks.base import (
@@ -42,10 +45,14 @@ from argus.workflows.data import (
     attach_lineage,
 )
 from argus.workflows.kinds import (
+    BOOLEAN_KIND,
+    BOX_DETECTION_KINDS,
     CLASSIFICATION_PREDICTION_KIND,
     EMBEDDING_KIND,
+    FLOAT_KIND,
     FLOAT_ZERO_TO_ONE_KIND,
     IMAGE_KIND,
+    INSTANCE_SEGMENTATION_PREDICTION_KIND,
     LIST_OF_VALUES_KIND,
     NUMPY_ARRAY_KIND,
     OBJECT_DETECTION_PREDICTION_KIND,
@@ -151,6 +158,25 @@ class DepthEstimationManifest(BlockManifest):
     def describe_outputs(cls) -> list[OutputDefinition]:
         return [OutputDefinition(name="image", kind=[IMAGE_KIND]),
                 OutputDefinition(name="normalized_depth", kind=[NUMPY_ARRAY_KIND])]
+
+
+SamVersion = Literal["hiera_large", "hiera_small", "hiera_tiny", "hiera_b_plus"]
+
+
+class SegmentAnythingManifest(BlockManifest):
+    model_config = block_config(name="Segment Anything 2 Model", category="model",
+                                description="Convert bounding boxes to polygons, or run SAM2 on an entire image.")
+    type: Literal["roboflow_core/segment_anything@v1"]
+    images: ImageSelector() = Field(validation_alias=AliasChoices("images", "image"))
+    boxes: Selector(kind=list(BOX_DETECTION_KINDS)) | None = None
+    version: SamVersion | Selector(kind=[STRING_KIND]) | None = Field(
+        default=None, description="sam2/<version> in the store; left out, ARGUS_SAM2_MODEL")
+    threshold: float | Selector(kind=[FLOAT_KIND]) = 0.0
+    multimask_output: bool | Selector(kind=[BOOLEAN_KIND]) | None = True
+
+    @classmethod
+    def describe_outputs(cls) -> list[OutputDefinition]:
+        return [OutputDefinition(name="predictions", kind=[INSTANCE_SEGMENTATION_PREDICTION_KIND])]
 
 
 class _FoundationBlock(Block):
@@ -281,3 +307,55 @@ class DepthEstimationBlockV1(_FoundationBlock):
         assert isinstance(model, DepthModel)
         depth = model.estimate(1, [image.numpy_image])[0]
         return {"image": image.with_image(depth_picture(depth)), "normalized_depth": depth}
+
+
+class SegmentAnythingBlockV1(_FoundationBlock):
+    """SAM prompted by each detection's box (or, without detections, one empty prompt), one instance per outline
+    of each mask, classed as the box that prompted it (``foreground`` without boxes), as the reference."""
+
+    manifest_class: ClassVar[type[BlockManifest]] = SegmentAnythingManifest
+
+    def run(self, images: Any, boxes: sv.Detections | None = None, version: str | None = None,
+            threshold: float = 0.0, multimask_output: bool | None = True) -> dict[str, Any]:
+        image = _image(images)
+        model = self._model(f"sam2/{version}" if version else self.context.settings.sam2_model, BundleKind.SAM)
+        assert isinstance(model, SamModel)
+        prompts: list[tuple[tuple[float, float, float, float] | None, str, int]]
+        if boxes is not None and len(boxes):
+            names = boxes.data.get(CLASS_NAME_KEY, np.array([""] * len(boxes), dtype=object))
+            class_ids = boxes.class_id if boxes.class_id is not None else np.zeros(len(boxes), int)
+            prompts = [((float(x1), float(y1), float(x2), float(y2)), str(name), int(class_id))
+                       for (x1, y1, x2, y2), name, class_id in zip(boxes.xyxy, names, class_ids)]
+        else:
+            prompts = [(None, "foreground", 0)]
+        _, embedding = model.embed(image.numpy_image)
+        rows: list[tuple[np.ndarray, np.ndarray, float, str, int]] = []
+        with model.admitted(len(prompts)):
+            for box, name, class_id in prompts:
+                result = model.segment(embedding, [], [], box)
+                if result.score < threshold:
+                    continue
+                for polygon in mask_to_polygons(result.mask):
+                    if len(polygon) < 3:
+                        continue
+                    mask = np.zeros(result.mask.shape, np.uint8)
+                    cv2.fillPoly(mask, [polygon.astype(np.int32)], 1)
+                    corners = np.array([*polygon.min(axis=0), *polygon.max(axis=0)], np.float32)
+                    rows.append((corners, mask.astype(bool), result.score, name, class_id))
+        return {"predictions": _instances(rows, image)}
+
+
+def _instances(rows: list[tuple[np.ndarray, np.ndarray, float, str, int]], image: WorkflowImageData
+               ) -> sv.Detections:
+    """Instance-segmentation ``sv.Detections`` from (box, mask, score, class name, class id) rows."""
+    if not rows:
+        detections = sv.Detections.empty()
+        detections.data[CLASS_NAME_KEY] = np.array([], dtype=object)
+    else:
+        detections = sv.Detections(xyxy=np.stack([r[0] for r in rows]), mask=np.stack([r[1] for r in rows]),
+                                   confidence=np.array([r[2] for r in rows], np.float32),
+                                   class_id=np.array([r[4] for r in rows], int))
+        detections.data[CLASS_NAME_KEY] = np.array([r[3] for r in rows], dtype=object)
+    detections.data[DETECTION_ID_KEY] = np.array([str(uuid.uuid4()) for _ in rows], dtype=object)
+    detections.data[PREDICTION_TYPE_KEY] = np.array(["instance-segmentation"] * len(rows), dtype=object)
+    return attach_lineage(detections, image)
