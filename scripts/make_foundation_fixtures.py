@@ -8,7 +8,7 @@ and post-processing give on fixed inputs: the oracle the tests hold Argus to.
 Needs torch, transformers and optimum-onnx (and segment-anything for ``sam-repo``), which are not Argus's
 dependencies:
     python3 -m venv /tmp/fixvenv && /tmp/fixvenv/bin/pip install torch==2.13.0 optimum-onnx==0.1.0 pillow
-    /tmp/fixvenv/bin/pip install --no-deps segment-anything==1.0
+    /tmp/fixvenv/bin/pip install --no-deps segment-anything==1.0 && /tmp/fixvenv/bin/pip install scipy
     /tmp/fixvenv/bin/python scripts/make_foundation_fixtures.py clip
 """
 
@@ -549,6 +549,61 @@ def make_sam_repo() -> None:
     (destination / "prompts.json").write_text(json.dumps(SAM_REPO_PROMPTS))
 
 
+def make_owlv2() -> None:
+    """A random tiny OWLv2 exported by optimum, with transformers' detections (Owlv2Processor: square padding,
+    anti-aliased resize; boxes relative to the padded square, so scaled by the longer side)."""
+    import torch
+    from optimum.exporters.onnx import main_export
+    from PIL import Image
+    from transformers import (
+        CLIPTokenizerFast,
+        Owlv2Config,
+        Owlv2ForObjectDetection,
+        Owlv2ImageProcessor,
+        Owlv2Processor,
+    )
+
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch) / "model"
+        folder.mkdir()
+        clip_tokenizer(folder)
+        tokenizer = CLIPTokenizerFast.from_pretrained(folder)
+        torch.manual_seed(SEED)
+        config = Owlv2Config(
+            text_config={"vocab_size": len(tokenizer), "hidden_size": 32, "intermediate_size": 64,
+                         "num_hidden_layers": 2, "num_attention_heads": 2, "max_position_embeddings": CONTEXT,
+                         "bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id,
+                         "pad_token_id": tokenizer.pad_token_id},
+            vision_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+                           "num_attention_heads": 2, "image_size": 32, "patch_size": 8},
+            projection_dim=32)
+        model = Owlv2ForObjectDetection(config).eval()
+        model.save_pretrained(folder)
+        image_processor = Owlv2ImageProcessor(size={"height": 32, "width": 32})
+        image_processor.save_pretrained(folder)
+        target = OUT / "owlv2-optimum"
+        shutil.rmtree(target, ignore_errors=True)
+        main_export(str(folder), output=str(target), task="zero-shot-object-detection", opset=17)
+        for leftover in ("vocab.json", "merges.txt"):
+            (target / leftover).unlink(missing_ok=True)
+        processor = Owlv2Processor(image_processor=image_processor, tokenizer=tokenizer)
+        expected: dict[str, np.ndarray] = {}
+        for index, image in enumerate(fixture_images()):
+            inputs = processor(text=[OWL_QUERIES], images=Image.fromarray(image), return_tensors="pt", truncation=True)
+            with torch.no_grad():
+                outputs = model(**inputs)
+            side = max(image.shape[:2])
+            result = processor.post_process_object_detection(outputs, threshold=OWL_THRESHOLD,
+                                                              target_sizes=[(side, side)])[0]
+            expected[f"boxes{index}"] = result["boxes"].numpy()
+            expected[f"scores{index}"] = result["scores"].numpy()
+            expected[f"labels{index}"] = result["labels"].numpy()
+        destination = OUT / "owlv2-expected"
+        shutil.rmtree(destination, ignore_errors=True)
+        destination.mkdir(parents=True)
+        np.savez(destination / "expected.npz", queries=np.array(OWL_QUERIES), **expected)
+
+
 BENCH_OUT = Path("~/.cache/argus/bench-models").expanduser()
 
 
@@ -586,10 +641,10 @@ def make_bench() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("kinds", nargs="+", choices=["clip", "depth", "sam", "sam-repo", "owl", "bench"])
+    parser.add_argument("kinds", nargs="+", choices=["clip", "depth", "sam", "sam-repo", "owl", "owlv2", "bench"])
     for kind in parser.parse_args().kinds:
         {"clip": make_clip, "depth": make_depth, "sam": make_sam, "sam-repo": make_sam_repo, "owl": make_owl,
-         "bench": make_bench}[kind]()
+         "owlv2": make_owlv2, "bench": make_bench}[kind]()
 
 
 if __name__ == "__main__":

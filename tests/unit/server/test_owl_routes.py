@@ -110,3 +110,22 @@ def test_bad_requests(api: TestClient, body: dict, status: int, message: str) ->
     response = api.post("/owlv2/infer", json={"image": IMAGES[0], **body})
     assert response.status_code == status, response.text
     assert message in response.json()["message"]
+
+
+@pytest.mark.parametrize("index", [0, 1, 2])
+def test_owlv2_pads_to_a_square_and_matches_transformers(tmp_path_factory: pytest.TempPathFactory, index: int) -> None:
+    # The tiny random OWLv2 saturates several scores at 1.0, so detections are matched rather than compared in
+    # score order: each of transformers' detections must have one of Argus's with its label, score and box.
+    settings = Settings(home=tmp_path_factory.mktemp("owlv2-home"))
+    manager = ModelManager(settings)
+    import_model(FIXTURES / "owlv2-optimum", "owlv2/tiny", manager.repository)
+    model = manager.foundation("owlv2/tiny", BundleKind.OWL)
+    assert isinstance(model, OwlModel) and model.v2
+    with np.load(FIXTURES / "owlv2-expected" / "expected.npz") as data:
+        boxes, scores, labels, queries = (data[f"boxes{index}"], data[f"scores{index}"], data[f"labels{index}"],
+                                          [str(q) for q in data["queries"]])
+    found = model.detect(clip_images()[index], queries, 0.0)
+    assert len(found.scores) == len(scores)
+    for box, score, label in zip(boxes, scores, labels):
+        same = (found.labels == label) & (np.abs(found.scores - score) < 1e-5)
+        assert same.any() and np.abs(found.xyxy[same] - box).max(axis=1).min() < 1e-3

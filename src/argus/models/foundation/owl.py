@@ -10,17 +10,20 @@ Image-guided detection follows the reference server's OWLv2 algorithm on the pat
 exposes (``image_class_embeds``, argus.store.importers.hf_layouts): each example box takes the embedding of the
 predicted box that overlaps it best (IoU above the threshold); a patch of the target image scores ``(cos + 1) / 2``
 against a class's examples, negatives compete with positives in a per-class NMS, and a last NMS runs across classes.
-OWL-ViT stretches the image to its square input, so boxes are relative to each side (OWLv2 pads to a square instead).
+OWL-ViT stretches the image to its square input, so boxes are relative to each side; OWLv2 pads it to a square, so
+they are relative to the longer side. The reference keeps OWLv2's 300 patches of highest objectness before scoring;
+the export does not compute objectness, so every patch is scored here.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from argus.errors import InvalidInputError
+from argus.errors import InvalidInputError, ModelArtifactError
 from argus.models.foundation.base import FoundationModel
 from argus.models.foundation.image_processor import ImageProcessor
 from argus.models.foundation.text import TextTokenizer
@@ -29,6 +32,8 @@ from argus.settings import Settings
 from argus.store.bundle import OWL_CLASS_EMBEDDINGS, BundleKind
 from argus.store.repository import StoredBundle
 
+OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+OPENAI_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 MAX_DETECTIONS = 300
 """The reference's cap on image-guided detections per image."""
 
@@ -73,7 +78,11 @@ class OwlModel(FoundationModel):
 
     def __init__(self, model_id: str, stored: StoredBundle, settings: Settings) -> None:
         super().__init__(model_id, stored, settings)
-        self.processor = ImageProcessor.from_config(json.loads(stored.file("preprocessor").read_text()))
+        config = json.loads(stored.file("preprocessor").read_text())
+        self.v2 = stored.manifest.config.get("variant") == "owlv2"
+        """OWLv2 pads the image to a square (boxes are then relative to its longer side) and resizes with
+        anti-aliasing; OWL-ViT stretches it."""
+        self.processor = Owlv2Processor.from_config(config) if self.v2 else ImageProcessor.from_config(config)
         context = int(stored.manifest.config.get("context", 16))
         self.tokenizer = TextTokenizer(stored.file("tokenizer"), context)
         end = self.tokenizer("").ids[-1]
@@ -94,9 +103,8 @@ class OwlModel(FoundationModel):
         best = logits[0].max(axis=-1)
         scores = 1.0 / (1.0 + np.exp(-best.astype(np.float64)))
         keep = scores > threshold
-        height, width = image_bgr.shape[:2]
         cx, cy, w, h = boxes[0, keep].T.astype(np.float64)
-        xyxy = (np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1) * [width, height, width, height]
+        xyxy = (np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1) * self._scale(image_bgr)
                 ).reshape(-1, 4)
         scores, labels = scores[keep], logits[0, keep].argmax(axis=-1)
         order = np.argsort(-scores, kind="stable")
@@ -119,9 +127,8 @@ class OwlModel(FoundationModel):
             for image, boxes in examples:
                 if not boxes:
                     continue
-                height, width = image.shape[:2]
                 patches = self.patches(image)
-                query = np.array([[b.x / width, b.y / height, b.width / width, b.height / height] for b in boxes])
+                query = np.array([[b.x, b.y, b.width, b.height] for b in boxes]) / self._scale(image)
                 overlap = _iou(_corners(patches.boxes), _corners(query))
                 best = overlap.argmax(axis=0)
                 for column, box in enumerate(boxes):
@@ -158,9 +165,49 @@ class OwlModel(FoundationModel):
         all_boxes, all_scores = np.concatenate(kept_boxes), np.concatenate(kept_scores)
         all_labels = np.concatenate(kept_labels)
         order = _nms(all_boxes, all_scores, iou_threshold)[:MAX_DETECTIONS]
-        height, width = image_bgr.shape[:2]
-        return (OwlDetections(all_boxes[order] * [width, height, width, height], all_scores[order],
+        return (OwlDetections(all_boxes[order] * self._scale(image_bgr), all_scores[order],
                               all_labels[order]), names)
+
+    def _scale(self, image: np.ndarray) -> np.ndarray:
+        """Pixels per unit of a relative box coordinate, for x, y, x, y (or centre x, y, width, height)."""
+        height, width = image.shape[:2]
+        if self.v2:
+            width = height = max(width, height)
+        return np.array([width, height, width, height], np.float64)
+
+
+class Owlv2Processor:
+    """transformers' ``Owlv2ImageProcessor``: rescale, pad to a square with grey (0.5) at the bottom and right,
+    resize with a Gaussian anti-aliasing filter and linear interpolation (scipy.ndimage, as transformers does),
+    normalise."""
+
+    def __init__(self, size: tuple[int, int], mean: tuple[float, ...], std: tuple[float, ...]) -> None:
+        self.size = size
+        self.mean = np.array(mean, np.float32)
+        self.std = np.array(std, np.float32)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Owlv2Processor:
+        """Read ``preprocessor_config.json``."""
+        size = config.get("size", {"height": 960, "width": 960})
+        return cls((int(size["height"]), int(size["width"])), tuple(config.get("image_mean", OPENAI_CLIP_MEAN)),
+                   tuple(config.get("image_std", OPENAI_CLIP_STD)))
+
+    def __call__(self, image_bgr: np.ndarray) -> np.ndarray:
+        """One BGR uint8 image → a ``(3, H, W)`` float32 tensor in RGB order."""
+        try:
+            from scipy import ndimage
+        except ImportError:
+            raise ModelArtifactError("OWLv2's preprocessing needs scipy: pip install 'argus[owlv2]'.") from None
+        rgb = image_bgr[:, :, ::-1].astype(np.float32) / np.float32(255)
+        side = max(rgb.shape[:2])
+        square = np.full((side, side, 3), 0.5, np.float32)
+        square[:rgb.shape[0], :rgb.shape[1]] = rgb
+        factors = np.divide(square.shape, (*self.size, 3))
+        filtered = ndimage.gaussian_filter(square, np.maximum(0, (factors - 1) / 2), cval=0, mode="mirror")
+        resized = ndimage.zoom(filtered, [1 / f for f in factors], order=1, mode="mirror", cval=0, grid_mode=True)
+        resized = np.clip(resized, square.min(), square.max())  # skimage's _clip_warp_output, as transformers
+        return np.ascontiguousarray(((resized - self.mean) / self.std).transpose(2, 0, 1), dtype=np.float32)
 
 
 def _corners(boxes: np.ndarray) -> np.ndarray:

@@ -22,7 +22,7 @@ from argus.store.bundle import OWL_CLASS_EMBEDDINGS, BundleKind, BundleManifest
 CLIP_TYPES = ("clip", "chinese_clip", "siglip")
 DEPTH_TYPES = ("depth_anything", "dpt", "glpn", "zoedepth")
 SAM_TYPES = ("sam",)
-OWL_TYPES = ("owlvit",)
+OWL_TYPES = ("owlvit", "owlv2")
 
 
 @dataclass(frozen=True)
@@ -53,9 +53,6 @@ def read_layout(folder: Path, scratch: Path) -> Layout:
         return _sam(folder)
     if model_type in OWL_TYPES:
         return _owl(folder, config, scratch)
-    if model_type == "owlv2":
-        raise InvalidInputError(f"{folder} is an OWLv2 folder: OWLv2's preprocessing (padding to a square, "
-                                "anti-aliased resize) is not implemented; OWL-ViT (owlvit) exports import.")
     raise InvalidInputError(f"{folder} holds a '{model_type[:60]}' model (config.json); Argus imports CLIP "
                             f"({', '.join(CLIP_TYPES)}), depth ({', '.join(DEPTH_TYPES)}), SAM and OWL-ViT folders.")
 
@@ -105,8 +102,9 @@ def _owl(folder: Path, config: dict[str, Any], scratch: Path) -> Layout:
     if special.is_file():
         value = json.loads(special.read_text()).get("pad_token")
         pad = value.get("content") if isinstance(value, dict) else value
-    return _bundle(folder, BundleKind.OWL, {"model": graph}, {"context": context, "pad_token": pad},
-                   extra=("tokenizer.json",))
+    variant = str(config.get("model_type"))
+    return _bundle(folder, BundleKind.OWL, {"model": graph}, {"context": context, "pad_token": pad,
+                                                              "variant": variant}, extra=("tokenizer.json",))
 
 
 def _bundle(folder: Path, kind: BundleKind, graphs: dict[str, Path], config: dict[str, Any],
