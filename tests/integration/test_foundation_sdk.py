@@ -52,6 +52,16 @@ step("clip_unknown", lambda: client.get_clip_text_embeddings("a cat", clip_versi
 SAM_PROMPT = json.loads(os.environ["SDK_TEST_SAM_PROMPT"])
 step("sam2_rle", lambda: client.sam2_segment_image(IMAGES[0], prompts=[SAM_PROMPT], mask_input_format="rle"))
 step("sam2_json", lambda: client.sam2_segment_image(IMAGES[0], prompts=[SAM_PROMPT]))
+WORKFLOW = {"version": "1.0", "inputs": [{"type": "WorkflowImage", "name": "image"}],
+            "steps": [{"type": "roboflow_core/ocr_model@v1", "name": "ocr", "images": "$inputs.image"},
+                      {"type": "roboflow_core/clip@v1", "name": "clip", "data": "$inputs.image",
+                       "version": "ViT-B-16"},
+                      {"type": "roboflow_core/depth_estimation@v1", "name": "depth", "images": "$inputs.image",
+                       "model_version": "depth-anything-v3/small"}],
+            "outputs": [{"type": "JsonField", "name": "text", "selector": "$steps.ocr.result"},
+                        {"type": "JsonField", "name": "embedding", "selector": "$steps.clip.embedding"},
+                        {"type": "JsonField", "name": "depth", "selector": "$steps.depth.image"}]}
+step("workflow", lambda: client.run_workflow(specification=WORKFLOW, images={"image": TEXT}))
 step("depth_png16", lambda: plain_depth(client.depth_estimation(IMAGES[0], depth_map_format="png16")))
 step("depth_json_path", lambda: client.depth_estimation(IMAGES[2], model_id="depth-anything-v3/small",
                                                         model_id_in_path=True))
@@ -143,3 +153,14 @@ def test_sam2_segment_image_gives_transformers_mask(outcomes: dict) -> None:
     assert np.array_equal(mask, expected["mask0"])
     (polygons,) = outcomes["sam2_json"]["ok"]["predictions"]
     assert polygons["format"] == "polygon" and polygons["masks"]
+
+
+def test_a_workflow_of_foundation_blocks_runs_through_the_server(outcomes: dict) -> None:
+    (result,) = outcomes["workflow"]["ok"]
+    assert result["text"] == "Invoice 4471 due\nTotal 93.50 EUR"
+    assert len(result["embedding"]) == 24 and abs(np.linalg.norm(result["embedding"]) - 1) < 1e-4
+    picture = result["depth"]["value"] if isinstance(result["depth"], dict) else result["depth"]
+    import base64
+
+    decoded = cv2.imdecode(np.frombuffer(base64.b64decode(picture), np.uint8), cv2.IMREAD_COLOR)
+    assert decoded is not None and decoded.shape[2] == 3  # the viridis depth picture
