@@ -327,27 +327,25 @@ OWL_QUERIES = ["a cat", "a red car", "a photo of a dog"]
 OWL_THRESHOLD = 0.0
 
 
-def make_owl() -> None:
-    """A random tiny OWL-ViT exported by optimum (zero-shot-object-detection: one model.onnx taking input_ids,
-    attention_mask and pixel_values), with transformers' post-processed detections for the fixture images."""
+def make_owl(variant: str = "owlvit") -> None:
+    """A random tiny OWL-ViT (``owlvit``) or OWLv2 (``owlv2``) exported by optimum (zero-shot-object-detection: one
+    model.onnx taking input_ids, attention_mask and pixel_values), with transformers' post-processed detections of
+    the fixture images. OWLv2's boxes are relative to the image padded to a square, so they are scaled by its
+    longer side; OWL-ViT also gets the reference's image-guided detections (OWL_EXAMPLES)."""
     import torch
+    import transformers
     from optimum.exporters.onnx import main_export
     from PIL import Image
-    from transformers import (
-        CLIPTokenizerFast,
-        OwlViTConfig,
-        OwlViTForObjectDetection,
-        OwlViTImageProcessor,
-        OwlViTProcessor,
-    )
+    from transformers import CLIPTokenizerFast
 
+    prefix = "OwlViT" if variant == "owlvit" else "Owlv2"
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch) / "model"
         folder.mkdir()
         clip_tokenizer(folder)
         tokenizer = CLIPTokenizerFast.from_pretrained(folder)
         torch.manual_seed(SEED)
-        config = OwlViTConfig(
+        config = getattr(transformers, f"{prefix}Config")(
             text_config={"vocab_size": len(tokenizer), "hidden_size": 32, "intermediate_size": 64,
                          "num_hidden_layers": 2, "num_attention_heads": 2, "max_position_embeddings": CONTEXT,
                          "bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id,
@@ -355,33 +353,39 @@ def make_owl() -> None:
             vision_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
                            "num_attention_heads": 2, "image_size": 32, "patch_size": 8},
             projection_dim=32)
-        model = OwlViTForObjectDetection(config).eval()
+        model = getattr(transformers, f"{prefix}ForObjectDetection")(config).eval()
         model.save_pretrained(folder)
-        image_processor = OwlViTImageProcessor(size={"height": 32, "width": 32}, crop_size={"height": 32, "width": 32})
+        sizes = {"size": {"height": 32, "width": 32}}
+        if variant == "owlvit":
+            sizes["crop_size"] = {"height": 32, "width": 32}
+        image_processor = getattr(transformers, f"{prefix}ImageProcessor")(**sizes)
         image_processor.save_pretrained(folder)
-        target = OUT / "owlvit-optimum"
+        target = OUT / f"{variant}-optimum"
         shutil.rmtree(target, ignore_errors=True)
         main_export(str(folder), output=str(target), task="zero-shot-object-detection", opset=17)
         for leftover in ("vocab.json", "merges.txt"):
             (target / leftover).unlink(missing_ok=True)
-        processor = OwlViTProcessor(image_processor=image_processor, tokenizer=tokenizer)
+        processor = getattr(transformers, f"{prefix}Processor")(image_processor=image_processor, tokenizer=tokenizer)
         expected: dict[str, np.ndarray] = {}
         for index, image in enumerate(fixture_images()):
             inputs = processor(text=[OWL_QUERIES], images=Image.fromarray(image), return_tensors="pt",
                                truncation=True)
             with torch.no_grad():
                 outputs = model(**inputs)
+            side = max(image.shape[:2])
+            target_size = image.shape[:2] if variant == "owlvit" else (side, side)
             result = processor.post_process_object_detection(outputs, threshold=OWL_THRESHOLD,
-                                                              target_sizes=[image.shape[:2]])[0]
+                                                              target_sizes=[target_size])[0]
             expected[f"boxes{index}"] = result["boxes"].numpy()
             expected[f"scores{index}"] = result["scores"].numpy()
             expected[f"labels{index}"] = result["labels"].numpy()
-        expected.update(owl_image_guided_expected(model, processor))
-        destination = OUT / "owlvit-expected"
+        destination = OUT / f"{variant}-expected"
         shutil.rmtree(destination, ignore_errors=True)
         destination.mkdir(parents=True)
+        if variant == "owlvit":
+            expected.update(owl_image_guided_expected(model, processor))
+            (destination / "examples.json").write_text(json.dumps(OWL_EXAMPLES))
         np.savez(destination / "expected.npz", queries=np.array(OWL_QUERIES), **expected)
-        (destination / "examples.json").write_text(json.dumps(OWL_EXAMPLES))
 
 
 OWL_EXAMPLES = {"image": 0, "boxes": [{"x": 20, "y": 15, "w": 16, "h": 12, "cls": "block"},
@@ -549,61 +553,6 @@ def make_sam_repo() -> None:
     (destination / "prompts.json").write_text(json.dumps(SAM_REPO_PROMPTS))
 
 
-def make_owlv2() -> None:
-    """A random tiny OWLv2 exported by optimum, with transformers' detections (Owlv2Processor: square padding,
-    anti-aliased resize; boxes relative to the padded square, so scaled by the longer side)."""
-    import torch
-    from optimum.exporters.onnx import main_export
-    from PIL import Image
-    from transformers import (
-        CLIPTokenizerFast,
-        Owlv2Config,
-        Owlv2ForObjectDetection,
-        Owlv2ImageProcessor,
-        Owlv2Processor,
-    )
-
-    with tempfile.TemporaryDirectory() as scratch:
-        folder = Path(scratch) / "model"
-        folder.mkdir()
-        clip_tokenizer(folder)
-        tokenizer = CLIPTokenizerFast.from_pretrained(folder)
-        torch.manual_seed(SEED)
-        config = Owlv2Config(
-            text_config={"vocab_size": len(tokenizer), "hidden_size": 32, "intermediate_size": 64,
-                         "num_hidden_layers": 2, "num_attention_heads": 2, "max_position_embeddings": CONTEXT,
-                         "bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id,
-                         "pad_token_id": tokenizer.pad_token_id},
-            vision_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
-                           "num_attention_heads": 2, "image_size": 32, "patch_size": 8},
-            projection_dim=32)
-        model = Owlv2ForObjectDetection(config).eval()
-        model.save_pretrained(folder)
-        image_processor = Owlv2ImageProcessor(size={"height": 32, "width": 32})
-        image_processor.save_pretrained(folder)
-        target = OUT / "owlv2-optimum"
-        shutil.rmtree(target, ignore_errors=True)
-        main_export(str(folder), output=str(target), task="zero-shot-object-detection", opset=17)
-        for leftover in ("vocab.json", "merges.txt"):
-            (target / leftover).unlink(missing_ok=True)
-        processor = Owlv2Processor(image_processor=image_processor, tokenizer=tokenizer)
-        expected: dict[str, np.ndarray] = {}
-        for index, image in enumerate(fixture_images()):
-            inputs = processor(text=[OWL_QUERIES], images=Image.fromarray(image), return_tensors="pt", truncation=True)
-            with torch.no_grad():
-                outputs = model(**inputs)
-            side = max(image.shape[:2])
-            result = processor.post_process_object_detection(outputs, threshold=OWL_THRESHOLD,
-                                                              target_sizes=[(side, side)])[0]
-            expected[f"boxes{index}"] = result["boxes"].numpy()
-            expected[f"scores{index}"] = result["scores"].numpy()
-            expected[f"labels{index}"] = result["labels"].numpy()
-        destination = OUT / "owlv2-expected"
-        shutil.rmtree(destination, ignore_errors=True)
-        destination.mkdir(parents=True)
-        np.savez(destination / "expected.npz", queries=np.array(OWL_QUERIES), **expected)
-
-
 BENCH_OUT = Path("~/.cache/argus/bench-models").expanduser()
 
 
@@ -644,7 +593,7 @@ def main() -> None:
     parser.add_argument("kinds", nargs="+", choices=["clip", "depth", "sam", "sam-repo", "owl", "owlv2", "bench"])
     for kind in parser.parse_args().kinds:
         {"clip": make_clip, "depth": make_depth, "sam": make_sam, "sam-repo": make_sam_repo, "owl": make_owl,
-         "owlv2": make_owlv2, "bench": make_bench}[kind]()
+         "owlv2": lambda: make_owl("owlv2"), "bench": make_bench}[kind]()
 
 
 if __name__ == "__main__":
