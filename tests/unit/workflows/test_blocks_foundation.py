@@ -173,3 +173,46 @@ def test_segment_anything_block_turns_boxes_into_masks(context: WorkflowContext)
     assert found.confidence[0] == pytest.approx(float(expected["score1"]), abs=1e-5)
     whole = block.run(image, None)["predictions"]
     assert set(whole.data["class_name"]) <= {"foreground"}
+
+
+def _characters(text_lines: list[str], width: float = 10, gap: float = 2, word_gap: float = 12,
+                line_height: float = 20, skew: float = 0.0) -> Any:
+    """Character boxes laid out as text: ``gap`` between letters, ``word_gap`` at spaces; ``skew`` px of drift
+    down per character (a slanted line)."""
+    boxes, names = [], []
+    for row, line in enumerate(text_lines):
+        x = 0.0
+        for column, char in enumerate(line):
+            if char == " ":
+                x += word_gap - gap
+                continue
+            top = row * line_height * 2 + column * skew
+            boxes.append((x, top, x + width, top + line_height))
+            names.append(char)
+            x += width + gap
+    return _pieces(boxes, names)
+
+
+@pytest.mark.parametrize(("algorithm", "options", "lines", "expected"), [
+    ("tolerance", {"tolerance": 10}, ["ab", "cd"], "ab\ncd"),
+    ("otsu", {}, ["hello big world", "one two"], "hello big world\none two"),
+    ("otsu", {}, ["single"], "single"),  # one word: the gaps are not bimodal, so no break
+    ("otsu", {"otsu_threshold_multiplier": 100.0}, ["ab cd"], "abcd"),  # a huge threshold keeps one word
+    ("collimate", {"collimate_tolerance": 5}, ["slanted", "line"], "slanted\nline"),
+])
+def test_stitch_ocr_detections_v2_algorithms(algorithm: str, options: dict, lines: list[str], expected: str) -> None:
+    from argus.workflows.blocks.transformations.stitch_ocr_detections import StitchOcrDetectionsBlockV2
+
+    # collimate follows a slanted line: 2 px of drift per character, more than "tolerance" grouping would allow
+    pieces = _characters(lines, skew=2.0 if algorithm == "collimate" else 0.0)
+    block = StitchOcrDetectionsBlockV2.__new__(StitchOcrDetectionsBlockV2)
+    result = block.run(pieces, "left_to_right", stitching_algorithm=algorithm, **options)
+    assert result["ocr_text"] == expected
+
+
+def test_a_slanted_line_splits_under_tolerance_but_not_under_collimate() -> None:
+    from argus.workflows.blocks.transformations.stitch_ocr_detections import stitch, stitch_collimate
+
+    pieces = _characters(["slanted"], skew=4.0)  # 24 px of drift across the line
+    assert stitch(pieces, "left_to_right", 10, "") != "slanted"
+    assert stitch_collimate(pieces, "left_to_right", "", 5) == "slanted"
