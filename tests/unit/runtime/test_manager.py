@@ -9,7 +9,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from argus.errors import ModelArtifactError, ModelNotFoundError
+from argus.errors import InvalidInputError, ModelArtifactError, ModelNotFoundError
 from argus.runtime.manager import ModelManager
 from argus.settings import Settings
 from argus.store.manifest import ModelManifest
@@ -133,3 +133,21 @@ def test_unloading_stops_the_models_batching_thread(settings: Settings, store: M
         runner.join(5)
         assert not runner.is_alive()
     assert model.infer(np.zeros((8, 8, 3), np.uint8)).top in ("r", "g", "b")  # a holder still gets answers
+
+
+def test_foundation_bundles_share_the_lru_with_detectors(settings: Settings, store: ModelRepository) -> None:
+    from argus.models.foundation.clip import ClipModel
+    from argus.store.bundle import BundleKind
+    from argus.store.importers import import_model
+    from foundation_fixtures import FIXTURES
+
+    import_model(FIXTURES / "clip-optimum", "clip/tiny", store)
+    manager = ModelManager(settings.model_copy(update={"max_active_models": 1}), repository=store)
+    clip = manager.foundation("clip/tiny", BundleKind.CLIP)
+    assert isinstance(clip, ClipModel) and list(manager.loaded()) == ["clip/tiny"]
+    manager.get("a/1")  # a detector evicts the bundle, least recently used
+    assert list(manager.loaded()) == ["a/1"] and list(manager.loaded_vision()) == ["a/1"]
+    with pytest.raises(InvalidInputError, match="not a clip model"):
+        manager.foundation("a/1", BundleKind.CLIP)
+    with pytest.raises(InvalidInputError, match="/clip/embed_image"):
+        manager.get("clip/tiny")
