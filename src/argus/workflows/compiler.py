@@ -43,7 +43,7 @@ from argus.workflows.errors import (
 )
 from argus.workflows.introspection import find_selectors, selector_fields
 from argus.workflows.kinds import WILDCARD_KIND, Kind, kind_names, kinds_compatible
-from argus.workflows.reference_catalogue import REFERENCE_BLOCK_TYPES
+from argus.workflows.reference_catalogue import NOT_IMPLEMENTED_REASONS, REFERENCE_BLOCK_TYPES
 from argus.workflows.registry import BlockRegistry, default_registry
 
 if TYPE_CHECKING:
@@ -154,9 +154,10 @@ def _validate_step(raw: Any, position: int, registry: BlockRegistry) -> tuple[Bl
         broken = "; ".join(f"{m}: {e}" for m, e in registry.failed_modules.items())
         hint = f" (block modules that failed to load: {broken})" if broken else ""
         if type_id in REFERENCE_BLOCK_TYPES:
+            reason = f" ({NOT_IMPLEMENTED_REASONS[type_id]})" if type_id in NOT_IMPLEMENTED_REASONS else ""
             raise BlockNotImplementedError(
                 f"Step '{name}': block type '{type_id}' (from Roboflow Inference's catalogue) is not implemented by "
-                f"Argus{hint}. GET /workflows/blocks/describe lists the available blocks.")
+                f"Argus{reason}{hint}. GET /workflows/blocks/describe lists the available blocks.")
         raise UnknownBlockError(f"block type '{type_id}' is not implemented by Argus{hint}. "
                                 "GET /workflows/blocks/describe lists the available blocks.",
                                 error_type="UnknownManifestType", step=name, block_type=type_id)

@@ -1,7 +1,8 @@
 """Block type ids (and legacy aliases) of the reference's block catalogue (Roboflow Inference 1.8.3).
 
 A step whose type is listed here but that no Argus block implements is answered with 501 (not
-implemented); any other unknown type is a 400 (a typo or a block from elsewhere).
+implemented), with the reason when one is known (:data:`NOT_IMPLEMENTED_REASONS`); any other unknown type
+is a 400 (a typo or a block from elsewhere).
 """
 
 from __future__ import annotations
@@ -327,3 +328,32 @@ REFERENCE_BLOCK_TYPES: frozenset[str] = frozenset({
     'roboflow_core/zai_vlm@v1',
     'roboflow_core/zai_vlm@v2',
 })
+
+ENTERPRISE_BLOCK_TYPES: frozenset[str] = frozenset({
+    'mqtt_writer_sink@v1',
+    'roboflow_core/microsoft_sql_server_sink@v1',
+    'roboflow_core/modbus_tcp@v1',
+    'roboflow_core/plc_reader@v1',
+    'roboflow_core/plc_writer@v1',
+    'roboflow_core/postgresql_sink@v1',
+    'roboflow_core/sinks@v1',
+    'roboflow_enterprise/event_writer_sink@v1',
+    'roboflow_enterprise/kafka_consumer@v1',
+    'roboflow_enterprise/kafka_producer_sink@v1',
+    'roboflow_enterprise/mqtt_reader@v1',
+    'roboflow_enterprise/mqtt_writer_sink@v1',
+    'roboflow_enterprise/mqtt_writer_sink@v2',
+    'roboflow_enterprise/opc_reader@v1',
+    'roboflow_enterprise/opc_writer_sink@v1',
+})
+"""The reference's enterprise blocks (industrial and message-bus sinks and readers), loaded only in its
+enterprise builds and absent from the open catalogue listing (specs/workflow-blocks.tsv)."""
+
+NOT_IMPLEMENTED_REASONS: dict[str, str] = {
+    **dict.fromkeys(ENTERPRISE_BLOCK_TYPES, "an enterprise block of the reference (PLC, OPC, SQL, Kafka or MQTT "
+                                            "connectors), not part of Argus"),
+    'roboflow_core/segment_anything3_3d_objects@v1': "SAM 3D needs weights that cannot be had offline",
+}
+"""Why a catalogue type is not implemented, where that is known."""
+
+REFERENCE_BLOCK_TYPES = REFERENCE_BLOCK_TYPES | frozenset(NOT_IMPLEMENTED_REASONS)

@@ -153,3 +153,20 @@ def test_reference_blocks_argus_lacks_are_501_naming_them():
                        ) as caught:
         build_plan(definition)
     assert caught.value.status_code == 501
+
+
+@pytest.mark.parametrize(("block_type", "reason"), [
+    ("roboflow_enterprise/kafka_producer_sink@v1", "enterprise block"),
+    ("roboflow_core/plc_writer@v1", "enterprise block"),
+    ("mqtt_writer_sink@v1", "enterprise block"),
+    ("roboflow_core/segment_anything3_3d_objects@v1", "offline"),
+])
+def test_enterprise_and_offline_only_blocks_are_501_with_their_reason(block_type: str, reason: str) -> None:
+    from argus.workflows.errors import BlockNotImplementedError
+
+    definition = base()
+    definition["steps"][3] = {"type": block_type, "name": "x"}
+    definition["outputs"] = definition["outputs"][:2]
+    with pytest.raises(BlockNotImplementedError, match=reason) as caught:
+        build_plan(definition)
+    assert caught.value.status_code == 501
