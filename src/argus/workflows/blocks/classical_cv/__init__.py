@@ -1,0 +1,1 @@
+"""Classical computer-vision blocks (OpenCV), with the reference's manifests and OpenCV calls."""
