@@ -108,3 +108,35 @@ def test_grayscale_then_otsu_then_contours_chain(context: WorkflowContext) -> No
     image[image == 0] = 40  # dark grey background
     assert compile_workflow(definition, context).run({"image": image}).outputs[0]["n"] == 4
     assert isinstance(WorkflowImageData.root(image), WorkflowImageData)
+
+
+def dot_and_hole() -> np.ndarray:
+    """A 9×9 white square with a 1-pixel black hole at its centre, and a lone white pixel elsewhere."""
+    image = np.zeros((20, 20, 3), np.uint8)
+    image[2:11, 2:11] = 255
+    image[6, 6] = 0
+    image[15, 15] = 255
+    return image
+
+
+@pytest.mark.parametrize(("operation", "hole", "dot", "square_corner"), [
+    ("Closing", 255, 255, 255),   # the hole is filled; the dot survives closing
+    ("Opening", 0, 0, 255),       # the dot goes; the hole stays
+    ("Erosion", 0, 0, 0),         # the square shrinks by one pixel all round
+    ("Dilation", 255, 255, 255),
+])
+def test_morphology_v1_on_the_grayscale(context: WorkflowContext, operation: str, hole: int, dot: int,
+                                        square_corner: int) -> None:
+    out = run(context, {"type": "roboflow_core/morphological_transformation@v1", "kernel_size": 3,
+                        "operation": operation}, {"m": "$steps.s.image"}, dot_and_hole())["m"].numpy_image
+    assert out.shape == (20, 20, 1)
+    assert (out[6, 6, 0], out[15, 15, 0], out[2, 2, 0]) == (hole, dot, square_corner)
+
+
+def test_morphology_v2_keeps_colour_and_opens_then_closes(context: WorkflowContext) -> None:
+    image = dot_and_hole()
+    image[image[..., 0] == 255] = (0, 0, 255)  # red shapes
+    out = run(context, {"type": "roboflow_core/morphological_transformation@v2", "kernel_size": 3},
+              {"m": "$steps.s.image"}, image)["m"].numpy_image
+    assert out.shape == (20, 20, 3)
+    assert tuple(out[6, 6]) == (0, 0, 255) and tuple(out[15, 15]) == (0, 0, 0)  # hole filled, dot removed
