@@ -140,3 +140,42 @@ def test_morphology_v2_keeps_colour_and_opens_then_closes(context: WorkflowConte
               {"m": "$steps.s.image"}, image)["m"].numpy_image
     assert out.shape == (20, 20, 3)
     assert tuple(out[6, 6]) == (0, 0, 255) and tuple(out[15, 15]) == (0, 0, 0)  # hole filled, dot removed
+
+
+def marked() -> np.ndarray:
+    """A 20×40 image with a white pixel at row 2, column 5."""
+    image = np.zeros((20, 40, 3), np.uint8)
+    image[2, 5] = 255
+    return image
+
+
+@pytest.mark.parametrize(("step", "shape", "white"), [
+    ({"task_type": "flip", "flip_type": "vertical"}, (20, 40, 3), (17, 5)),
+    ({"task_type": "flip", "flip_type": "horizontal"}, (20, 40, 3), (2, 34)),
+    ({"task_type": "flip", "flip_type": "both"}, (20, 40, 3), (17, 34)),
+    ({"task_type": "rotate", "rotation_degrees": 90}, (40, 20, 3), None),
+    ({"task_type": "resize", "width": 80, "height": 10}, (10, 80, 3), None),
+    ({"task_type": "resize", "width": 20, "height": None}, (10, 20, 3), None),
+])
+def test_image_preprocessing(context: WorkflowContext, step: dict, shape: tuple, white: tuple | None) -> None:
+    out = run(context, {"type": "roboflow_core/image_preprocessing@v1", **step}, {"i": "$steps.s.image"},
+              marked())["i"].numpy_image
+    assert out.shape == shape
+    if white is not None:
+        assert list(zip(*np.nonzero(out[..., 0]))) == [white]
+
+
+def test_a_rotation_by_90_moves_the_mark_where_the_geometry_says(context: WorkflowContext) -> None:
+    out = run(context, {"type": "roboflow_core/image_preprocessing@v1", "task_type": "rotate",
+                        "rotation_degrees": 90}, {"i": "$steps.s.image"}, marked())["i"].numpy_image
+    # counter-clockwise by 90°: (row 2, col 5) of a 20×40 image lands near (row 40 - 1 - 5, col 2)
+    rows, columns = np.nonzero(out[..., 0])
+    assert abs(rows.mean() - 34) <= 1 and abs(columns.mean() - 2) <= 1
+
+
+def test_a_resize_past_the_pixel_limit_is_refused(context: WorkflowContext) -> None:
+    from argus.errors import ImageTooLargeError
+
+    with pytest.raises(ImageTooLargeError, match="ARGUS_MAX_IMAGE_PIXELS"):
+        run(context, {"type": "roboflow_core/image_preprocessing@v1", "task_type": "resize", "width": 100000,
+                      "height": 100000}, {"i": "$steps.s.image"}, marked())
