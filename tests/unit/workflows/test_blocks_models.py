@@ -178,3 +178,55 @@ def test_the_reference_consensus_definition_runs_unchanged(context):
     assert body["object_present"] is True
     assert body["presence_confidence"] == {"cat": pytest.approx(0.9, abs=1e-4)}
     assert body["parent_id"] == "image"
+
+
+def _v3(context, step: dict) -> list:
+    definition = {"version": "1.0", "inputs": [{"type": "WorkflowImage", "name": "image"}],
+                  "steps": [{"name": "m", "images": "$inputs.image", **step}],
+                  "outputs": [{"type": "JsonField", "name": "p", "selector": "$steps.m.predictions"}]}
+    return serialize_outputs(compile_workflow(definition, context).run({"image": scene()}).outputs)
+
+
+@pytest.mark.parametrize(("mode", "expected"), [
+    ({"confidence_mode": "custom", "custom_confidence": 0.85}, ["cat"]),  # cat scores 0.9, dog 0.8
+    ({"confidence_mode": "custom", "custom_confidence": 0.5}, ["cat", "dog"]),
+    ({"confidence_mode": "best"}, ["cat", "dog"]),  # the model's own threshold (0.4)
+    ({}, ["cat", "dog"]),
+    ({"confidence": 0.95}, ["cat", "dog"]),  # v3 has no 'confidence': ignored, as the reference
+])
+def test_v3_detection_takes_its_confidence_from_the_mode(context, mode: dict, expected: list[str]) -> None:
+    body = _v3(context, {"type": "roboflow_core/roboflow_object_detection_model@v3", "model_id": "det/1", **mode})
+    assert [p["class"] for p in body[0]["p"]["predictions"]] == expected
+
+
+@pytest.mark.parametrize("block_type", ["roboflow_core/roboflow_instance_segmentation_model@v3",
+                                        "roboflow_core/roboflow_instance_segmentation_model@v4"])
+def test_v3_and_v4_segmentation(context, block_type: str) -> None:
+    step = {"type": block_type, "model_id": "seg/1", "confidence_mode": "custom", "custom_confidence": 0.5}
+    if block_type.endswith("@v3"):
+        step["enforce_dense_masks_in_inference_models"] = False
+    (prediction,) = _v3(context, step)[0]["p"]["predictions"]
+    assert prediction["class"] == "blob" and prediction["points"]
+
+
+def test_v3_classifiers_and_keypoints(context) -> None:
+    cls = _v3(context, {"type": "roboflow_core/roboflow_classification_model@v3", "model_id": "bright/1"})
+    assert cls[0]["p"]["top"] in ("dark", "bright")
+    tags = _v3(context, {"type": "roboflow_core/roboflow_multi_label_classification_model@v3", "model_id": "tags/1",
+                         "confidence_mode": "custom", "custom_confidence": 0.9})
+    assert tags[0]["p"]["predicted_classes"] == ["a"]  # sigmoid(3) = 0.95; sigmoid(0.5) = 0.62 is under 0.9
+    pose = _v3(context, {"type": "roboflow_core/roboflow_keypoint_detection_model@v3", "model_id": "pose/1"})
+    assert [p["class"] for p in pose[0]["p"]["predictions"]] == ["person"]
+
+
+@pytest.mark.parametrize(("block_type", "mode"), [
+    ("roboflow_core/roboflow_object_detection_model@v3", {"confidence_mode": "loose"}),
+    ("roboflow_core/roboflow_object_detection_model@v3", {"confidence_mode": "custom", "custom_confidence": None}),
+    ("roboflow_core/roboflow_classification_model@v3", {"confidence_mode": "best"}),  # classifiers: default|custom
+])
+def test_bad_confidence_modes_are_refused_at_compile_time(context, block_type: str, mode: dict) -> None:
+    from argus.workflows.errors import WorkflowDefinitionError
+
+    with pytest.raises(WorkflowDefinitionError, match="confidence") as caught:
+        _v3(context, {"type": block_type, "model_id": "det/1", **mode})
+    assert caught.value.status_code == 400

@@ -1,12 +1,14 @@
-"""Classification model blocks: single-label and multi-label, v1 and v2."""
+# mypy: disable-error-code="valid-type"
+# (manifest field types are built by Selector(...) calls, which mypy cannot read as types)
+"""Classification model blocks: single-label and multi-label, v1 and v2; v3 with ``confidence_mode``."""
 
 from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from argus.workflows.blocks.base import BlockManifest, block_config
-from argus.workflows.blocks.models.common import ModelBlock, ModelManifest
-from argus.workflows.kinds import CLASSIFICATION_PREDICTION_KIND, Kind
+from argus.workflows.blocks.base import BlockManifest, Selector, block_config
+from argus.workflows.blocks.models.common import ConfidenceMode, ModelBlock, ModelManifest
+from argus.workflows.kinds import CLASSIFICATION_PREDICTION_KIND, STRING_KIND, Kind
 
 _SINGLE = block_config(name="Single-Label Classification Model", category="model",
                        description="Apply a single tag to an image.")
@@ -56,3 +58,23 @@ class MultiLabelClassificationModelV1(ModelBlock):
 
 class MultiLabelClassificationModelV2(MultiLabelClassificationModelV1):
     manifest_class = MultiLabelClassificationManifestV2
+
+
+class ClassificationManifestV3(ConfidenceMode, ClassificationManifestV2):
+    type: Literal["roboflow_core/roboflow_classification_model@v3"]  # type: ignore[assignment]
+    confidence_mode: str | Selector(kind=[STRING_KIND]) = "default"
+    allowed_modes: ClassVar[tuple[str, ...]] = ("default", "custom")
+
+
+class MultiLabelClassificationManifestV3(ConfidenceMode, MultiLabelClassificationManifestV2):
+    type: Literal["roboflow_core/roboflow_multi_label_classification_model@v3"]  # type: ignore[assignment]
+
+
+class ClassificationModelV3(ClassificationModelV1):
+    manifest_class = ClassificationManifestV3
+    confidence_modes = True
+
+
+class MultiLabelClassificationModelV3(MultiLabelClassificationModelV1):
+    manifest_class = MultiLabelClassificationManifestV3
+    confidence_modes = True

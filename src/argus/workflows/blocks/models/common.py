@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 
 from argus.core.predictions import ClassificationResult, DetectionResult
 from argus.errors import InvalidInputError, ServerError
@@ -35,6 +35,7 @@ from argus.workflows.kinds import (
     LIST_OF_VALUES_KIND,
     ROBOFLOW_MODEL_ID_KIND,
     ROBOFLOW_PROJECT_KIND,
+    STRING_KIND,
     Kind,
 )
 
@@ -74,6 +75,34 @@ def _frozen(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
+class ConfidenceMode(BlockManifest):
+    """v3's confidence fields (mixed into a v2 manifest): ``best`` and ``default`` use the model's own threshold,
+    ``custom`` uses ``custom_confidence``. v3 has no ``confidence`` field; one sent anyway is ignored, as there."""
+
+    confidence_mode: str | Selector(kind=[STRING_KIND]) = "best"
+    custom_confidence: FloatZeroToOne | Selector(kind=[FLOAT_ZERO_TO_ONE_KIND]) | None = 0.4
+    allowed_modes: ClassVar[tuple[str, ...]] = ("best", "default", "custom")
+
+    @model_validator(mode="after")
+    def _custom_needs_a_value(self) -> ConfidenceMode:
+        mode = self.confidence_mode
+        if isinstance(mode, str) and not mode.startswith("$") and mode not in self.allowed_modes:
+            raise ValueError(f"confidence_mode must be one of {', '.join(self.allowed_modes)}, not {mode!r}")
+        if mode == "custom" and self.custom_confidence is None:
+            raise ValueError("`custom_confidence` is required when `confidence_mode` is 'custom'")
+        return self
+
+
+def confidence_from_mode(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """A v3 step's inputs with ``confidence`` derived from ``confidence_mode`` (None: the model's threshold)."""
+    out = dict(kwargs)
+    mode = out.pop("confidence_mode", "best")
+    custom = out.pop("custom_confidence", None)
+    out.pop("enforce_dense_masks_in_inference_models", None)  # a switch of the reference's own backend
+    out["confidence"] = custom if mode == "custom" else None
+    return out
+
+
 class ModelBlock(Block):
     """Runs the step's model on every image of the batch, grouping images that share parameters."""
 
@@ -83,7 +112,13 @@ class ModelBlock(Block):
     def run(self, **kwargs: Any) -> dict[str, Any]:
         return self.run_batch([Element(kwargs)])[0]  # type: ignore[return-value]
 
+    confidence_modes: ClassVar[bool] = False
+    """v3 blocks: the confidence comes from ``confidence_mode`` / ``custom_confidence``."""
+
     def run_batch(self, elements: list[Element]) -> list[Any]:
+        if self.confidence_modes:
+            elements = [Element(confidence_from_mode(e.kwargs), e.index, e.video_metadata, e.disable_sinks)
+                        for e in elements]
         groups: dict[tuple[Any, ...], list[int]] = {}
         for position, element in enumerate(elements):
             kwargs = element.kwargs
