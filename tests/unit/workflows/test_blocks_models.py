@@ -230,3 +230,62 @@ def test_bad_confidence_modes_are_refused_at_compile_time(context, block_type: s
     with pytest.raises(WorkflowDefinitionError, match="confidence") as caught:
         _v3(context, {"type": block_type, "model_id": "det/1", **mode})
     assert caught.value.status_code == 400
+
+
+def test_dimension_collapse_gathers_per_crop_results_per_image(context) -> None:
+    definition = {
+        "version": "1.0",
+        "inputs": [{"type": "WorkflowImage", "name": "image"}],
+        "steps": [
+            {"type": "ObjectDetectionModel", "name": "det", "image": "$inputs.image", "model_id": "det/1"},
+            {"type": "Crop", "name": "crop", "image": "$inputs.image", "predictions": "$steps.det.predictions"},
+            {"type": "roboflow_core/roboflow_classification_model@v2", "name": "cls", "images": "$steps.crop.crops",
+             "model_id": "bright/1"},
+            {"type": "roboflow_core/property_definition@v1", "name": "top", "data": "$steps.cls.predictions",
+             "operations": [{"type": "ClassificationPropertyExtract", "property_name": "top_class"}]},
+            {"type": "roboflow_core/dimension_collapse@v1", "name": "collapse", "data": "$steps.top.output"},
+        ],
+        "outputs": [{"type": "JsonField", "name": "tops", "selector": "$steps.collapse.output"}],
+    }
+    body = serialize_outputs(compile_workflow(definition, context).run({"image": [scene(), scene()]}).outputs)
+    # two images, each with its two crops' classes in one list: the white box A is bright, the black box B dark
+    assert [b["tops"] for b in body] == [["bright", "dark"], ["bright", "dark"]]
+
+
+def test_detections_take_the_class_of_their_crop(context) -> None:
+    definition = {
+        "version": "1.0",
+        "inputs": [{"type": "WorkflowImage", "name": "image"}],
+        "steps": [
+            {"type": "ObjectDetectionModel", "name": "det", "image": "$inputs.image", "model_id": "det/1"},
+            {"type": "Crop", "name": "crop", "image": "$inputs.image", "predictions": "$steps.det.predictions"},
+            {"type": "roboflow_core/roboflow_classification_model@v2", "name": "cls", "images": "$steps.crop.crops",
+             "model_id": "bright/1"},
+            {"type": "roboflow_core/detections_classes_replacement@v1", "name": "replace",
+             "object_detection_predictions": "$steps.det.predictions",
+             "classification_predictions": "$steps.cls.predictions"},
+        ],
+        "outputs": [{"type": "JsonField", "name": "p", "selector": "$steps.replace.predictions"}],
+    }
+    (body,) = serialize_outputs(compile_workflow(definition, context).run({"image": scene()}).outputs)
+    predictions = body["p"]["predictions"]
+    # the detector's cat (white box A) and dog (black box B) become the classifier's bright and dark
+    assert [(p["class"], p["x"]) for p in predictions] == [("bright", 32.0), ("dark", 96.0)]
+    assert predictions[0]["confidence"] == pytest.approx(sigmoid(4.0), abs=1e-3)
+
+
+def test_string_predictions_replace_by_position_with_a_fallback() -> None:
+    import supervision as sv
+
+    from argus.workflows.blocks.fusion.detections_classes_replacement import DetectionsClassesReplacementBlockV1
+
+    detections = sv.Detections(xyxy=np.array([[0, 0, 10, 10], [20, 20, 30, 30], [40, 40, 50, 50]], float),
+                               class_id=np.array([0, 0, 0]), confidence=np.array([0.9, 0.8, 0.7]))
+    detections.data["class_name"] = np.array(["plate"] * 3)
+    detections.data["detection_id"] = np.array(["a", "b", "c"])
+    block = DetectionsClassesReplacementBlockV1.__new__(DetectionsClassesReplacementBlockV1)
+    out = block.run(detections, ["AB123", None], fallback_class_name="unread")["predictions"]
+    assert out.data["class_name"].tolist() == ["AB123", "unread", "unread"]
+    assert out.class_id.tolist()[0] == 0 and out.confidence.tolist() == [1.0, 0.0, 0.0]
+    dropped = block.run(detections, ["AB123", None])["predictions"]
+    assert dropped.data["class_name"].tolist() == ["AB123"]
