@@ -232,8 +232,9 @@ def test_bad_confidence_modes_are_refused_at_compile_time(context, block_type: s
     assert caught.value.status_code == 400
 
 
-def test_dimension_collapse_gathers_per_crop_results_per_image(context) -> None:
-    definition = {
+def _crops_classified(last_steps: list[dict], outputs: dict[str, str]) -> dict:
+    """Detect, crop each detection, classify each crop, then ``last_steps``."""
+    return {
         "version": "1.0",
         "inputs": [{"type": "WorkflowImage", "name": "image"}],
         "steps": [
@@ -241,32 +242,29 @@ def test_dimension_collapse_gathers_per_crop_results_per_image(context) -> None:
             {"type": "Crop", "name": "crop", "image": "$inputs.image", "predictions": "$steps.det.predictions"},
             {"type": "roboflow_core/roboflow_classification_model@v2", "name": "cls", "images": "$steps.crop.crops",
              "model_id": "bright/1"},
-            {"type": "roboflow_core/property_definition@v1", "name": "top", "data": "$steps.cls.predictions",
-             "operations": [{"type": "ClassificationPropertyExtract", "property_name": "top_class"}]},
-            {"type": "roboflow_core/dimension_collapse@v1", "name": "collapse", "data": "$steps.top.output"},
+            *last_steps,
         ],
-        "outputs": [{"type": "JsonField", "name": "tops", "selector": "$steps.collapse.output"}],
+        "outputs": [{"type": "JsonField", "name": k, "selector": v} for k, v in outputs.items()],
     }
+
+
+def test_dimension_collapse_gathers_per_crop_results_per_image(context) -> None:
+    definition = _crops_classified(
+        [{"type": "roboflow_core/property_definition@v1", "name": "top", "data": "$steps.cls.predictions",
+          "operations": [{"type": "ClassificationPropertyExtract", "property_name": "top_class"}]},
+         {"type": "roboflow_core/dimension_collapse@v1", "name": "collapse", "data": "$steps.top.output"}],
+        {"tops": "$steps.collapse.output"})
     body = serialize_outputs(compile_workflow(definition, context).run({"image": [scene(), scene()]}).outputs)
     # two images, each with its two crops' classes in one list: the white box A is bright, the black box B dark
     assert [b["tops"] for b in body] == [["bright", "dark"], ["bright", "dark"]]
 
 
 def test_detections_take_the_class_of_their_crop(context) -> None:
-    definition = {
-        "version": "1.0",
-        "inputs": [{"type": "WorkflowImage", "name": "image"}],
-        "steps": [
-            {"type": "ObjectDetectionModel", "name": "det", "image": "$inputs.image", "model_id": "det/1"},
-            {"type": "Crop", "name": "crop", "image": "$inputs.image", "predictions": "$steps.det.predictions"},
-            {"type": "roboflow_core/roboflow_classification_model@v2", "name": "cls", "images": "$steps.crop.crops",
-             "model_id": "bright/1"},
-            {"type": "roboflow_core/detections_classes_replacement@v1", "name": "replace",
-             "object_detection_predictions": "$steps.det.predictions",
-             "classification_predictions": "$steps.cls.predictions"},
-        ],
-        "outputs": [{"type": "JsonField", "name": "p", "selector": "$steps.replace.predictions"}],
-    }
+    definition = _crops_classified(
+        [{"type": "roboflow_core/detections_classes_replacement@v1", "name": "replace",
+          "object_detection_predictions": "$steps.det.predictions",
+          "classification_predictions": "$steps.cls.predictions"}],
+        {"p": "$steps.replace.predictions"})
     (body,) = serialize_outputs(compile_workflow(definition, context).run({"image": scene()}).outputs)
     predictions = body["p"]["predictions"]
     # the detector's cat (white box A) and dog (black box B) become the classifier's bright and dark
