@@ -49,12 +49,12 @@ def services(home: Path):  # type: ignore[no-untyped-def]
 
 
 def clip(home: Path, repeats: int) -> None:
-    from argus.store.bundle import BundleKind
+    from argus.models.foundation.clip import ClipModel
     from argus.store.importers import import_model
 
     manager, service = services(home)
     import_model(BENCH_MODELS / "clip-vit-b-32", "clip/ViT-B-32", manager.repository)
-    model = manager.foundation("clip/ViT-B-32", BundleKind.CLIP)
+    model = manager.foundation("clip/ViT-B-32", ClipModel)
     photo = collage(width=640, height=480)
     image = [wire(photo)]
     tensor = model.processor(photo)[None]  # type: ignore[attr-defined]
@@ -69,12 +69,12 @@ def clip(home: Path, repeats: int) -> None:
 
 
 def sam(home: Path, repeats: int) -> None:
-    from argus.store.bundle import BundleKind
+    from argus.models.foundation.sam import SamModel
     from argus.store.importers import import_model
 
     manager, _ = services(home)
     import_model(BENCH_MODELS / "sam-vit-b", "sam/vit_b", manager.repository)
-    model = manager.foundation("sam/vit_b", BundleKind.SAM)
+    model = manager.foundation("sam/vit_b", SamModel)
     photo = collage(width=1280, height=720)
     counter = iter(range(10**9))
     _, embedding = model.embed(photo, "cached")  # type: ignore[attr-defined]
@@ -86,7 +86,7 @@ def sam(home: Path, repeats: int) -> None:
 
 
 def ocr(home: Path, repeats: int) -> None:
-    from argus.store.bundle import BundleKind
+    from argus.models.foundation.ocr import OcrModel
 
     manager, _ = services(home)
     lines = [f"Line {i:02d}: invoice 44{i:02d} total {i * 7.25:.2f} EUR due 2026-12-{1 + i % 28:02d}"
@@ -97,7 +97,7 @@ def ocr(home: Path, repeats: int) -> None:
                    "recognition"):
         table.add_column(column, justify="right" if column != "model" else "left")
     for model_id in ("pp_ocr/tiny-tiny", "pp_ocr/ppocrv4-mobile"):
-        model = manager.foundation(model_id, BundleKind.PP_OCR)
+        model = manager.foundation(model_id, OcrModel)
         model.read_images(1, [page])  # type: ignore[attr-defined]
         seconds, stages, found = [], dict.fromkeys(("detection", "classification", "recognition"), 0.0), 0
         for _ in range(max(3, repeats // 3)):

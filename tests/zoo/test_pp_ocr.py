@@ -12,7 +12,6 @@ import pytest
 
 from argus.models.foundation.ocr import OcrModel, reading_order
 from argus.runtime.manager import ModelManager
-from argus.store.bundle import BundleKind
 from photos import read_bgr
 from text_images import columns, render_lines
 
@@ -24,14 +23,14 @@ MOBILE = "pp_ocr/ppocrv4-mobile"
 
 @pytest.fixture(scope="module")
 def tiny(zoo_manager: ModelManager) -> OcrModel:
-    model = zoo_manager.foundation(TINY, BundleKind.PP_OCR)
+    model = zoo_manager.foundation(TINY, OcrModel)
     assert isinstance(model, OcrModel)
     return model
 
 
 @pytest.fixture(scope="module")
 def mobile(zoo_manager: ModelManager) -> OcrModel:
-    model = zoo_manager.foundation(MOBILE, BundleKind.PP_OCR)
+    model = zoo_manager.foundation(MOBILE, OcrModel)
     assert isinstance(model, OcrModel)
     return model
 

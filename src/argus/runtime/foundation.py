@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
@@ -30,9 +30,9 @@ from argus.models.foundation.owl import ExampleBox, OwlDetections, OwlModel
 from argus.models.foundation.sam import ImageEmbedding, SamMask, SamModel
 from argus.runtime.service import InferenceRecord, InferenceService, check_image_count, read_request_images
 from argus.settings import Settings
-from argus.store.bundle import BundleKind
 
 ClientGone = Callable[[], bool]
+F = TypeVar("F", bound=FoundationModel)
 
 MAX_IMAGE_ID = 256
 """Longest ``image_id`` a SAM cache key may be."""
@@ -118,10 +118,11 @@ class FoundationService:
         self.manager = inference.manager
         self.settings = inference.manager.settings
 
-    def model(self, model_id: str, kind: BundleKind) -> FoundationModel:
-        """The loaded model of ``kind``; a missing one is a 404 that lists the stored models of that kind."""
+    def model(self, model_id: str, cls: type[F]) -> F:
+        """The loaded model of class ``cls``; a missing one is a 404 that lists the stored models of its kind."""
+        kind = cls.kind
         try:
-            return self.manager.foundation(model_id, kind)
+            return self.manager.foundation(model_id, cls)
         except ModelNotFoundError as error:
             stored = [b.model_id for b in self.manager.repository.list_bundles() if b.manifest.kind == kind]
             zoo = [e.model_id for e in self.manager.zoo.entries()
@@ -135,8 +136,7 @@ class FoundationService:
             ) -> list[dict[str, Any]]:
         """Read the text of each image: the reference's ``OCRInferenceResponse`` per image."""
         check_image_count(images, self.settings)
-        model = self.model(selection.model_id, BundleKind.PP_OCR)
-        assert isinstance(model, OcrModel)
+        model = self.model(selection.model_id, OcrModel)
         model.stages(selection.detect, selection.recognize)  # a missing stage is a 400 before any image is read
         with self._recorded(model, len(images)):
             encoded = read_request_images(images, self.settings)
@@ -144,16 +144,10 @@ class FoundationService:
                                         selection.recognize, client_gone)
         return [ocr_body(result, boxes=selection.detect) for result in results]
 
-    def clip(self, model_id: str) -> ClipModel:
-        """The loaded CLIP model."""
-        model = self.model(model_id, BundleKind.CLIP)
-        assert isinstance(model, ClipModel)
-        return model
-
     def embed_images(self, model_id: str, images: list[Any], client_gone: ClientGone | None = None) -> np.ndarray:
         """Normalised CLIP embeddings of the images, ``(N, D)``, batched through the model's batcher."""
         check_image_count(images, self.settings)
-        model = self.clip(model_id)
+        model = self.model(model_id, ClipModel)
         with self._recorded(model, len(images)):
             encoded = read_request_images(images, self.settings)
             return model.embed_images(len(encoded), self._decode_each(encoded), client_gone)
@@ -161,28 +155,24 @@ class FoundationService:
     def embed_texts(self, model_id: str, texts: list[str]) -> tuple[np.ndarray, list[bool]]:
         """Normalised CLIP embeddings of the prompts, ``(N, D)``, and which were cut to the model's context."""
         check_prompt_count(texts, self.settings)
-        model = self.clip(model_id)
+        model = self.model(model_id, ClipModel)
         with self._recorded(model, len(texts)):
             return model.embed_texts(texts)
 
     def depth(self, model_id: str, images: list[Any], client_gone: ClientGone | None = None) -> list[np.ndarray]:
         """Normalised depth maps (1 nearest, 0 farthest), one per image at its size."""
         check_image_count(images, self.settings)
-        model = self.model(model_id, BundleKind.DEPTH)
-        assert isinstance(model, DepthModel)
+        model = self.model(model_id, DepthModel)
         with self._recorded(model, len(images)):
             encoded = read_request_images(images, self.settings)
             return model.estimate(len(encoded), self._decode_each(encoded), client_gone)
 
-    def sam(self, model_id: str) -> SamModel:
-        """The loaded SAM model."""
-        model = self.model(model_id, BundleKind.SAM)
-        assert isinstance(model, SamModel)
-        return model
-
     def sam_embed(self, model_id: str, image: Any | None, image_id: str | None) -> tuple[str, ImageEmbedding]:
         """The image's embedding (cached by ``image_id``); without an image the id must be in the cache (404)."""
-        model = self.sam(model_id)
+        return self._sam_embedding(self.model(model_id, SamModel), image, image_id)
+
+    def _sam_embedding(self, model: SamModel, image: Any | None, image_id: str | None
+                       ) -> tuple[str, ImageEmbedding]:
         if image_id is not None and (not isinstance(image_id, str) or not 0 < len(image_id) <= MAX_IMAGE_ID):
             raise InvalidInputError(f"'image_id' must be a string of 1 to {MAX_IMAGE_ID} characters.")
         if image is None:
@@ -206,8 +196,8 @@ class FoundationService:
         at all is one empty prompt, as the reference does."""
         prompts = prompts or [PointPrompt([], [])]
         check_prompt_count(prompts, self.settings)
-        image_id, embedding = self.sam_embed(model_id, image, image_id)
-        model = self.sam(model_id)
+        model = self.model(model_id, SamModel)
+        image_id, embedding = self._sam_embedding(model, image, image_id)
         with self._recorded(model, len(prompts)), model.admitted(len(prompts)):
             return image_id, [model.segment(embedding, prompt.points, prompt.labels, prompt.box) for prompt in prompts]
 
@@ -216,8 +206,7 @@ class FoundationService:
         """Open-vocabulary detection of the text queries: an object-detection answer per image."""
         check_image_count(images, self.settings)
         check_prompt_count(queries, self.settings)
-        model = self.model(model_id, BundleKind.OWL)
-        assert isinstance(model, OwlModel)
+        model = self.model(model_id, OwlModel)
         bodies = []
         with self._recorded(model, len(images)):
             encoded = read_request_images(images, self.settings)
@@ -236,8 +225,7 @@ class FoundationService:
         if not examples:
             raise InvalidInputError("'training_data' is empty: send example images with boxes around what to find.")
         check_image_count([*images, *(image for image, _ in examples)], self.settings)
-        model = self.model(model_id, BundleKind.OWL)
-        assert isinstance(model, OwlModel)
+        model = self.model(model_id, OwlModel)
         bodies = []
         with self._recorded(model, len(images)):
             example_images = read_request_images([image for image, _ in examples], self.settings)

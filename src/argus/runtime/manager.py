@@ -20,6 +20,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from argus.errors import ForbiddenError, InvalidInputError, ModelNotFoundError
 from argus.models.foundation.base import FoundationModel
@@ -55,6 +56,7 @@ class Acquired:
 
 
 LoadListener = Callable[[str, float], None]
+F = TypeVar("F", bound=FoundationModel)
 
 
 class ModelManager:
@@ -111,13 +113,13 @@ class ModelManager:
         """Load any model (a detector or a foundation model) ahead of its first request."""
         self._acquire(model_id)
 
-    def foundation(self, model_id: str, kind: BundleKind) -> FoundationModel:
-        """The loaded foundation model of ``kind`` (argus.models.foundation), loading it if needed."""
+    def foundation(self, model_id: str, kind: type[F]) -> F:
+        """The loaded foundation model of class ``kind`` (argus.models.foundation), loading it if needed."""
         loaded, _ = self._acquire(model_id)
         model = loaded.model
-        if not isinstance(model, FoundationModel) or model.kind != kind:
+        if not isinstance(model, kind):
             what = f"a {model.kind.value} model" if isinstance(model, FoundationModel) else "a detection model"
-            raise InvalidInputError(f"Model '{model_id[:100]}' is {what}, not a {kind.value} model.")
+            raise InvalidInputError(f"Model '{model_id[:100]}' is {what}, not a {kind.kind.value} model.")
         return model
 
     def _acquire(self, model_id: str) -> tuple[LoadedModel, bool]:
@@ -148,9 +150,6 @@ class ModelManager:
         with self._lock:
             return dict(self._models)
 
-    def loaded_vision(self) -> dict[str, VisionModel]:
-        """The loaded detectors, classifiers and segmenters (not the foundation models)."""
-        return {key: entry.model for key, entry in self.loaded().items() if isinstance(entry.model, VisionModel)}
 
     def is_loaded(self, model_id: str) -> bool:
         """True when the model is in memory."""

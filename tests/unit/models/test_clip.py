@@ -14,7 +14,6 @@ from argus.models.foundation.clip import ClipModel
 from argus.models.foundation.image_processor import ImageProcessor
 from argus.runtime.manager import ModelManager
 from argus.settings import Settings
-from argus.store.bundle import BundleKind
 from argus.store.importers import import_model
 from foundation_fixtures import CLIP_LAYOUTS, FIXTURES, clip_expected, clip_images
 
@@ -23,7 +22,7 @@ from foundation_fixtures import CLIP_LAYOUTS, FIXTURES, clip_expected, clip_imag
 def clip(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> ClipModel:
     manager = ModelManager(Settings(home=tmp_path_factory.mktemp("clip-home")))
     import_model(FIXTURES / request.param, "clip/tiny", manager.repository)
-    model = manager.foundation("clip/tiny", BundleKind.CLIP)
+    model = manager.foundation("clip/tiny", ClipModel)
     assert isinstance(model, ClipModel)
     return model
 

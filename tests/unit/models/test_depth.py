@@ -10,7 +10,6 @@ from argus.models.foundation.depth import DepthModel, normalise
 from argus.models.foundation.image_processor import ImageProcessor
 from argus.runtime.manager import ModelManager
 from argus.settings import Settings
-from argus.store.bundle import BundleKind
 from argus.store.importers import import_model
 from foundation_fixtures import FIXTURES, clip_images
 
@@ -21,7 +20,7 @@ LAYOUTS = ("dpt-optimum", "depth-anything-onnx-community")
 def depth(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[DepthModel, str]:
     manager = ModelManager(Settings(home=tmp_path_factory.mktemp("depth-home")))
     import_model(FIXTURES / request.param, "depth/tiny", manager.repository)
-    model = manager.foundation("depth/tiny", BundleKind.DEPTH)
+    model = manager.foundation("depth/tiny", DepthModel)
     assert isinstance(model, DepthModel)
     return model, request.param
 

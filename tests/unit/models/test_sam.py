@@ -10,7 +10,6 @@ from argus.errors import InvalidInputError
 from argus.models.foundation.sam import SamModel
 from argus.runtime.manager import ModelManager
 from argus.settings import Settings
-from argus.store.bundle import BundleKind
 from argus.store.importers import import_model
 from foundation_fixtures import FIXTURES, clip_images, sam_expected, sam_exporter_expected
 
@@ -24,7 +23,7 @@ def manager(tmp_path_factory: pytest.TempPathFactory) -> ModelManager:
 
 @pytest.fixture(scope="module")
 def sam(manager: ModelManager) -> SamModel:
-    model = manager.foundation("sam/tiny", BundleKind.SAM)
+    model = manager.foundation("sam/tiny", SamModel)
     assert isinstance(model, SamModel)
     return model
 
@@ -66,7 +65,7 @@ def test_a_point_outside_the_image_is_refused(sam: SamModel, point: tuple[float,
 def test_segment_anything_exports_take_boxes_and_match_sam_predictor(manager: ModelManager, index: int) -> None:
     if not manager.repository.is_bundle("sam/exporter"):
         import_model(FIXTURES / "sam-exporter", "sam/exporter", manager.repository)
-    model = manager.foundation("sam/exporter", BundleKind.SAM)
+    model = manager.foundation("sam/exporter", SamModel)
     assert isinstance(model, SamModel) and model.takes_boxes
     expected, prompts = sam_exporter_expected()
     prompt = prompts[index]
@@ -80,7 +79,7 @@ def test_segment_anything_exports_take_boxes_and_match_sam_predictor(manager: Mo
 def test_a_box_outside_the_image_is_refused(manager: ModelManager) -> None:
     if not manager.repository.is_bundle("sam/exporter"):
         import_model(FIXTURES / "sam-exporter", "sam/exporter", manager.repository)
-    model = manager.foundation("sam/exporter", BundleKind.SAM)
+    model = manager.foundation("sam/exporter", SamModel)
     _, embedding = model.embed(clip_images()[0])  # type: ignore[attr-defined]
     with pytest.raises(InvalidInputError, match="outside"):
         model.segment(embedding, [], [], (10.0, 10.0, 70.0, 20.0))  # type: ignore[attr-defined]

@@ -137,17 +137,17 @@ def test_unloading_stops_the_models_batching_thread(settings: Settings, store: M
 
 def test_foundation_bundles_share_the_lru_with_detectors(settings: Settings, store: ModelRepository) -> None:
     from argus.models.foundation.clip import ClipModel
-    from argus.store.bundle import BundleKind
+    from argus.models.vision import VisionModel
     from argus.store.importers import import_model
     from foundation_fixtures import FIXTURES
 
     import_model(FIXTURES / "clip-optimum", "clip/tiny", store)
     manager = ModelManager(settings.model_copy(update={"max_active_models": 1}), repository=store)
-    clip = manager.foundation("clip/tiny", BundleKind.CLIP)
+    clip = manager.foundation("clip/tiny", ClipModel)
     assert isinstance(clip, ClipModel) and list(manager.loaded()) == ["clip/tiny"]
     manager.get("a/1")  # a detector evicts the bundle, least recently used
-    assert list(manager.loaded()) == ["a/1"] and list(manager.loaded_vision()) == ["a/1"]
+    assert list(manager.loaded()) == ["a/1"] and isinstance(manager.loaded()["a/1"].model, VisionModel)
     with pytest.raises(InvalidInputError, match="not a clip model"):
-        manager.foundation("a/1", BundleKind.CLIP)
+        manager.foundation("a/1", ClipModel)
     with pytest.raises(InvalidInputError, match="/clip/embed_image"):
         manager.get("clip/tiny")

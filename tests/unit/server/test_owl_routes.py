@@ -14,7 +14,6 @@ from argus.models.foundation.owl import OwlModel
 from argus.runtime.manager import ModelManager
 from argus.server.app import create_app
 from argus.settings import Settings
-from argus.store.bundle import BundleKind
 from argus.store.importers import import_model
 from foundation_fixtures import FIXTURES, clip_image_paths, clip_images, owl_examples, owl_expected
 
@@ -42,7 +41,7 @@ def api(settings: Settings) -> Iterator[TestClient]:
 
 @pytest.mark.parametrize("index", [0, 1, 2])
 def test_detections_match_transformers_within_1e_3(settings: Settings, index: int) -> None:
-    model = ModelManager(settings).foundation("owlv2/owlv2-large-patch14-ensemble", BundleKind.OWL)
+    model = ModelManager(settings).foundation("owlv2/owlv2-large-patch14-ensemble", OwlModel)
     assert isinstance(model, OwlModel)
     found = model.detect(clip_images()[index], QUERIES, 0.0)
     boxes, scores, labels = by_score(EXPECTED[f"boxes{index}"], EXPECTED[f"scores{index}"], EXPECTED[f"labels{index}"])
@@ -119,7 +118,7 @@ def test_owlv2_pads_to_a_square_and_matches_transformers(tmp_path_factory: pytes
     settings = Settings(home=tmp_path_factory.mktemp("owlv2-home"))
     manager = ModelManager(settings)
     import_model(FIXTURES / "owlv2-optimum", "owlv2/tiny", manager.repository)
-    model = manager.foundation("owlv2/tiny", BundleKind.OWL)
+    model = manager.foundation("owlv2/tiny", OwlModel)
     assert isinstance(model, OwlModel) and model.v2
     with np.load(FIXTURES / "owlv2-expected" / "expected.npz") as data:
         boxes, scores, labels, queries = (data[f"boxes{index}"], data[f"scores{index}"], data[f"labels{index}"],

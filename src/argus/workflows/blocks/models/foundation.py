@@ -11,7 +11,7 @@ left out, the server's default model runs (``ARGUS_OCR_MODEL``, ``ARGUS_CLIP_MOD
 from __future__ import annotations
 
 import uuid
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 import cv2
 import numpy as np
@@ -20,12 +20,12 @@ from pydantic import AliasChoices, Field
 
 from argus.core.geometry import mask_to_polygons
 from argus.errors import InvalidInputError, ServerError
+from argus.models.foundation.base import FoundationModel
 from argus.models.foundation.clip import ClipModel
 from argus.models.foundation.depth import DepthModel, depth_picture
 from argus.models.foundation.ocr import OcrModel, OcrResult
 from argus.models.foundation.sam import SamModel
 from argus.runtime.foundation import OcrSelection, select_ocr
-from argus.store.bundle import BundleKind
 from argus.workflows.blocks.base import (
     Block,
     BlockManifest,
@@ -61,6 +61,7 @@ from argus.workflows.kinds import (
     STRING_KIND,
 )
 
+F = TypeVar("F", bound=FoundationModel)
 OcrStage = Literal["none", "tiny", "small", "medium"]
 ClipVersion = Literal["RN101", "RN50", "RN50x16", "RN50x4", "RN50x64", "ViT-B-16", "ViT-B-32", "ViT-L-14-336px",
                       "ViT-L-14"]
@@ -182,15 +183,13 @@ class SegmentAnythingManifest(BlockManifest):
 class _FoundationBlock(Block):
     """Model access shared by the foundation blocks."""
 
-    def _model(self, model_id: str, kind: BundleKind) -> Any:
+    def _model(self, model_id: str, kind: type[F]) -> F:
         if self.context.manager is None:
             raise ServerError("this workflow runs without a model manager; model blocks cannot run")
         return self.context.manager.foundation(model_id, kind)
 
     def _clip(self, version: str | None) -> ClipModel:
-        model = self._model(f"clip/{version}" if version else self.context.settings.clip_model, BundleKind.CLIP)
-        assert isinstance(model, ClipModel)
-        return model
+        return self._model(f"clip/{version}" if version else self.context.settings.clip_model, ClipModel)
 
 
 def _image(value: Any, field: str = "images") -> WorkflowImageData:
@@ -219,8 +218,7 @@ class OcrModelBlockV1(_FoundationBlock):
         for element in elements:
             image = _image(element.kwargs["images"])
             selection = self.selection(element.kwargs)
-            model = self._model(selection.model_id, BundleKind.PP_OCR)
-            assert isinstance(model, OcrModel)
+            model = self._model(selection.model_id, OcrModel)
             result = model.read_images(1, [image.numpy_image], selection.detect, selection.recognize)[0]
             outputs.append({"result": result.text, "predictions": _ocr_detections(result, image, selection.detect),
                             PREDICTION_TYPE_KEY: "ocr", **_lineage(image)})
@@ -303,8 +301,7 @@ class DepthEstimationBlockV1(_FoundationBlock):
 
     def run(self, images: Any, model_version: str | None = None) -> dict[str, Any]:
         image = _image(images)
-        model = self._model(model_version or self.context.settings.depth_model, BundleKind.DEPTH)
-        assert isinstance(model, DepthModel)
+        model = self._model(model_version or self.context.settings.depth_model, DepthModel)
         depth = model.estimate(1, [image.numpy_image])[0]
         return {"image": image.with_image(depth_picture(depth)), "normalized_depth": depth}
 
@@ -318,8 +315,7 @@ class SegmentAnythingBlockV1(_FoundationBlock):
     def run(self, images: Any, boxes: sv.Detections | None = None, version: str | None = None,
             threshold: float = 0.0, multimask_output: bool | None = True) -> dict[str, Any]:
         image = _image(images)
-        model = self._model(f"sam2/{version}" if version else self.context.settings.sam2_model, BundleKind.SAM)
-        assert isinstance(model, SamModel)
+        model = self._model(f"sam2/{version}" if version else self.context.settings.sam2_model, SamModel)
         prompts: list[tuple[tuple[float, float, float, float] | None, str, int]]
         if boxes is not None and len(boxes):
             names = boxes.data.get(CLASS_NAME_KEY, np.array([""] * len(boxes), dtype=object))
