@@ -22,6 +22,17 @@ class ImageObject(BaseModel):
 ImageField = ImageObject | list[ImageObject] | str
 
 
+MAX_PROMPT_POINTS = 64
+"""Points one SAM prompt may carry (SAM's own tools use a handful)."""
+MAX_EXAMPLE_BOXES = 256
+"""Boxes one OWL example image may carry (each is matched against every patch)."""
+
+
+def wire_image(value: Any) -> Any:
+    """An image field as the resolver reads it: an image object as a dict, anything else as it came."""
+    return value.model_dump() if isinstance(value, ImageObject) else value
+
+
 class ImagesRequest(BaseModel):
     """A request with an ``image`` field holding one image object or a list of them."""
 
@@ -35,7 +46,7 @@ class ImagesRequest(BaseModel):
 
     def image_dicts(self) -> list[Any]:
         """Image objects as plain dicts/strings for the resolver."""
-        return [i.model_dump() if isinstance(i, ImageObject) else i for i in self.images()]
+        return [wire_image(i) for i in self.images()]
 
     @property
     def is_batch(self) -> bool:
@@ -178,11 +189,11 @@ class ClipCompareRequest(ClipRequest):
         """The prompts as a list of wire images (dicts) or strings, in order."""
         values = list(self.prompt.values()) if isinstance(self.prompt, dict) else (
             list(self.prompt) if isinstance(self.prompt, list) else [self.prompt])
-        return [v.model_dump() if isinstance(v, ImageObject) else v for v in values]
+        return [wire_image(v) for v in values]
 
     def subject_value(self) -> Any:
         """The subject as a wire image (dict) or a string."""
-        return self.subject.model_dump() if isinstance(self.subject, ImageObject) else self.subject
+        return wire_image(self.subject)
 
 
 class DepthEstimationRequest(ImagesRequest):
@@ -226,7 +237,7 @@ class SamPrompt(BaseModel):
     """One SAM 2 prompt: a box and / or points."""
 
     box: SamBox | None = None
-    points: list[SamPoint] | None = None
+    points: list[SamPoint] | None = Field(default=None, max_length=MAX_PROMPT_POINTS)
 
 
 class SamImageRequest(BaseModel):
@@ -241,7 +252,7 @@ class SamImageRequest(BaseModel):
 
     def image_value(self) -> Any:
         """The image as a wire dict or string, or None."""
-        return self.image.model_dump() if isinstance(self.image, ImageObject) else self.image
+        return wire_image(self.image)
 
     def store_id(self, default: str, family: str, version: str | None) -> str:
         """``model_id``, else ``<family>/<version>``, else the server's default."""
@@ -295,8 +306,8 @@ class SamSegmentationRequest(SamRequest):
     """``SamSegmentationRequest``: one prompt of points (label 1 foreground, 0 background, -1 none)."""
 
     embeddings: Any = None
-    point_coords: list[list[float]] | None = None
-    point_labels: list[float] | None = None
+    point_coords: list[list[float]] | None = Field(default=None, max_length=MAX_PROMPT_POINTS)
+    point_labels: list[float] | None = Field(default=None, max_length=MAX_PROMPT_POINTS)
 
 
 class TrainBox(BaseModel):
@@ -314,11 +325,11 @@ class TrainingImage(BaseModel):
     """An example image and the boxes drawn on it."""
 
     image: ImageObject | str
-    boxes: list[TrainBox]
+    boxes: list[TrainBox] = Field(max_length=MAX_EXAMPLE_BOXES)
 
     def image_value(self) -> Any:
         """The image as a wire dict or string."""
-        return self.image.model_dump() if isinstance(self.image, ImageObject) else self.image
+        return wire_image(self.image)
 
 
 class OwlRequest(ImagesRequest):

@@ -128,3 +128,10 @@ def test_owlv2_pads_to_a_square_and_matches_transformers(tmp_path_factory: pytes
     for box, score, label in zip(boxes, scores, labels):
         same = (found.labels == label) & (np.abs(found.scores - score) < 1e-5)
         assert same.any() and np.abs(found.xyxy[same] - box).max(axis=1).min() < 1e-3
+
+
+def test_too_many_example_boxes_are_refused(api: TestClient) -> None:
+    boxes = [{"x": 5, "y": 5, "w": 2, "h": 2, "cls": "x"}] * 257
+    response = api.post("/owlv2/infer", json={"image": IMAGES[0], "training_data": [{"image": IMAGES[0],
+                                                                                      "boxes": boxes}]})
+    assert response.status_code == 422 and "256" in response.text

@@ -121,3 +121,12 @@ def test_box_and_point_prompts_on_a_segment_anything_export(api: TestClient, ind
     (prediction,) = response.json()["predictions"]
     assert np.array_equal(rle_to_mask(prediction["masks"]), expected[f"mask{index}"])
     assert prediction["confidence"] == pytest.approx(float(expected[f"score{index}"]), abs=1e-5)
+
+
+def test_a_prompt_with_too_many_points_is_refused(api: TestClient) -> None:
+    points = [{"x": 1, "y": 1, "positive": True}] * 65
+    response = api.post("/sam2/segment_image", json={"image": IMAGES[0], "prompts": [{"points": points}]})
+    assert response.status_code == 422 and "64" in response.text
+    coords = api.post("/sam/segment_image", json={"image": IMAGES[0], "point_coords": [[1, 1]] * 65,
+                                                  "point_labels": [1] * 65})
+    assert coords.status_code == 422
