@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from argus.workflows.blocks.base import BlockManifest, Selector, block_config
-from argus.workflows.blocks.models.common import ConfidenceMode, ModelBlock, ModelManifest
-from argus.workflows.kinds import CLASSIFICATION_PREDICTION_KIND, STRING_KIND, Kind
+from argus.workflows.blocks.base import BlockManifest, block_config
+from argus.workflows.blocks.models.common import ConfidenceMode, DefaultConfidenceMode, ModelBlock, ModelManifest
+from argus.workflows.kinds import CLASSIFICATION_PREDICTION_KIND, Kind
 
 _SINGLE = block_config(name="Single-Label Classification Model", category="model",
                        description="Apply a single tag to an image.")
@@ -60,10 +60,8 @@ class MultiLabelClassificationModelV2(MultiLabelClassificationModelV1):
     manifest_class = MultiLabelClassificationManifestV2
 
 
-class ClassificationManifestV3(ConfidenceMode, ClassificationManifestV2):
+class ClassificationManifestV3(DefaultConfidenceMode, ClassificationManifestV2):
     type: Literal["roboflow_core/roboflow_classification_model@v3"]  # type: ignore[assignment]
-    confidence_mode: str | Selector(kind=[STRING_KIND]) = "default"
-    allowed_modes: ClassVar[tuple[str, ...]] = ("default", "custom")
 
 
 class MultiLabelClassificationManifestV3(ConfidenceMode, MultiLabelClassificationManifestV2):

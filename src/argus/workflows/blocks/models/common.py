@@ -93,6 +93,13 @@ class ConfidenceMode(BlockManifest):
         return self
 
 
+class DefaultConfidenceMode(ConfidenceMode):
+    """The classifiers' and keypoint detectors' v3 fields: ``default`` or ``custom`` (no ``best``)."""
+
+    confidence_mode: str | Selector(kind=[STRING_KIND]) = "default"
+    allowed_modes: ClassVar[tuple[str, ...]] = ("default", "custom")
+
+
 def confidence_from_mode(kwargs: dict[str, Any]) -> dict[str, Any]:
     """A v3 step's inputs with ``confidence`` derived from ``confidence_mode`` (None: the model's threshold)."""
     out = dict(kwargs)

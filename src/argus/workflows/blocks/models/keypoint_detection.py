@@ -7,11 +7,10 @@ from __future__ import annotations
 from typing import ClassVar, Literal
 
 from argus.workflows.blocks.base import BlockManifest, Selector, block_config
-from argus.workflows.blocks.models.common import ConfidenceMode, DetectionModelManifest, ModelBlock
+from argus.workflows.blocks.models.common import DefaultConfidenceMode, DetectionModelManifest, ModelBlock
 from argus.workflows.kinds import (
     FLOAT_ZERO_TO_ONE_KIND,
     KEYPOINT_DETECTION_PREDICTION_KIND,
-    STRING_KIND,
     Kind,
 )
 
@@ -42,10 +41,8 @@ class KeypointDetectionModelV2(KeypointDetectionModelV1):
     manifest_class = KeypointDetectionManifestV2
 
 
-class KeypointDetectionManifestV3(ConfidenceMode, KeypointDetectionManifestV2):
+class KeypointDetectionManifestV3(DefaultConfidenceMode, KeypointDetectionManifestV2):
     type: Literal["roboflow_core/roboflow_keypoint_detection_model@v3"]  # type: ignore[assignment]
-    confidence_mode: str | Selector(kind=[STRING_KIND]) = "default"
-    allowed_modes: ClassVar[tuple[str, ...]] = ("default", "custom")
 
 
 class KeypointDetectionModelV3(KeypointDetectionModelV1):
