@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from importlib.resources import files
 
-from argus.workflows.reference_catalogue import ENTERPRISE_BLOCK_TYPES, NOT_IMPLEMENTED_REASONS
+from argus.workflows.reference_catalogue import ENTERPRISE_BLOCK_TYPES, NOT_IMPLEMENTED_REASONS, catalogue_rows
 from argus.workflows.registry import default_registry
 
 CLOUD = re.compile(r"anthropic|claude|gemini|google_vision|open_ai|openai|openrouter|spacexai|stability_ai|"
@@ -37,10 +36,7 @@ class BlockStatus:
 
 def catalogue() -> list[tuple[str, str, tuple[str, ...]]]:
     """The reference's catalogue rows (category, name, ids), from the packaged listing, plus the enterprise ones."""
-    rows = []
-    for line in files("argus.workflows").joinpath("workflow_blocks.tsv").read_text().splitlines():
-        category, name, ids, *_ = line.split("\t")
-        rows.append((category, name, tuple(i.strip() for i in ids.split(","))))
+    rows = catalogue_rows()
     aliases = {"roboflow_enterprise/mqtt_writer_sink@v1": ("mqtt_writer_sink@v1",)}
     for block_type in sorted(ENTERPRISE_BLOCK_TYPES - {alias for group in aliases.values() for alias in group}):
         rows.append(("sink (enterprise)", block_type.split("/")[-1].split("@")[0],
