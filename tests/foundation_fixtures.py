@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from argus.settings import Settings
+from argus.store.importers import import_model
+from argus.store.repository import ModelRepository
 
 FIXTURES = Path(__file__).parent / "fixtures" / "foundation"
 CLIP_LAYOUTS = ("clip-optimum", "clip-transformers-js")
@@ -27,6 +32,20 @@ def clip_images() -> list[np.ndarray]:
 def clip_image_paths() -> list[Path]:
     """The same images as PNG files."""
     return [FIXTURES / "clip-expected" / f"image{index}.png" for index in range(3)]
+
+
+def wire_images() -> list[dict[str, str]]:
+    """The same images as the wire's base64 image objects."""
+    return [{"type": "base64", "value": base64.b64encode(path.read_bytes()).decode()} for path in clip_image_paths()]
+
+
+def settings_with(home: Path, bundles: dict[str, str]) -> Settings:
+    """Settings over ``home`` whose model store holds the named fixture bundles (model id → fixture layout)."""
+    settings = Settings(home=home)
+    repository = ModelRepository(settings.model_store_dir)
+    for model_id, layout in bundles.items():
+        import_model(FIXTURES / layout, model_id, repository)
+    return settings
 
 
 def sam_expected() -> tuple[dict[str, np.ndarray], list[list[list[float]]], list[list[int]]]:

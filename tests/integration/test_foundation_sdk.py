@@ -17,10 +17,8 @@ import pytest
 from sdk_venv import run_in_sdk
 from test_inference_sdk import SCRIPT_PRELUDE
 
-from argus.store.importers import import_model
-from argus.store.repository import ModelRepository
 from conftest import LiveServer, start_server
-from foundation_fixtures import FIXTURES, clip_expected, clip_image_paths, sam_expected
+from foundation_fixtures import FIXTURES, clip_expected, clip_image_paths, sam_expected, settings_with
 from text_images import render_lines
 
 pytestmark = pytest.mark.slow
@@ -72,11 +70,9 @@ print(json.dumps(results))
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, server_logs: Path) -> Iterator[LiveServer]:
     home = tmp_path_factory.mktemp("foundation-home")
-    repository = ModelRepository(home / "models")
-    import_model(FIXTURES / "clip-optimum", "clip/ViT-B-16", repository)
-    # the SDK's default depth model id
-    import_model(FIXTURES / "depth-anything-onnx-community", "depth-anything-v3/small", repository)
-    import_model(FIXTURES / "sam-optimum", "sam2/hiera_tiny", repository)  # the SDK's default sam2_version_id
+    # the SDK's default depth model id and sam2_version_id
+    settings_with(home, {"clip/ViT-B-16": "clip-optimum", "depth-anything-v3/small": "depth-anything-onnx-community",
+                         "sam2/hiera_tiny": "sam-optimum"})
     live = start_server(home, server_logs, name="foundation")
     yield live
     live.stop()

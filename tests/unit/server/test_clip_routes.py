@@ -5,37 +5,27 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
 from argus.server.app import create_app
-from argus.settings import Settings
-from argus.store.importers import import_model
-from argus.store.repository import ModelRepository
-from foundation_fixtures import FIXTURES, clip_expected, clip_image_paths
-
-
-def image(path: Path) -> dict[str, str]:
-    return {"type": "base64", "value": base64.b64encode(path.read_bytes()).decode()}
+from foundation_fixtures import clip_expected, settings_with, wire_images
 
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """A server whose default CLIP model (clip/ViT-B-16, the reference's default id) is the tiny one."""
-    settings = Settings(home=tmp_path_factory.mktemp("clip-server"))
-    repository = ModelRepository(settings.model_store_dir)
-    import_model(FIXTURES / "clip-optimum", "clip/ViT-B-16", repository)
-    import_model(FIXTURES / "clip-transformers-js", "clip/towers", repository)
+    settings = settings_with(tmp_path_factory.mktemp("clip-server"),
+                             {"clip/ViT-B-16": "clip-optimum", "clip/towers": "clip-transformers-js"})
     with TestClient(create_app(settings)) as client:
         yield client
 
 
 EXPECTED = clip_expected()
 TEXTS = [str(t) for t in EXPECTED["texts"]]
-IMAGES = [image(p) for p in clip_image_paths()]
+IMAGES = wire_images()
 
 
 @pytest.mark.parametrize("selector", [{}, {"clip_version_id": "towers"}, {"model_id": "clip/towers"}])

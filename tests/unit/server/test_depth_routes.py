@@ -11,20 +11,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from argus.server.app import create_app
-from argus.settings import Settings
-from argus.store.importers import import_model
-from argus.store.repository import ModelRepository
-from foundation_fixtures import FIXTURES, clip_image_paths
+from foundation_fixtures import FIXTURES, settings_with, wire_images
 
-IMAGES = [{"type": "base64", "value": base64.b64encode(p.read_bytes()).decode()} for p in clip_image_paths()]
+IMAGES = wire_images()
 
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    settings = Settings(home=tmp_path_factory.mktemp("depth-server"))
-    repository = ModelRepository(settings.model_store_dir)
-    import_model(FIXTURES / "depth-anything-onnx-community", "depth-anything-v2/small", repository)
-    import_model(FIXTURES / "dpt-optimum", "dpt/tiny", repository)
+    settings = settings_with(tmp_path_factory.mktemp("depth-server"),
+                             {"depth-anything-v2/small": "depth-anything-onnx-community", "dpt/tiny": "dpt-optimum"})
     with TestClient(create_app(settings)) as client:
         yield client
 

@@ -3,7 +3,6 @@ transformers' ``post_process_object_detection`` on the same weights, and /owlv2/
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterator
 
 import numpy as np
@@ -14,11 +13,10 @@ from argus.models.foundation.owl import OwlModel
 from argus.runtime.manager import ModelManager
 from argus.server.app import create_app
 from argus.settings import Settings
-from argus.store.importers import import_model
-from foundation_fixtures import FIXTURES, clip_image_paths, clip_images, owl_examples, owl_expected
+from foundation_fixtures import FIXTURES, clip_images, owl_examples, owl_expected, settings_with, wire_images
 
 EXPECTED, QUERIES = owl_expected()
-IMAGES = [{"type": "base64", "value": base64.b64encode(p.read_bytes()).decode()} for p in clip_image_paths()]
+IMAGES = wire_images()
 
 
 def by_score(xyxy: np.ndarray, scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -28,9 +26,8 @@ def by_score(xyxy: np.ndarray, scores: np.ndarray, labels: np.ndarray) -> tuple[
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    settings = Settings(home=tmp_path_factory.mktemp("owl-home"))
-    import_model(FIXTURES / "owlvit-optimum", "owlv2/owlv2-large-patch14-ensemble", ModelManager(settings).repository)
-    return settings
+    return settings_with(tmp_path_factory.mktemp("owl-home"),
+                         {"owlv2/owlv2-large-patch14-ensemble": "owlvit-optimum"})
 
 
 @pytest.fixture(scope="module")
@@ -115,9 +112,7 @@ def test_bad_requests(api: TestClient, body: dict, status: int, message: str) ->
 def test_owlv2_pads_to_a_square_and_matches_transformers(tmp_path_factory: pytest.TempPathFactory, index: int) -> None:
     # The tiny random OWLv2 saturates several scores at 1.0, so detections are matched rather than compared in
     # score order: each of transformers' detections must have one of Argus's with its label, score and box.
-    settings = Settings(home=tmp_path_factory.mktemp("owlv2-home"))
-    manager = ModelManager(settings)
-    import_model(FIXTURES / "owlv2-optimum", "owlv2/tiny", manager.repository)
+    manager = ModelManager(settings_with(tmp_path_factory.mktemp("owlv2-home"), {"owlv2/tiny": "owlv2-optimum"}))
     model = manager.foundation("owlv2/tiny", OwlModel)
     assert isinstance(model, OwlModel) and model.v2
     with np.load(FIXTURES / "owlv2-expected" / "expected.npz") as data:

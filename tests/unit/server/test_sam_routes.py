@@ -3,7 +3,6 @@ image_id, and bad prompts."""
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterator
 
 import cv2
@@ -12,22 +11,16 @@ import pytest
 from fastapi.testclient import TestClient
 
 from argus.server.app import create_app
-from argus.settings import Settings
-from argus.store.importers import import_model
-from argus.store.repository import ModelRepository
-from foundation_fixtures import FIXTURES, clip_image_paths, sam_expected, sam_exporter_expected
+from foundation_fixtures import sam_expected, sam_exporter_expected, settings_with, wire_images
 
-IMAGES = [{"type": "base64", "value": base64.b64encode(p.read_bytes()).decode()} for p in clip_image_paths()]
+IMAGES = wire_images()
 EXPECTED, POINTS, LABELS = sam_expected()
 
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    settings = Settings(home=tmp_path_factory.mktemp("sam-server"))
-    repository = ModelRepository(settings.model_store_dir)
-    import_model(FIXTURES / "sam-optimum", "sam2/hiera_tiny", repository)
-    import_model(FIXTURES / "sam-optimum", "sam/vit_b", repository)
-    import_model(FIXTURES / "sam-exporter", "sam2/boxes", repository)
+    settings = settings_with(tmp_path_factory.mktemp("sam-server"), {
+        "sam2/hiera_tiny": "sam-optimum", "sam/vit_b": "sam-optimum", "sam2/boxes": "sam-exporter"})
     with TestClient(create_app(settings)) as client:
         yield client
 

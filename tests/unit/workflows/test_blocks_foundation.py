@@ -10,10 +10,9 @@ import pytest
 
 from argus.errors import InvalidInputError
 from argus.runtime.manager import ModelManager
-from argus.settings import Settings
 from argus.store.importers import import_model
 from argus.workflows import WorkflowContext, compile_workflow, serialize_outputs
-from foundation_fixtures import FIXTURES, clip_expected, clip_images
+from foundation_fixtures import FIXTURES, clip_expected, clip_images, settings_with
 from text_images import render_lines
 
 EXPECTED = clip_expected()
@@ -22,11 +21,9 @@ PROMPTS = [str(t) for t in EXPECTED["texts"]]
 
 @pytest.fixture(scope="module")
 def context(tmp_path_factory: pytest.TempPathFactory) -> WorkflowContext:
-    settings = Settings(home=tmp_path_factory.mktemp("wf-foundation"))
-    manager = ModelManager(settings)
-    import_model(FIXTURES / "clip-optimum", "clip/ViT-B-16", manager.repository)
-    import_model(FIXTURES / "clip-transformers-js", "clip/ViT-B-32", manager.repository)
-    return WorkflowContext(settings=settings, manager=manager)
+    settings = settings_with(tmp_path_factory.mktemp("wf-foundation"),
+                             {"clip/ViT-B-16": "clip-optimum", "clip/ViT-B-32": "clip-transformers-js"})
+    return WorkflowContext(settings=settings, manager=ModelManager(settings))
 
 
 def run(context: WorkflowContext, steps: list[dict], outputs: dict[str, str], inputs: dict) -> list[dict]:
