@@ -212,7 +212,7 @@ class FoundationService:
             encoded = read_request_images(images, self.settings)
             for image in self._decode_each(encoded):
                 started = time.perf_counter()
-                found = model.detect(image, queries, confidence, iou_threshold)
+                found = model.detect(image, queries, confidence, iou_threshold, client_gone)
                 bodies.append(detection_body(found, queries, image.shape[1], image.shape[0],
                                              time.perf_counter() - started))
         return bodies
@@ -231,10 +231,10 @@ class FoundationService:
             example_images = read_request_images([image for image, _ in examples], self.settings)
             targets = read_request_images(images, self.settings)
             decoded = [(image, boxes) for image, (_, boxes) in zip(self._decode_each(example_images), examples)]
-            class_examples = model.class_examples(decoded, iou_threshold)
+            class_examples = model.class_examples(decoded, iou_threshold, client_gone)
             for image in self._decode_each(targets):
                 started = time.perf_counter()
-                found, names = model.detect_like(image, class_examples, confidence, iou_threshold)
+                found, names = model.detect_like(image, class_examples, confidence, iou_threshold, client_gone)
                 bodies.append(detection_body(found, names, image.shape[1], image.shape[0],
                                              time.perf_counter() - started))
         return bodies

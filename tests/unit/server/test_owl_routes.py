@@ -9,8 +9,11 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from argus.errors import ClientGoneError
 from argus.models.foundation.owl import OwlModel
+from argus.runtime.foundation import FoundationService
 from argus.runtime.manager import ModelManager
+from argus.runtime.service import InferenceService
 from argus.server.app import create_app
 from argus.settings import Settings
 from foundation_fixtures import FIXTURES, clip_images, owl_examples, owl_expected, settings_with, wire_images
@@ -130,3 +133,17 @@ def test_too_many_example_boxes_are_refused(api: TestClient) -> None:
     response = api.post("/owlv2/infer", json={"image": IMAGES[0], "training_data": [{"image": IMAGES[0],
                                                                                       "boxes": boxes}]})
     assert response.status_code == 422 and "256" in response.text
+
+
+def test_a_request_whose_client_left_is_dropped_before_the_model_runs(settings: Settings,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    service = FoundationService(InferenceService(ModelManager(settings)))
+    model = service.model("owlv2/owlv2-large-patch14-ensemble", OwlModel)
+    runs: list[list[str]] = []
+    run_feed = model.graph.run_feed
+    monkeypatch.setattr(model.graph, "run_feed", lambda feed, names: runs.append(names) or run_feed(feed, names))
+    with pytest.raises(ClientGoneError):
+        service.detect_text(model.model_id, IMAGES[:2], QUERIES, 0.0, None, client_gone=lambda: True)
+    assert runs == [] and model.batcher.pending_rows == 0  # nothing ran, and its admission was given back
+    bodies = service.detect_text(model.model_id, IMAGES[:1], QUERIES, 0.0, None, client_gone=lambda: False)
+    assert len(runs) == 1 and len(bodies[0]["predictions"]) == len(EXPECTED["scores0"])

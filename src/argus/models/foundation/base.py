@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
-from argus.errors import ModelArtifactError
+from argus.errors import ClientGoneError, ModelArtifactError
 from argus.models.batching import BatchPolicy, ClientGone, DynamicBatcher
 from argus.models.session import OnnxSession
 from argus.settings import Settings
@@ -67,8 +67,11 @@ class FoundationModel:
 
     @contextmanager
     def admitted(self, rows: int, client_gone: ClientGone | None = None) -> Iterator[None]:
-        """Admit ``rows`` inputs and hold one of the model's run slots while the caller runs its pipeline."""
+        """Admit ``rows`` inputs and hold one of the model's run slots while the caller runs its pipeline; a request
+        whose client left while it waited for the slot is dropped, as the batcher drops queued tensors."""
         with self.batcher.admit(rows, client_gone), self._gate:
+            if client_gone is not None and client_gone():
+                raise ClientGoneError("The client closed the connection before its images ran; they were dropped.")
             yield
 
     def close(self) -> None:

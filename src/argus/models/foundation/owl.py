@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from argus.errors import InvalidInputError, ModelArtifactError
+from argus.models.batching import ClientGone
 from argus.models.foundation.base import FoundationModel
 from argus.models.foundation.image_processor import ImageProcessor
 from argus.models.foundation.text import TextTokenizer
@@ -90,15 +91,15 @@ class OwlModel(FoundationModel):
         self.pad_id = (self.tokenizer.token_id(pad) if isinstance(pad, str) else None) or int(end)
         self.graph = self.session("model")
 
-    def detect(self, image_bgr: np.ndarray, queries: list[str], threshold: float, iou_threshold: float | None = None
-               ) -> OwlDetections:
+    def detect(self, image_bgr: np.ndarray, queries: list[str], threshold: float, iou_threshold: float | None = None,
+               client_gone: ClientGone | None = None) -> OwlDetections:
         """Detections of the queries in one BGR image scored above ``threshold``, best first; with
         ``iou_threshold``, overlapping boxes of one query are suppressed (greedy NMS)."""
         if not queries or not all(isinstance(q, str) and q.strip() for q in queries):
             raise InvalidInputError("Send at least one text query (a non-empty string per class to find).")
         ids, mask = self.tokenizer.padded(queries, self.pad_id)
         feed = {"pixel_values": self.processor(image_bgr)[None], "input_ids": ids, "attention_mask": mask}
-        with self.admitted(1):
+        with self.admitted(1, client_gone):
             logits, boxes = self.graph.run_feed(feed, ["logits", "pred_boxes"])
         best = logits[0].max(axis=-1)
         scores = 1.0 / (1.0 + np.exp(-best.astype(np.float64)))
@@ -119,11 +120,11 @@ class OwlModel(FoundationModel):
         boxes, embeds = self.graph.run_feed(feed, ["pred_boxes", OWL_CLASS_EMBEDDINGS])
         return PatchEmbeddings(boxes[0].astype(np.float64), embeds[0].astype(np.float64))
 
-    def class_examples(self, examples: list[tuple[np.ndarray, list[ExampleBox]]], iou_threshold: float
-                       ) -> ClassExamples:
+    def class_examples(self, examples: list[tuple[np.ndarray, list[ExampleBox]]], iou_threshold: float,
+                       client_gone: ClientGone | None = None) -> ClassExamples:
         """Each example box's embedding: that of the predicted box overlapping it most, when above the threshold."""
         found: dict[str, dict[bool, list[np.ndarray]]] = {}
-        with self.admitted(len(examples)):
+        with self.admitted(len(examples), client_gone):
             for image, boxes in examples:
                 if not boxes:
                     continue
@@ -137,11 +138,11 @@ class OwlModel(FoundationModel):
                             patches.class_embeds[best[column]])
         return {cls: {positive: np.stack(rows) for positive, rows in sides.items()} for cls, sides in found.items()}
 
-    def detect_like(self, image_bgr: np.ndarray, examples: ClassExamples, confidence: float, iou_threshold: float
-                    ) -> tuple[OwlDetections, list[str]]:
+    def detect_like(self, image_bgr: np.ndarray, examples: ClassExamples, confidence: float, iou_threshold: float,
+                    client_gone: ClientGone | None = None) -> tuple[OwlDetections, list[str]]:
         """Boxes like the examples in one image (labels index the sorted class names, which are returned too)."""
         names = sorted(examples)
-        with self.admitted(1):
+        with self.admitted(1, client_gone):
             patches = self.patches(image_bgr)
         corners = _corners(patches.boxes)
         kept_boxes, kept_scores, kept_labels = [], [], []
