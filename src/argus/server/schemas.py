@@ -307,7 +307,7 @@ class SamSegmentationRequest(SamRequest):
 
     embeddings: Any = None
     point_coords: list[list[float]] | None = Field(default=None, max_length=MAX_PROMPT_POINTS)
-    point_labels: list[float] | None = Field(default=None, max_length=MAX_PROMPT_POINTS)
+    point_labels: list[Literal[-1, 0, 1]] | None = Field(default=None, max_length=MAX_PROMPT_POINTS)
 
 
 class TrainBox(BaseModel):

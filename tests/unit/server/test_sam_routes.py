@@ -3,6 +3,7 @@ image_id, and bad prompts."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import cv2
@@ -86,6 +87,8 @@ def test_sam_v1_routes(api: TestClient) -> None:
     ("/sam2/segment_image", {"image": IMAGES[0], "prompts": [prompt(0)], "format": "binary"}, 501, "rle"),
     ("/sam2/embed_image", {"sam2_version_id": "hiera_large", "image": IMAGES[0]}, 404, "sam2/hiera_tiny"),
     ("/sam2/embed_image", {"image": IMAGES[0], "image_id": "x" * 257}, 400, "1 to 256 characters"),
+    ("/sam/segment_image", {"image": IMAGES[0], "point_coords": [[5, 5]], "point_labels": [0.5]}, 422,
+     "point_labels.0: Input should be -1, 0 or 1"),
 ])
 def test_bad_requests_are_4xx_or_501_with_a_reason(api: TestClient, path: str, body: dict, status: int,
                                                    message: str) -> None:
@@ -123,3 +126,10 @@ def test_a_prompt_with_too_many_points_is_refused(api: TestClient) -> None:
     coords = api.post("/sam/segment_image", json={"image": IMAGES[0], "point_coords": [[1, 1]] * 65,
                                                   "point_labels": [1] * 65})
     assert coords.status_code == 422
+
+
+def test_a_nan_point_label_is_refused(api: TestClient) -> None:
+    # Python's JSON reader takes NaN; the label must still be one of -1, 0, 1 (it was a 500 when cast to int).
+    body = json.dumps({"image": IMAGES[0], "point_coords": [[5, 5]], "point_labels": ["NAN"]}).replace('"NAN"', "NaN")
+    response = api.post("/sam/segment_image", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422 and "point_labels.0" in response.json()["message"]

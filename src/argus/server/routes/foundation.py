@@ -179,7 +179,7 @@ async def sam_segment_image(request: Request, body: SamSegmentationRequest) -> O
     coords, labels = body.point_coords or [], body.point_labels or []
     if len(coords) != len(labels) or any(len(point) != 2 for point in coords):
         raise InvalidInputError("'point_coords' ([[x, y], ...]) and 'point_labels' must have one entry per point.")
-    kept = [((x, y), int(label)) for (x, y), label in zip(coords, labels) if int(label) != -1]
+    kept = [((x, y), label) for (x, y), label in zip(coords, labels) if label != -1]
     state = get_state(request)
     started = time.perf_counter()
     prompt = PointPrompt([point for point, _ in kept], [label for _, label in kept])
