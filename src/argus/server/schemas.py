@@ -313,6 +313,8 @@ class SamSegmentationRequest(SamRequest):
 class TrainBox(BaseModel):
     """An example box: centre and size in pixels, its class, and whether it is a counter-example."""
 
+    model_config = ConfigDict(allow_inf_nan=False)  # a NaN or infinite box matches nothing, silently
+
     x: float
     y: float
     w: float = Field(ge=0)

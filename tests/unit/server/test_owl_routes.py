@@ -3,6 +3,7 @@ transformers' ``post_process_object_detection`` on the same weights, and /owlv2/
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import numpy as np
@@ -147,3 +148,12 @@ def test_a_request_whose_client_left_is_dropped_before_the_model_runs(settings: 
     assert runs == [] and model.batcher.pending_rows == 0  # nothing ran, and its admission was given back
     bodies = service.detect_text(model.model_id, IMAGES[:1], QUERIES, 0.0, None, client_gone=lambda: False)
     assert len(runs) == 1 and len(bodies[0]["predictions"]) == len(EXPECTED["scores0"])
+
+
+@pytest.mark.parametrize("field", ["x", "w"])
+def test_an_example_box_that_is_not_a_finite_number_is_refused(api: TestClient, field: str) -> None:
+    box = {"x": 10, "y": 10, "w": 5, "h": 5, "cls": "thing", field: "NAN"}
+    body = json.dumps({"image": IMAGES[0], "training_data": [{"image": IMAGES[0], "boxes": [box]}]})
+    response = api.post("/owlv2/infer", content=body.replace('"NAN"', "Infinity" if field == "w" else "NaN"),
+                        headers={"content-type": "application/json"})
+    assert response.status_code == 422 and f"boxes.0.{field}: Input should be a finite number" in response.text
