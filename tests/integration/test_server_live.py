@@ -11,7 +11,8 @@ import cv2
 import httpx
 import numpy as np
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
+
+from metrics_samples import labelled, samples
 
 REGISTRY_ENTRY_KEYS = {"model_id", "task_type", "batch_size", "input_height", "input_width", "vram_bytes",
                        "request_aliases", "request_paths"}
@@ -40,21 +41,6 @@ def assert_client_error(response: httpx.Response, status: int, *words: str) -> s
 def secured(secured_server: Any) -> Iterator[httpx.Client]:
     with secured_server.client() as client:
         yield client
-
-
-def samples(client: httpx.Client, name: str) -> dict[tuple[tuple[str, str], ...], float]:
-    """Values of metric sample ``name`` by sorted label pairs."""
-    text = client.get("/metrics").text
-    found: dict[tuple[tuple[str, str], ...], float] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name:
-                found[tuple(sorted(sample.labels.items()))] = sample.value
-    return found
-
-
-def labelled(values: dict[tuple[tuple[str, str], ...], float], **labels: str) -> float:
-    return sum(v for k, v in values.items() if all((name, value) in k for name, value in labels.items()))
 
 
 # ------------------------------------------------------------------------------------------ auth

@@ -12,7 +12,6 @@ import base64
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -28,7 +27,7 @@ from argus.models.foundation.depth import DepthModel, depth_picture
 from argus.models.foundation.ocr import OcrModel, OcrResult
 from argus.models.foundation.owl import ExampleBox, OwlDetections, OwlModel
 from argus.models.foundation.sam import ImageEmbedding, SamMask, SamModel
-from argus.runtime.service import InferenceRecord, InferenceService, check_image_count, read_request_images
+from argus.runtime.service import InferenceService, check_image_count, read_request_images
 from argus.settings import Settings
 
 ClientGone = Callable[[], bool]
@@ -138,7 +137,7 @@ class FoundationService:
         check_image_count(images, self.settings)
         model = self.model(selection.model_id, OcrModel)
         model.stages(selection.detect, selection.recognize)  # a missing stage is a 400 before any image is read
-        with self._recorded(model, len(images)):
+        with self.inference.recorded(model.model_id, len(images)):
             encoded = read_request_images(images, self.settings)
             results = model.read_images(len(encoded), self._decode_each(encoded), selection.detect,
                                         selection.recognize, client_gone)
@@ -148,7 +147,7 @@ class FoundationService:
         """Normalised CLIP embeddings of the images, ``(N, D)``, batched through the model's batcher."""
         check_image_count(images, self.settings)
         model = self.model(model_id, ClipModel)
-        with self._recorded(model, len(images)):
+        with self.inference.recorded(model.model_id, len(images)):
             encoded = read_request_images(images, self.settings)
             return model.embed_images(len(encoded), self._decode_each(encoded), client_gone)
 
@@ -156,14 +155,14 @@ class FoundationService:
         """Normalised CLIP embeddings of the prompts, ``(N, D)``, and which were cut to the model's context."""
         check_prompt_count(texts, self.settings)
         model = self.model(model_id, ClipModel)
-        with self._recorded(model, len(texts)):
+        with self.inference.recorded(model.model_id, len(texts)):
             return model.embed_texts(texts)
 
     def depth(self, model_id: str, images: list[Any], client_gone: ClientGone | None = None) -> list[np.ndarray]:
         """Normalised depth maps (1 nearest, 0 farthest), one per image at its size."""
         check_image_count(images, self.settings)
         model = self.model(model_id, DepthModel)
-        with self._recorded(model, len(images)):
+        with self.inference.recorded(model.model_id, len(images)):
             encoded = read_request_images(images, self.settings)
             return model.estimate(len(encoded), self._decode_each(encoded), client_gone)
 
@@ -185,7 +184,7 @@ class FoundationService:
             cached = model.cached(image_id)
             if cached is not None:
                 return image_id, cached
-        with self._recorded(model, 1):
+        with self.inference.recorded(model.model_id, 1):
             encoded = read_request_images([image], self.settings)
             (array,) = self._decode_each(encoded)
             return model.embed(array, image_id)
@@ -198,7 +197,7 @@ class FoundationService:
         check_prompt_count(prompts, self.settings)
         model = self.model(model_id, SamModel)
         image_id, embedding = self._sam_embedding(model, image, image_id)
-        with self._recorded(model, len(prompts)), model.admitted(len(prompts)):
+        with self.inference.recorded(model.model_id, len(prompts)), model.admitted(len(prompts)):
             return image_id, [model.segment(embedding, prompt.points, prompt.labels, prompt.box) for prompt in prompts]
 
     def detect_text(self, model_id: str, images: list[Any], queries: list[str], confidence: float,
@@ -208,7 +207,7 @@ class FoundationService:
         check_prompt_count(queries, self.settings)
         model = self.model(model_id, OwlModel)
         bodies = []
-        with self._recorded(model, len(images)):
+        with self.inference.recorded(model.model_id, len(images)):
             encoded = read_request_images(images, self.settings)
             for image in self._decode_each(encoded):
                 started = time.perf_counter()
@@ -227,7 +226,7 @@ class FoundationService:
         check_image_count([*images, *(image for image, _ in examples)], self.settings)
         model = self.model(model_id, OwlModel)
         bodies = []
-        with self._recorded(model, len(images)):
+        with self.inference.recorded(model.model_id, len(images)):
             example_images = read_request_images([image for image, _ in examples], self.settings)
             targets = read_request_images(images, self.settings)
             decoded = [(image, boxes) for image, (_, boxes) in zip(self._decode_each(example_images), examples)]
@@ -266,18 +265,6 @@ class FoundationService:
         for item in encoded:
             with self.inference.decode_budget.reserve(item.decoded_bytes):
                 yield item.decode(self.settings)
-
-    @contextmanager
-    def _recorded(self, model: FoundationModel, images: int) -> Iterator[None]:
-        """Report the request to the metrics, failed or not."""
-        started = time.perf_counter()
-        try:
-            yield
-        except Exception:
-            self.inference.notify(InferenceRecord(model.model_id, 0, time.perf_counter() - started, 0.0, ok=False))
-            raise
-        seconds = time.perf_counter() - started
-        self.inference.notify(InferenceRecord(model.model_id, images, seconds, seconds, ok=True))
 
 
 def ocr_body(result: OcrResult, boxes: bool = True) -> dict[str, Any]:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import base64
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,6 +88,15 @@ class InferenceRecord:
 InferenceObserver = Callable[[InferenceRecord], None]
 
 
+@dataclass
+class RecordedRequest:
+    """A request being timed for its :class:`InferenceRecord`; the caller may refine what it reports."""
+
+    images: int
+    model_seconds: float | None = None  # None: the whole request counts as model time
+    seconds: float = 0.0  # set when the request ends
+
+
 def check_image_count(images: list[Any], settings: Settings) -> None:
     """At least one image and at most ``max_images_per_request`` (400 / 413)."""
     if not images:
@@ -138,15 +148,24 @@ class InferenceService:
         """
         check_image_count(images, self.manager.settings)
         model, cold, load_seconds = self.model_for(model_id, route)
+        with self.recorded(model.model_id, len(images)) as request:
+            bodies, stages = self._run_admitted(model, images, params, options, inference_id, client_gone)
+            request.images, request.model_seconds = len(bodies), stages["model"]
+        return InferenceOutcome(bodies, model.model_id, cold, load_seconds, request.seconds, stages)
+
+    @contextmanager
+    def recorded(self, model_id: str, images: int) -> Iterator[RecordedRequest]:
+        """Time the request and report it to the observers when it ends, failed (no images) or not."""
+        request = RecordedRequest(images)
         started = time.perf_counter()
         try:
-            bodies, stages = self._run_admitted(model, images, params, options, inference_id, client_gone)
+            yield request
         except Exception:
-            self.notify(InferenceRecord(model.model_id, 0, time.perf_counter() - started, 0.0, ok=False))
+            self.notify(InferenceRecord(model_id, 0, time.perf_counter() - started, 0.0, ok=False))
             raise
-        finished = time.perf_counter()
-        self.notify(InferenceRecord(model.model_id, len(bodies), finished - started, stages["model"], ok=True))
-        return InferenceOutcome(bodies, model.model_id, cold, load_seconds, finished - started, stages)
+        request.seconds = time.perf_counter() - started
+        model_seconds = request.seconds if request.model_seconds is None else request.model_seconds
+        self.notify(InferenceRecord(model_id, request.images, request.seconds, model_seconds, ok=True))
 
     def notify(self, record: InferenceRecord) -> None:
         """Tell the observers (the server's metrics) about one request, successful or not."""

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from argus.server.app import create_app
 from foundation_fixtures import clip_expected, settings_with, wire_images
+from metrics_samples import labelled, samples
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +89,18 @@ def test_a_one_pixel_image_is_embedded(api: TestClient) -> None:
     response = api.post("/clip/embed_image", json={"image": one})
     assert response.status_code == 200, response.text
     assert len(response.json()["embeddings"][0]) == 24
+
+
+def test_requests_are_counted_in_the_metrics_as_the_detectors_are(api: TestClient) -> None:
+    model = "clip/ViT-B-16"
+
+    def counts() -> tuple[float, ...]:
+        requests = samples(api, "argus_inference_requests_total")
+        return (labelled(samples(api, "argus_inference_images_total"), model=model),
+                labelled(requests, model=model, outcome="success"), labelled(requests, model=model, outcome="fail"))
+
+    before = counts()
+    assert api.post("/clip/embed_image", json={"image": IMAGES[:2]}).status_code == 200
+    not_an_image = {"type": "base64", "value": base64.b64encode(b"not an image").decode()}
+    assert api.post("/clip/embed_image", json={"image": not_an_image}).status_code == 400
+    assert np.subtract(counts(), before).tolist() == [2, 1, 1]
