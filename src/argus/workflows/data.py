@@ -200,17 +200,17 @@ def detections_from_result(result: DetectionResult, image: WorkflowImageData, pr
         detections.data.pop("keypoint_confidence", None)
         k = dets.keypoints.shape[1]
         names = [dets.keypoint_names[i] if i < len(dets.keypoint_names) else str(i) for i in range(k)]
-        detections.data[KEYPOINTS_XY_KEY] = _object_rows([row for row in dets.keypoints.astype(np.float64)])
+        detections.data[KEYPOINTS_XY_KEY] = object_rows([row for row in dets.keypoints.astype(np.float64)])
         confidence = dets.keypoint_confidence if dets.keypoint_confidence is not None else np.ones((n, k))
-        detections.data[KEYPOINTS_CONFIDENCE_KEY] = _object_rows([row for row in confidence.astype(np.float64)])
-        detections.data[KEYPOINTS_CLASS_NAME_KEY] = _object_rows([np.array(names, dtype=object)] * n)
-        detections.data[KEYPOINTS_CLASS_ID_KEY] = _object_rows([np.arange(k)] * n)
+        detections.data[KEYPOINTS_CONFIDENCE_KEY] = object_rows([row for row in confidence.astype(np.float64)])
+        detections.data[KEYPOINTS_CLASS_NAME_KEY] = object_rows([np.array(names, dtype=object)] * n)
+        detections.data[KEYPOINTS_CLASS_ID_KEY] = object_rows([np.arange(k)] * n)
     if dets.polygons is not None:
-        detections.data[POLYGON_KEY] = _object_rows([np.asarray(p, dtype=np.float64) for p in dets.polygons])
+        detections.data[POLYGON_KEY] = object_rows([np.asarray(p, dtype=np.float64) for p in dets.polygons])
     return detections
 
 
-def _object_rows(rows: list[np.ndarray]) -> np.ndarray:
+def object_rows(rows: list[np.ndarray]) -> np.ndarray:
     """An (N,) object array of per-detection arrays (so supervision can index and merge it)."""
     out = np.empty(len(rows), dtype=object)
     for i, row in enumerate(rows):

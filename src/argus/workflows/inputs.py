@@ -15,8 +15,9 @@ from argus.workflows.definition import (
     WorkflowParameter,
     WorkflowVideoMetadata,
 )
+from argus.workflows.deserialization import detections_from_prediction_json
 from argus.workflows.errors import WorkflowInputError
-from argus.workflows.kinds import IMAGE_KIND
+from argus.workflows.kinds import DETECTION_KINDS, IMAGE_KIND
 
 if TYPE_CHECKING:
     from argus.settings import Settings
@@ -124,6 +125,8 @@ def prepare_inputs(plan: WorkflowPlan, given: dict[str, Any], settings: Settings
             if IMAGE_KIND in spec.kinds:  # a batch of images: decoded and wrapped like WorkflowImage inputs
                 out = {index: WorkflowImageData.root(_load_image(item, name, index[-1], settings)[0], name)
                        for index, item in out.items()}
+            elif any(kind in spec.kinds for kind in DETECTION_KINDS):  # predictions JSON, as the reference reads it
+                out = {index: detections_from_prediction_json(name, item) for index, item in out.items()}
             prepared.batches[name] = out
             prepared.parents[name] = parents
             sizes[name] = len(_as_list(value))
