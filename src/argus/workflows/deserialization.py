@@ -38,8 +38,11 @@ from argus.workflows.data import (
 )
 from argus.workflows.errors import WorkflowInputError
 
+# Per-prediction fields the reference carries into ``data`` when given (its ``_attach_optional_detection_element``);
+# ``width`` and ``height`` among them, so every deserialised detection keeps its box size there too.
 _PLAIN_KEYS = ("time_in_zone", "path_deviation", "velocity", "speed", "smoothed_velocity", "smoothed_speed",
-               "area_px", "area_converted", "data", "nearest_target_distance")
+               "area_px", "area_converted", "data", "nearest_target_distance", "polygon", "rect", "width", "height",
+               "angle")
 
 
 def detections_from_prediction_json(name: str, value: Any) -> sv.Detections:
