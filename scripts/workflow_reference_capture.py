@@ -31,7 +31,8 @@ def capture(case_folder: Path, out: Path) -> dict:
                                                    "workflows_core.api_key": None})
     runs = []
     for index in range(len(case.runs)):
-        outputs = engine.run(runtime_parameters=case.inputs(index))
+        with case.environ():
+            outputs = engine.run(runtime_parameters=case.inputs(index))
         for element in outputs:  # outputs Argus answers otherwise on purpose are not kept, only why
             element.update({name: {"$differs": why} for name, why in case.differs.items() if name in element})
         runs.append(encode(outputs, png_writer(out, f"run{index}")))

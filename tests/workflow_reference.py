@@ -14,7 +14,9 @@ A case is a folder under ``tests/fixtures/workflow_reference/`` with ``case.json
   ``iou`` for boxes and masks;
 - ``differs`` (optional): ``{output: why}`` for outputs where Argus deliberately answers otherwise (a reference
   bug, a security rule): those are not compared, and the reason stays with the fixture;
-- ``ignore_data`` (optional): detection ``data`` keys not compared (random ids are never compared).
+- ``ignore_data`` (optional): detection ``data`` keys not compared (random ids are never compared);
+- ``environment`` (optional): variables set in the process while both engines run; ``settings`` (optional): Argus
+  settings the case needs (what the reference allows by default and Argus only when the operator says so).
 
 Outputs are encoded the same way on both sides: images as PNG files (lossless), detections as their arrays,
 numbers and strings as JSON.
@@ -26,7 +28,9 @@ import base64
 import datetime as dt
 import json
 import math
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +58,22 @@ class Case:
     tolerance: dict[str, float] = field(default_factory=dict)
     differs: dict[str, str] = field(default_factory=dict)
     ignore_data: list[str] = field(default_factory=list)
+    environment: dict[str, str] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @contextmanager
+    def environ(self) -> Iterator[None]:
+        """The case's environment variables set for the duration, then restored."""
+        saved = {name: os.environ.get(name) for name in self.environment}
+        os.environ.update(self.environment)
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
     @property
     def name(self) -> str:
@@ -71,7 +91,8 @@ def load_case(folder: Path) -> Case:
     spec = json.loads((folder / "case.json").read_text())
     return Case(folder=folder, blocks=spec["blocks"], definition=spec["definition"], runs=spec["runs"],
                 tolerance=spec.get("tolerance", {}), differs=spec.get("differs", {}),
-                ignore_data=spec.get("ignore_data", []))
+                ignore_data=spec.get("ignore_data", []), environment=spec.get("environment", {}),
+                settings=spec.get("settings", {}))
 
 
 def all_cases() -> list[Case]:
@@ -274,10 +295,11 @@ def run_argus(case: Case, home: Path) -> tuple[list[Any], dict[str, np.ndarray]]
     from argus.settings import Settings
     from argus.workflows import WorkflowContext, compile_workflow
 
-    workflow = compile_workflow(case.definition, WorkflowContext(settings=Settings(home=home)))
+    workflow = compile_workflow(case.definition, WorkflowContext(settings=Settings(home=home, **case.settings)))
     save, images = memory_images()
-    runs = [encode(workflow.run(case.inputs(index)).outputs, save, f"run{index}.out")
-            for index in range(len(case.runs))]
+    with case.environ():
+        runs = [encode(workflow.run(case.inputs(index)).outputs, save, f"run{index}.out")
+                for index in range(len(case.runs))]
     return runs, images
 
 

@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -165,6 +166,10 @@ class Settings(BaseSettings):
     workflow_sink_dir: Path | None = Field(
         default=None, validation_alias=_env("workflow_sink_dir", "WORKFLOW_BLOCKS_WRITE_DIRECTORY"))
     """The only directory the local file sink writes under; defaults to ``<home>/sink_outputs``."""
+    workflow_secret_variables: Annotated[list[str], NoDecode] = Field(
+        default=[], validation_alias=_env("workflow_secret_variables"))
+    """Environment variables the environment_secrets_store block may hand to workflows (comma-separated names);
+    empty: the block is refused (403), so a workflow cannot read the server's environment."""
     smtp_host: str | None = Field(default=None, validation_alias=_env("smtp_host"))
     """SMTP server of the email sink (a step's ``smtp_server`` overrides it)."""
     smtp_port: int = Field(default=465, ge=1, le=65535, validation_alias=_env("smtp_port"))
@@ -199,7 +204,8 @@ class Settings(BaseSettings):
     """Upper bound on ``X-Scale-Up-Timeout``."""
     endpoint_metrics_interval_s: float = Field(default=10.0, gt=0, validation_alias=_env("endpoint_metrics_interval_s"))
 
-    @field_validator("execution_providers", "preload_models", "api_keys", "cors_origins", mode="before")
+    @field_validator("execution_providers", "preload_models", "api_keys", "cors_origins", "workflow_secret_variables",
+                     mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
@@ -218,6 +224,16 @@ class Settings(BaseSettings):
                              f"decode: ARGUS_MAX_REQUEST_PIXELS ({self.max_request_pixels}) x 3 bytes = "
                              f"{-(-self.max_request_pixels * 3 // (1024 * 1024))} MB")
         return self
+
+    def workflow_secret(self, name: str) -> str | None:
+        """The value of environment variable ``name`` if the operator lets workflows read it; 403 otherwise."""
+        from argus.errors import ForbiddenError
+
+        if name not in self.workflow_secret_variables:
+            allowed = ", ".join(self.workflow_secret_variables) or "none"
+            raise ForbiddenError(f"workflows may not read environment variable {name!r} (allowed: {allowed}); the "
+                                 "operator lists readable ones in ARGUS_WORKFLOW_SECRET_VARIABLES")
+        return os.environ.get(name)
 
     @property
     def all_api_keys(self) -> frozenset[str]:
