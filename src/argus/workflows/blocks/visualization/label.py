@@ -23,11 +23,14 @@ from argus.workflows.blocks.visualization.common import (
     str_to_color,
     visualization_config,
 )
-from argus.workflows.data import CLASS_NAME_KEY, TIME_IN_ZONE_KEY
+from argus.workflows.data import CLASS_NAME_KEY, TIME_IN_ZONE_KEY, WorkflowImageData
 from argus.workflows.kinds import FLOAT_KIND, INTEGER_KIND, STRING_KIND
 
 TEXT_CHOICES = ("Class", "Confidence", "Class and Confidence", "Tracker Id", "Time In Zone", "Index", "Dimensions",
-                "Area")
+                "Area", "Area (mask)", "Area (converted)")
+# v2's "Automatic" text size: the manual scale is meant for an image whose short side is 1080 pixels.
+REFERENCE_MIN_DIMENSION_PX = 1080
+MIN_LABEL_TEXT_SCALE, MAX_LABEL_TEXT_SCALE = 0.3, 5.0
 
 
 class LabelManifest(ColorableVisualizationManifest):
@@ -80,6 +83,11 @@ def labels_for(predictions: sv.Detections, text: str) -> list[str]:
                 for x1, y1, x2, y2 in predictions.xyxy]
     if text == "Area":
         return [str(int(a)) for a in predictions.area]
+    if text in ("Area (mask)", "Area (converted)"):
+        key, caption = ("area_px", "Area (mask)") if text == "Area (mask)" else ("area_converted", "Area (conv)")
+        areas = predictions.data.get(key)
+        return [f"{caption}: {float(a):.2f}" if a is not None else f"{caption}: N/A"
+                for a in (areas if areas is not None else [None] * n)]
     if text in predictions.data:
         return [str(v) if v is not None else "" for v in predictions.data[text]]
     raise InvalidInputError(f"text {text!r} is neither one of {', '.join(TEXT_CHOICES)} nor a field of the "
@@ -113,3 +121,31 @@ class LabelVisualizationBlockV1(AnnotatorBlock):
 
     def annotate(self, annotator: Any, scene: np.ndarray, predictions: sv.Detections) -> np.ndarray:
         return annotator.annotate(scene=scene, detections=predictions, labels=labels_for(predictions, self._text))
+
+
+class LabelManifestV2(LabelManifest):
+    """v2 adds ``text_size_mode``: ``Automatic`` scales the text with the image."""
+
+    model_config = visualization_config("Label Visualization", "Draw labels on an image at specific coordinates.",
+                                        "v2")
+    type: Literal["roboflow_core/label_visualization@v2"]  # type: ignore[assignment]
+    text_size_mode: Literal["Manual", "Automatic"] | Selector(kind=[STRING_KIND]) = Field(  # type: ignore[valid-type]
+        default="Manual", description="Manual: text_scale as given; Automatic: scaled with the image's short side.")
+
+
+def adaptive_text_scale(height: int, width: int, text_scale: float, text_size_mode: str) -> float:
+    """The reference's label scale: ``text_scale`` as is, or grown with the image's short side (``Automatic``)."""
+    if text_size_mode != "Automatic":
+        return float(text_scale)
+    return max(MIN_LABEL_TEXT_SCALE, min(MAX_LABEL_TEXT_SCALE,
+                                         float(text_scale) * min(height, width) / REFERENCE_MIN_DIMENSION_PX))
+
+
+class LabelVisualizationBlockV2(LabelVisualizationBlockV1):
+    manifest_class = LabelManifestV2  # type: ignore[assignment]  # (a v2 manifest is its v1 one plus fields)
+
+    def run(self, image: WorkflowImageData, predictions: sv.Detections, copy_image: bool = True,
+            text_size_mode: str = "Manual", **params: Any) -> dict[str, Any]:
+        height, width = image.numpy_image.shape[:2]
+        params["text_scale"] = adaptive_text_scale(height, width, params.get("text_scale", 1.0), text_size_mode)
+        return super().run(image, predictions, copy_image, **params)

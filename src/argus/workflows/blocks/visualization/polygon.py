@@ -33,3 +33,14 @@ class PolygonVisualizationBlockV1(AnnotatorBlock):
 
     def annotator(self, thickness: int, **colors: Any) -> Any:
         return sv.PolygonAnnotator(thickness=int(thickness), **colors)
+
+
+class PolygonManifestV2(PolygonManifest):
+    """v2 of the reference also takes RLE-encoded masks; Argus's masks are dense either way, so it draws alike."""
+
+    model_config = visualization_config("Polygon Visualization", "Draw a polygon around detected objects.", "v2")
+    type: Literal["roboflow_core/polygon_visualization@v2"]  # type: ignore[assignment]
+
+
+class PolygonVisualizationBlockV2(PolygonVisualizationBlockV1):
+    manifest_class = PolygonManifestV2  # type: ignore[assignment]  # (a v2 manifest is its v1 one plus fields)

@@ -141,3 +141,14 @@ class HaloVisualizationBlockV1(AnnotatorBlock):
 
     def annotator(self, opacity: float, kernel_size: int, **colors: Any) -> Any:
         return sv.HaloAnnotator(opacity=float(opacity), kernel_size=int(kernel_size), **colors)
+
+
+class HaloManifestV2(HaloManifest):
+    """v2 of the reference also takes RLE-encoded masks; Argus's masks are dense either way, so it draws alike."""
+
+    model_config = visualization_config("Halo Visualization", "Paint a halo around detected objects.", "v2")
+    type: Literal["roboflow_core/halo_visualization@v2"]  # type: ignore[assignment]
+
+
+class HaloVisualizationBlockV2(HaloVisualizationBlockV1):
+    manifest_class = HaloManifestV2  # type: ignore[assignment]  # (a v2 manifest is its v1 one plus fields)
