@@ -46,6 +46,8 @@ NOT_IMPLEMENTED_REASONS: dict[str, str] = {
     **dict.fromkeys(ENTERPRISE_BLOCK_TYPES, "an enterprise block of the reference (PLC, OPC, SQL, Kafka or MQTT "
                                             "connectors), not part of Argus"),
     'roboflow_core/segment_anything3_3d_objects@v1': "SAM 3D needs weights that cannot be had offline",
+    'roboflow_core/anomaly_heatmap_visualization@v1': "draws the anomaly map of the Anomaly Detection Model, a model "
+                                                      "Argus does not run (its weights are not available offline)",
 }
 """Why a catalogue type is not implemented, where that is known."""
 
