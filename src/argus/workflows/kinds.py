@@ -76,6 +76,8 @@ BAR_CODE_DETECTION_KIND = Kind("bar_code_detection", "Prediction with barcode de
 QR_CODE_DETECTION_KIND = Kind("qr_code_detection", "Prediction with QR code detection", "sv.Detections")
 TIMESTAMP_KIND = Kind("timestamp", "Timestamp", "datetime")
 EMBEDDING_KIND = Kind("embedding", "A list of floating point numbers representing a vector embedding.", "List[float]")
+DETECTIONS_OVERLAPS_KIND = Kind("detections_overlaps", "List of per-pair detection overlap records",
+                                "List[Dict[str, Any]]")
 
 DETECTION_KINDS = (OBJECT_DETECTION_PREDICTION_KIND, INSTANCE_SEGMENTATION_PREDICTION_KIND,
                    KEYPOINT_DETECTION_PREDICTION_KIND)
