@@ -46,6 +46,10 @@ NOT_IMPLEMENTED_REASONS: dict[str, str] = {
     **dict.fromkeys(ENTERPRISE_BLOCK_TYPES, "an enterprise block of the reference (PLC, OPC, SQL, Kafka or MQTT "
                                             "connectors), not part of Argus"),
     'roboflow_core/segment_anything3_3d_objects@v1': "SAM 3D needs weights that cannot be had offline",
+    **dict.fromkeys(("roboflow_core/trackers_ocsort@v1", "roboflow_core/trackers_botsort@v1"),
+                    "OC-SORT and BoT-SORT come with Roboflow's trackers 2.2+, which requires the non-headless OpenCV "
+                    "build (libGL on the server); Argus runs on the headless one. Use trackers_bytetrack or "
+                    "trackers_sort"),
     'roboflow_core/anomaly_heatmap_visualization@v1': "draws the anomaly map of the Anomaly Detection Model, a model "
                                                       "Argus does not run (its weights are not available offline)",
 }

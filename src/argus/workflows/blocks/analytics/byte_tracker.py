@@ -110,13 +110,14 @@ class ByteTrackerV3Manifest(ByteTrackerV2Manifest):
 
 
 @dataclass
-class _VideoTracks:
+class VideoTracks:
     """One video's tracker, its id renumbering, and the ids seen so far (FIFO, bounded)."""
 
-    tracker: ByteTrackTracker
+    tracker: Any  # a trackers.* tracker (update(detections) -> detections)
     ids: dict[int, int] = field(default_factory=dict)
     seen: set[int] = field(default_factory=set)
     seen_order: deque[int] = field(default_factory=deque)
+    first_id: int = 1  # sv.ByteTrack (the byte_tracker blocks) counted from 1; trackers 2.4 (trackers_*) from 0
 
     def update(self, detections: sv.Detections) -> sv.Detections:
         """Track one frame; only confirmed tracks, with per-video ids starting at 1."""
@@ -127,7 +128,7 @@ class _VideoTracks:
             tracked = self.tracker.update(frame)
         raw_ids = np.asarray(tracked.tracker_id if tracked.tracker_id is not None else [], dtype=int)
         tracked = subset(tracked, raw_ids >= 0) if len(tracked) else tracked
-        local = [self.ids.setdefault(int(raw), len(self.ids) + 1) for raw in raw_ids[raw_ids >= 0]]
+        local = [self.ids.setdefault(int(raw), len(self.ids) + self.first_id) for raw in raw_ids[raw_ids >= 0]]
         tracked.tracker_id = np.array(local, dtype=int)
         return tracked
 
@@ -148,7 +149,7 @@ def _copy(detections: sv.Detections) -> sv.Detections:
 
 
 def _new_tracks(fps: float | None, track_activation_threshold: float, lost_track_buffer: int,
-                minimum_matching_threshold: float, minimum_consecutive_frames: int) -> _VideoTracks:
+                minimum_matching_threshold: float, minimum_consecutive_frames: int) -> VideoTracks:
     tracker = ByteTrackTracker(
         lost_track_buffer=int(lost_track_buffer),
         frame_rate=float(fps) if fps else DEFAULT_FPS,
@@ -157,14 +158,14 @@ def _new_tracks(fps: float | None, track_activation_threshold: float, lost_track
         minimum_iou_threshold=max(0.0, 1.0 - float(minimum_matching_threshold)),
         high_conf_det_threshold=float(track_activation_threshold),
     )
-    return _VideoTracks(tracker)
+    return VideoTracks(tracker)
 
 
 class _ByteTrackerBase(Block):
     stateful = True
 
     def _tracks(self, params: dict[str, Any], image: WorkflowImageData | None = None,
-                metadata: VideoMetadata | None = None, frame_rate: float | None = None) -> _VideoTracks:
+                metadata: VideoMetadata | None = None, frame_rate: float | None = None) -> VideoTracks:
         """The tracks of the frame's video (``frame_rate`` or the video's fps sets a new tracker's frame rate)."""
         metadata = frame_metadata(self, image, metadata)
         fps = frame_rate or metadata.fps
