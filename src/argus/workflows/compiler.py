@@ -41,6 +41,7 @@ from argus.workflows.errors import (
     UnknownBlockError,
     WorkflowDefinitionError,
 )
+from argus.workflows.inner_workflow import Resolver, inline_inner_workflows
 from argus.workflows.introspection import find_selectors, selector_fields
 from argus.workflows.kinds import WILDCARD_KIND, Kind, kind_names, kinds_compatible
 from argus.workflows.reference_catalogue import NOT_IMPLEMENTED_REASONS, REFERENCE_BLOCK_TYPES
@@ -302,9 +303,23 @@ def _dimensions(order: list[str], inputs: dict[str, InputPlan], steps: dict[str,
                             error_type="ControlFlowDefinitionError")
 
 
+def _stored_workflows(context: BlockContext | None) -> Resolver | None:
+    """Reads stored definitions (``workspace/id``) for inner workflows, when there are settings to find the store."""
+    if context is None:
+        return None
+    from argus.workflows.store import WorkflowStore
+
+    store = WorkflowStore(context.settings.workflow_store_dir)
+    return lambda workspace, workflow_id: store.get(workspace, workflow_id).load()
+
+
 def build_plan(definition: Any, registry: BlockRegistry | None = None, context: BlockContext | None = None
                ) -> WorkflowPlan:
-    """Validate ``definition`` into a :class:`WorkflowPlan`; raises :class:`WorkflowDefinitionError` (400)."""
+    """Validate ``definition`` into a :class:`WorkflowPlan`; raises :class:`WorkflowDefinitionError` (400).
+
+    Inner workflows are inlined first (:mod:`argus.workflows.inner_workflow`); stored ones come from the workflow
+    store of ``context``'s settings."""
+    definition = inline_inner_workflows(definition, _stored_workflows(context))
     document = parse_document(definition)
     registry = extend_registry(document, registry or default_registry(), context)
     inputs: dict[str, InputPlan] = {}
