@@ -298,3 +298,40 @@ def test_the_sink_pool_refuses_deliveries_beyond_its_bound() -> None:
     release.set()
     assert [future.result(30) for future in held if future is not None] == [(False, "ok")] * 2
     assert pool.submit(lambda: (False, "again")).result(30) == (False, "again")  # slots came back
+
+
+def test_email_v2_sends_html_with_an_inline_image_through_the_servers_smtp(tmp_path, smtp_server) -> None:
+    inbox, port = smtp_server
+    definition = {"version": "1.0",
+                  "inputs": [{"type": "WorkflowImage", "name": "image"}, {"type": "WorkflowParameter", "name": "who"}],
+                  "steps": [{"type": "roboflow_core/email_notification@v2", "name": "mail", "subject": "Seen",
+                             "receiver_email": "ops@example.com", "message": "<b>{{ $parameters.who }}</b> "
+                             "{{ $parameters.picture }}", "message_parameters": {"who": "$inputs.who",
+                                                                                 "picture": "$inputs.image"},
+                             "attachments": {"frame": "$inputs.image"}, "fire_and_forget": False,
+                             "cooldown_seconds": 0}],
+                  "outputs": [{"type": "JsonField", "name": "out", "selector": "$steps.mail.*"}]}
+    ctx = context(tmp_path, smtp_host="127.0.0.1", smtp_port=port, smtp_tls="none", smtp_user="argus@example.com")
+    image = np.zeros((8, 8, 3), np.uint8)
+    out = compile_workflow(definition, ctx).run({"image": image, "who": "<cat & dog>"}).outputs[0]["out"]
+    assert out["error_status"] is False, out
+    ((sender, recipients, raw),) = inbox.messages
+    assert (sender, recipients) == ("argus@example.com", ["ops@example.com"])
+    email = message_from_bytes(raw)
+    parts = {part.get_content_type(): part for part in email.walk() if not part.is_multipart()}
+    body = parts["text/html"].get_payload(decode=True).decode()
+    assert "<b>&lt;cat &amp; dog&gt;</b>" in body and 'src="cid:image_picture"' in body  # escaped; the image inline
+    inline = [p for p in email.walk() if p.get("Content-ID") == "<image_picture>"]
+    assert len(inline) == 1 and inline[0].get_payload(decode=True)[:2] == b"\xff\xd8"  # a JPEG
+    attached = [p for p in email.walk() if p.get_filename() == "frame.jpg"]
+    assert len(attached) == 1
+
+
+def test_email_v2_custom_smtp_needs_its_server_sender_and_password(tmp_path) -> None:
+    definition = {"version": "1.0", "inputs": [],
+                  "steps": [{"type": "roboflow_core/email_notification@v2", "name": "mail", "subject": "s",
+                             "receiver_email": "ops@example.com", "message": "m", "email_provider": "Custom SMTP",
+                             "fire_and_forget": False}],
+                  "outputs": [{"type": "JsonField", "name": "out", "selector": "$steps.mail.*"}]}
+    out = compile_workflow(definition, context(tmp_path)).run({}).outputs[0]["out"]
+    assert out["error_status"] is True and "requires sender_email, smtp_server" in out["message"]

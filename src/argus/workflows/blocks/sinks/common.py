@@ -98,12 +98,19 @@ class NotificationBlock(Block):
         self._lock = threading.Lock()
         self.pending: list[Future[tuple[bool, str]]] = []
 
+    def disabled(self, disable_sink: bool) -> dict[str, Any] | None:
+        """The outputs of a disabled sink (by the step or the request), checked before anything else; else None."""
+        if disable_sink or self.element.disable_sinks:
+            return result(False, "Sink was disabled by parameter `disable_sink`")
+        return None
+
     def notify(self, delivery: Delivery, fire_and_forget: bool, disable_sink: bool,
                cooldown_seconds: float) -> dict[str, Any]:
         """Deliver (or skip, or throttle) and report as the reference does."""
         cooldown = bounded("cooldown_seconds", cooldown_seconds, 0, MAX_COOLDOWN_S)
-        if disable_sink or self.element.disable_sinks:
-            return result(False, "Sink was disabled by parameter `disable_sink`")
+        skipped = self.disabled(disable_sink)
+        if skipped:
+            return skipped
         with self._lock:
             now = time.monotonic()
             if self._last_fired is not None and now - self._last_fired < cooldown:

@@ -20,10 +20,12 @@ from pydantic import Field, field_validator
 
 from argus.errors import InvalidInputError
 from argus.inputs.url import check_url_allowed
+from argus.settings import Settings
 from argus.workflows.blocks.base import Selector, block_config
 from argus.workflows.blocks.sinks.common import (
     NotificationBlock,
     NotificationManifest,
+    result,
     with_operations,
 )
 from argus.workflows.kinds import LIST_OF_VALUES_KIND, STRING_KIND
@@ -108,23 +110,14 @@ class EmailNotificationBlockV1(NotificationBlock):
             disable_sink: bool, cooldown_seconds: float, cc_receiver_email: Any = None,
             bcc_receiver_email: Any = None, smtp_server: str | None = None, sender_email_password: str | None = None,
             smtp_port: int | None = None) -> dict[str, Any]:
+        skipped = self.disabled(disable_sink)
+        if skipped:
+            return skipped
         settings = self.context.settings
-        host = smtp_server or settings.smtp_host
-        if not host:
-            return {"error_status": True, "throttling_status": False, "message": "No SMTP server: set ARGUS_SMTP_HOST "
-                    "on the server or smtp_server in the step."}
-        if smtp_server:
-            try:
-                check_url_allowed(f"http://{smtp_server}", allow_private=settings.allow_private_webhook_urls)
-            except InvalidInputError:
-                return {"error_status": True, "throttling_status": False, "message": f"smtp_server {smtp_server!r} "
-                        "is a private, loopback or link-local address; set ARGUS_SMTP_HOST on the server instead."}
-        email = EmailMessage()
-        email["From"] = sender_email
-        email["To"] = ", ".join(_addresses(receiver_email))
-        if cc_receiver_email:
-            email["Cc"] = ", ".join(_addresses(cc_receiver_email))
-        email["Subject"] = subject
+        host, problem = smtp_host(smtp_server, settings)
+        if problem:
+            return result(True, problem)
+        email = envelope(sender_email, subject, receiver_email, cc_receiver_email)
         email.set_content(fill_message(message, message_parameters, message_parameters_operations))
         for name, content in attachments.items():
             email.add_attachment(str(content).encode(), maintype="application", subtype="octet-stream", filename=name)
@@ -133,3 +126,29 @@ class EmailNotificationBlockV1(NotificationBlock):
         password = sender_email_password or settings.smtp_password
         return self.notify(lambda: send_email(email, recipients, host, port, settings.smtp_tls, settings.smtp_user,
                                               password), fire_and_forget, disable_sink, cooldown_seconds)
+
+
+def smtp_host(smtp_server: str | None, settings: Settings) -> tuple[str, str | None]:
+    """The SMTP host to use (the step's, or the server's ``ARGUS_SMTP_HOST``), or why there is none: a step's own
+    server must pass the SSRF guard."""
+    host = smtp_server or settings.smtp_host
+    if not host:
+        return "", "No SMTP server: set ARGUS_SMTP_HOST on the server or smtp_server in the step."
+    if smtp_server:
+        try:
+            check_url_allowed(f"http://{smtp_server}", allow_private=settings.allow_private_webhook_urls)
+        except InvalidInputError:
+            return "", (f"smtp_server {smtp_server!r} is a private, loopback or link-local address; set "
+                        "ARGUS_SMTP_HOST on the server instead.")
+    return host, None
+
+
+def envelope(sender: str, subject: str, receivers: Any, cc: Any) -> EmailMessage:
+    """A message with its From, To, Cc and Subject headers set."""
+    email = EmailMessage()
+    email["From"] = sender
+    email["To"] = ", ".join(_addresses(receivers))
+    if cc:
+        email["Cc"] = ", ".join(_addresses(cc))
+    email["Subject"] = subject
+    return email
