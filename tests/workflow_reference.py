@@ -242,6 +242,8 @@ def _short(value: Any) -> str:
 
 
 def _compare_images(case: Case, expected: np.ndarray, actual: np.ndarray, path: str) -> list[str]:
+    # a one-channel image may be H×W or H×W×1; PNG keeps only the former
+    expected, actual = (a[:, :, 0] if a.ndim == 3 and a.shape[2] == 1 else a for a in (expected, actual))
     if expected.shape != actual.shape:
         return [f"{path}: image shape {actual.shape}, the reference's {expected.shape}"]
     difference = np.abs(expected.astype(np.int32) - actual.astype(np.int32))
