@@ -6,6 +6,8 @@ field (numbers within the case's tolerance, images by mean and largest pixel dif
 ``--write`` keeps the reference's answers as the case's fixture (``reference.json`` and its PNGs), which
 ``tests/unit/workflows/test_reference_fixtures.py`` checks Argus against in CI.
 
+The reference loads the cases' models (``_models/``, Roboflow's cache layout) offline, with ``onnxruntime``.
+
 The reference's environment, outside the repo (``inference`` without its CUDA dependencies; about 2 GB):
 
     python3 -m venv $REF
@@ -14,7 +16,8 @@ The reference's environment, outside the repo (``inference`` without its CUDA de
         "pydantic<2.12" "pydantic-settings<2.8" networkx "cachetools<6" "structlog<25" requests pybase64 \\
         python-dotenv pillow "scikit-image<=0.25.2" "shapely<2.1" "zxing-cpp~=2.2.0" "qrcode~=8.0.0" \\
         "trackers~=2.4.0" "packaging~=24.0" "fastapi<0.142" "APScheduler<4" "pandas<3" tldextract backoff \\
-        filelock msgpack httpx rich psutil "redis~=5.0.0" requests-toolbelt aiohttp "pydot~=2.0.0" pycocotools
+        filelock msgpack httpx rich psutil "redis~=5.0.0" requests-toolbelt aiohttp "pydot~=2.0.0" pycocotools \\
+        "onnxruntime<1.22"
 
 PyPI's torchvision wheels are built for CUDA torch, so the reference's few torchvision calls (image decoding and
 ``batched_nms``, neither on the paths the cases take) go to the stand-in in ``scripts/reference_torchvision/``,
@@ -28,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -48,7 +52,11 @@ def main() -> int:
     names = args.cases or sorted(p.name for p in CASES_DIR.iterdir() if (p / "case.json").is_file())
     with tempfile.TemporaryDirectory() as scratch:
         captured = CASES_DIR if args.write else Path(scratch) / "captured"
-        env = {**os.environ, "PYTHONPATH": str(ROOT / "scripts" / "reference_torchvision")}
+        # the reference loads the cases' models from an offline model cache: a copy of _models/
+        cache = Path(scratch) / "model-cache"
+        shutil.copytree(CASES_DIR / "_models", cache)
+        env = {**os.environ, "PYTHONPATH": str(ROOT / "scripts" / "reference_torchvision"), "OFFLINE_MODE": "True",
+               "USE_INFERENCE_MODELS": "False", "MODEL_CACHE_DIR": str(cache)}
         done = subprocess.run([args.reference_python, str(ROOT / "scripts" / "workflow_reference_capture.py"),
                                "--out", str(captured), *names], env=env, check=False)
         disagreeing = 0

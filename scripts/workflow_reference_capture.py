@@ -23,11 +23,15 @@ from workflow_reference import CASES_DIR, encode, load_case, png_writer
 
 def capture(case_folder: Path, out: Path) -> dict:
     """The reference's outputs for every run of the case, encoded; images written under ``out``."""
+    from inference.core.managers.base import ModelManager
+    from inference.core.registries.roboflow import RoboflowModelRegistry
     from inference.core.workflows.execution_engine.core import ExecutionEngine
+    from inference.models.utils import ROBOFLOW_MODEL_TYPES
 
     case = load_case(case_folder)
+    manager = ModelManager(model_registry=RoboflowModelRegistry(ROBOFLOW_MODEL_TYPES)) if case.models else None
     engine = ExecutionEngine.init(workflow_definition=case.definition,
-                                  init_parameters={"workflows_core.model_manager": None,
+                                  init_parameters={"workflows_core.model_manager": manager,
                                                    "workflows_core.api_key": None})
     runs = []
     for index in range(len(case.runs)):

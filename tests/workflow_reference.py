@@ -16,7 +16,9 @@ A case is a folder under ``tests/fixtures/workflow_reference/`` with ``case.json
   bug, a security rule): those are not compared, and the reason stays with the fixture;
 - ``ignore_data`` (optional): detection ``data`` keys not compared (random ids are never compared);
 - ``environment`` (optional): variables set in the process while both engines run; ``settings`` (optional): Argus
-  settings the case needs (what the reference allows by default and Argus only when the operator says so).
+  settings the case needs (what the reference allows by default and Argus only when the operator says so);
+- ``models`` (optional): ids of models under ``_models/`` (Roboflow's model-cache layout: weights.onnx,
+  model_type.json, environment.json), which the reference loads from its offline cache and Argus imports.
 
 Outputs are encoded the same way on both sides: images as PNG files (lossless), detections as their arrays,
 numbers and strings as JSON.
@@ -41,6 +43,7 @@ import numpy as np
 import supervision as sv
 
 CASES_DIR = Path(__file__).parent / "fixtures" / "workflow_reference"
+MODELS_DIR = CASES_DIR / "_models"
 # Ids made fresh on every run (uuid4), so never equal between two engines.
 RANDOM_DATA_KEYS = {"detection_id", "inference_id", "parent_id", "root_parent_id", "prediction_type"}
 DEFAULT_TOLERANCE = {"atol": 1e-6, "rtol": 1e-4, "image_mean_abs": 0.5, "image_max_abs": 2, "iou": 0.98}
@@ -61,6 +64,7 @@ class Case:
     ignore_data: list[str] = field(default_factory=list)
     environment: dict[str, str] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
+    models: list[str] = field(default_factory=list)
 
     @contextmanager
     def environ(self) -> Iterator[None]:
@@ -93,7 +97,7 @@ def load_case(folder: Path) -> Case:
     return Case(folder=folder, blocks=spec["blocks"], definition=spec["definition"], runs=spec["runs"],
                 tolerance=spec.get("tolerance", {}), differs=spec.get("differs", {}),
                 ignore_data=spec.get("ignore_data", []), environment=spec.get("environment", {}),
-                settings=spec.get("settings", {}))
+                settings=spec.get("settings", {}), models=spec.get("models", []))
 
 
 def all_cases() -> list[Case]:
@@ -304,10 +308,20 @@ def _no_images(name: str) -> np.ndarray:
 
 def run_argus(case: Case, home: Path) -> tuple[list[Any], dict[str, np.ndarray]]:
     """Argus's outputs for every run of ``case`` (one compiled workflow), encoded, and their images in memory."""
+    from argus.runtime.manager import ModelManager
     from argus.settings import Settings
+    from argus.store.importers import import_model
+    from argus.store.repository import ModelRepository
     from argus.workflows import WorkflowContext, compile_workflow
 
-    workflow = compile_workflow(case.definition, WorkflowContext(settings=Settings(home=home, **case.settings)))
+    settings = Settings(home=home, intra_op_threads=1, inter_op_threads=1, **case.settings)
+    manager = None
+    if case.models:
+        repository = ModelRepository(settings.model_store_dir)
+        for model_id in case.models:
+            import_model(MODELS_DIR / model_id, model_id, repository)
+        manager = ModelManager(settings, repository)
+    workflow = compile_workflow(case.definition, WorkflowContext(settings=settings, manager=manager))
     save, images = memory_images()
     with case.environ():
         runs = [encode(workflow.run(case.inputs(index)).outputs, save, f"run{index}.out")
