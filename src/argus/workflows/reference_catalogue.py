@@ -50,6 +50,14 @@ NOT_IMPLEMENTED_REASONS: dict[str, str] = {
                     "OC-SORT and BoT-SORT come with Roboflow's trackers 2.2+, which requires the non-headless OpenCV "
                     "build (libGL on the server); Argus runs on the headless one. Use trackers_bytetrack or "
                     "trackers_sort"),
+    'roboflow_core/rich_label_visualization@v1': "draws with the reference's TrueType fonts, which it downloads at run "
+                                                  "time; Argus ships no fonts yet (label_visualization@v2 draws the same "
+                                                  "labels with OpenCV's font)",
+    'roboflow_core/vlm_as_detector@v2': "not implemented yet: v2 reads nine model families' box formats; "
+                                        "vlm_as_detector@v1 reads Gemini, Claude and Florence-2 answers",
+    'roboflow_core/camera_focus@v2': "not implemented yet: camera_focus@v1 gives Brenner's focus measure",
+    'roboflow_core/detections_list_rollup@v1': "not implemented yet: merging per-crop detections back into their "
+                                               "parent image",
     'roboflow_core/anomaly_heatmap_visualization@v1': "draws the anomaly map of the Anomaly Detection Model, a model "
                                                       "Argus does not run (its weights are not available offline)",
 }
