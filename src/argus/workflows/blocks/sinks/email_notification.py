@@ -14,9 +14,9 @@ import re
 import smtplib
 import ssl
 from email.message import EmailMessage
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field
 
 from argus.errors import InvalidInputError
 from argus.inputs.url import check_url_allowed
@@ -35,6 +35,16 @@ PARAMETER_PATTERN = re.compile(r"{{\s*\$parameters\.(\w+)\s*}}")
 _Address = str | list[str] | Selector(kind=[STRING_KIND, LIST_OF_VALUES_KIND])  # type: ignore[valid-type]
 
 
+def _some_receiver(value: Any) -> Any:
+    if isinstance(value, list) and not value:
+        raise ValueError("E-mail notification must have at least one receiver defined.")
+    return value
+
+
+Receivers = Annotated[_Address, AfterValidator(_some_receiver)]  # type: ignore[valid-type]
+"""The To field of both versions: an address, a list of at least one, or a selector."""
+
+
 class EmailNotificationManifest(NotificationManifest):
     """The reference's fields; the SMTP server, port and password may come from settings instead."""
 
@@ -44,7 +54,7 @@ class EmailNotificationManifest(NotificationManifest):
     subject: str = Field(description="Subject of the message.")
     message: str = Field(description="Body; {{ $parameters.name }} placeholders are filled from message_parameters.")
     sender_email: str | Selector(kind=[STRING_KIND]) = Field(description="From address.")  # type: ignore[valid-type]
-    receiver_email: _Address = Field(description="To address(es).")  # type: ignore[valid-type]
+    receiver_email: Receivers = Field(description="To address(es).")
     cc_receiver_email: _Address | None = None  # type: ignore[valid-type]
     bcc_receiver_email: _Address | None = None  # type: ignore[valid-type]
     message_parameters: dict[str, Selector()] = Field(default_factory=dict)  # type: ignore[valid-type]
@@ -56,12 +66,6 @@ class EmailNotificationManifest(NotificationManifest):
         default=None, description="SMTP password (default: ARGUS_SMTP_PASSWORD).")
     smtp_port: int | None = Field(default=None, ge=1, le=65535, description="SMTP port (default: ARGUS_SMTP_PORT).")
 
-    @field_validator("receiver_email")
-    @classmethod
-    def _some_receiver(cls, value: Any) -> Any:
-        if isinstance(value, list) and not value:
-            raise ValueError("E-mail notification must have at least one receiver defined.")
-        return value
 
 
 def fill_message(message: str, parameters: dict[str, Any], operations: dict[str, list[Any]]) -> str:

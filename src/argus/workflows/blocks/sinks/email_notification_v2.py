@@ -15,13 +15,14 @@ import html
 from email.message import EmailMessage
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from argus.core.images import encode_jpeg
 from argus.workflows.blocks.base import Selector, block_config
 from argus.workflows.blocks.sinks.common import NotificationBlock, NotificationManifest, result, with_operations
 from argus.workflows.blocks.sinks.email_notification import (
     PARAMETER_PATTERN,
+    Receivers,
     _addresses,
     envelope,
     send_email,
@@ -40,7 +41,7 @@ class EmailNotificationV2Manifest(NotificationManifest):
     type: Literal["roboflow_core/email_notification@v2"]
     email_provider: Literal["Roboflow Managed API Key", "Custom SMTP"] = "Roboflow Managed API Key"
     subject: str
-    receiver_email: _Address
+    receiver_email: Receivers
     message: str
     message_parameters: dict[str, Selector() | str | int | float | bool] = Field(default_factory=dict)
     message_parameters_operations: dict[str, list[AllOperationsType]] = Field(default_factory=dict)
@@ -51,13 +52,6 @@ class EmailNotificationV2Manifest(NotificationManifest):
     bcc_receiver_email: _Address | None = None
     smtp_port: int = Field(default=465, ge=1, le=65535)
     attachments: dict[str, Selector(kind=[STRING_KIND, BYTES_KIND, IMAGE_KIND])] = Field(default_factory=dict)
-
-    @field_validator("receiver_email")
-    @classmethod
-    def _some_receiver(cls, value: Any) -> Any:
-        if isinstance(value, list) and not value:
-            raise ValueError("E-mail notification must have at least one receiver defined.")
-        return value
 
 
 def html_message(message: str, parameters: dict[str, Any], operations: dict[str, list[Any]]
