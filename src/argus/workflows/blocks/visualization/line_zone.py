@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import cv2
+import numpy as np
 import supervision as sv
 from pydantic import Field
 
@@ -59,8 +60,10 @@ class LineCounterZoneVisualizationBlockV1(Block):
             count_out: int = 0, opacity: float = 0.3) -> dict[str, Any]:
         (x1, y1), (x2, y2) = parse_points(zone, "zone", exactly=2)
         scene = canvas(image, copy_image)
-        overlay = sv.draw_line(scene.copy(), sv.Point(x1, y1), sv.Point(x2, y2), str_to_color(color), int(thickness))
-        cv2.addWeighted(overlay, float(opacity), scene, 1.0 - float(opacity), 0.0, dst=scene)
+        # as the reference: the line's colour, scaled by opacity, is added onto the image (not blended with it)
+        line = cv2.line(np.zeros_like(scene), (int(x1), int(y1)), (int(x2), int(y2)), str_to_color(color).as_bgr(),
+                        int(thickness))
+        cv2.addWeighted(line, float(opacity), scene, 1.0, 0.0, dst=scene)
         sv.draw_text(scene=scene, text=f"in: {count_in}, out: {count_out}", text_anchor=sv.Point(x1, y1),
                      text_thickness=int(text_thickness), text_scale=float(text_scale),
                      background_color=sv.Color.WHITE, text_padding=0)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import cv2
+import numpy as np
 import supervision as sv
 from pydantic import Field
 
@@ -140,7 +142,39 @@ class HaloVisualizationBlockV1(AnnotatorBlock):
     colorable = True
 
     def annotator(self, opacity: float, kernel_size: int, **colors: Any) -> Any:
-        return sv.HaloAnnotator(opacity=float(opacity), kernel_size=int(kernel_size), **colors)
+        return HaloV1Annotator(opacity=float(opacity), kernel_size=int(kernel_size), **colors)
+
+
+class HaloV1Annotator:
+    """The reference's own v1 halo (supervision's differs): masks painted largest first and box-blurred, the halo
+    kept outside them, blended by its brightness. (The reference's v1 always blurs 40 pixels; Argus uses
+    ``kernel_size``, as its v2 does.)"""
+
+    def __init__(self, color: Any, color_lookup: Any, opacity: float, kernel_size: int) -> None:
+        self.color, self.color_lookup, self.opacity, self.kernel_size = color, color_lookup, opacity, kernel_size
+
+    def annotate(self, scene: np.ndarray, detections: sv.Detections) -> np.ndarray:
+        from supervision.annotators.utils import resolve_color
+
+        painted: Any = np.zeros_like(scene, dtype=np.uint8)
+        covered = np.zeros(scene.shape[:2], dtype=bool)
+        for index in np.flip(np.argsort(detections.area)):
+            colour = resolve_color(color=self.color, detections=detections, detection_idx=index,
+                                   color_lookup=self.color_lookup)
+            if detections.mask is None:
+                x1, y1, x2, y2 = detections.xyxy[index].astype(int)
+                mask = np.zeros(scene.shape[:2], dtype=bool)
+                mask[y1:y2, x1:x2] = True
+            else:
+                mask = detections.mask[index]
+            covered |= mask
+            painted[mask] = colour.as_bgr()
+        painted = cv2.blur(painted, (self.kernel_size, self.kernel_size))
+        painted[covered] = [0, 0, 0]
+        gray = cv2.cvtColor(painted, cv2.COLOR_BGR2GRAY)
+        alpha = (self.opacity * gray / gray.max())[:, :, np.newaxis] if gray.max() else np.zeros(gray.shape + (1,))
+        np.copyto(scene, np.uint8(scene * (1 - alpha) + painted * self.opacity))
+        return scene
 
 
 class HaloManifestV2(HaloManifest):
@@ -151,4 +185,9 @@ class HaloManifestV2(HaloManifest):
 
 
 class HaloVisualizationBlockV2(HaloVisualizationBlockV1):
+    """supervision's ``HaloAnnotator``, as the reference's v2 draws it."""
+
     manifest_class = HaloManifestV2  # type: ignore[assignment]  # (a v2 manifest is its v1 one plus fields)
+
+    def annotator(self, opacity: float, kernel_size: int, **colors: Any) -> Any:
+        return sv.HaloAnnotator(opacity=float(opacity), kernel_size=int(kernel_size), **colors)
