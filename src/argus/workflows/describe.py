@@ -15,6 +15,7 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic.json_schema import models_json_schema
 
 from argus.workflows.blocks.base import Block
+from argus.workflows.blocks.custom.dynamic import DynamicBlockDefinition
 from argus.workflows.compiler import build_plan
 from argus.workflows.definition import (
     WorkflowDocument,
@@ -81,7 +82,8 @@ def _describe(registry: BlockRegistry) -> dict[str, Any]:
             "operations_schema": TypeAdapter(list[AllOperationsType]).json_schema(),
             "statement_schema": StatementGroup.model_json_schema(),
         },
-        "dynamic_block_definition_schema": {},
+        # the JSON Schema of a custom Python block's definition (what a workflow's dynamic_blocks_definitions holds)
+        "dynamic_block_definition_schema": DynamicBlockDefinition.model_json_schema(),
     }
 
 

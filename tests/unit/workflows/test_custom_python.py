@@ -273,3 +273,16 @@ def _alive(pid: int) -> bool:
             return stat.read().split()[2] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_describe_gives_the_json_schema_a_custom_block_definition_is_checked_against() -> None:
+    import jsonschema
+
+    from argus.workflows.describe import describe_blocks
+
+    schema = describe_blocks()["dynamic_block_definition_schema"]
+    jsonschema.validate(block("def run(self, image, predictions, factor):\n    return {}\n"), schema)
+    broken = block("x = 1")
+    del broken["code"]
+    with pytest.raises(jsonschema.ValidationError, match="'code' is a required property"):
+        jsonschema.validate(broken, schema)
