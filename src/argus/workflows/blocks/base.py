@@ -212,6 +212,8 @@ class Element:
     index: tuple[int, ...] = ()
     video_metadata: VideoMetadata = field(default_factory=VideoMetadata)
     disable_sinks: bool = False
+    batch_fields: frozenset[str] = frozenset()
+    """Fields whose values come from batch data (they differ per element); the others are the same scalars."""
 
 
 @dataclass(frozen=True)

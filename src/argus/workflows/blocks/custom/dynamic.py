@@ -30,6 +30,8 @@ from argus.workflows.blocks.base import (
     Block,
     BlockContext,
     BlockManifest,
+    BlockOutput,
+    Element,
     ImageSelector,
     InputSelector,
     OutputDefinition,
@@ -37,7 +39,7 @@ from argus.workflows.blocks.base import (
     StepOutputSelector,
     block_config,
 )
-from argus.workflows.errors import BlockNotImplementedError, WorkflowDefinitionError
+from argus.workflows.errors import WorkflowDefinitionError
 from argus.workflows.kinds import ALL_KINDS, IMAGE_KIND, WILDCARD_KIND, Kind
 from argus.workflows.sandbox import CustomPythonError, SandboxLimits, SandboxProcess
 
@@ -137,6 +139,7 @@ class DynamicBlock(Block):
 
     code: dict[str, Any]
     block_type: str
+    accepts_batch_input: bool = False
 
     def __init__(self, step: BlockManifest, context: BlockContext) -> None:
         super().__init__(step, context)
@@ -146,8 +149,25 @@ class DynamicBlock(Block):
                                protected_paths=tuple(settings.protected_paths))
         self.sandbox = SandboxProcess(self.code, block_type=self.block_type, limits=limits)
 
+    def run_batch(self, elements: list[Element]) -> list[BlockOutput]:
+        """With ``accepts_batch_input``, one call for the whole batch: batch inputs arrive as lists (one entry per
+        element), scalars as they are, and ``run`` returns a list with one result per element, as the reference."""
+        if not self.accepts_batch_input or not elements:
+            return super().run_batch(elements)
+        self.element = elements[0]
+        batch_fields = elements[0].batch_fields
+        kwargs = {name: [e.kwargs[name] for e in elements] if name in batch_fields else value
+                  for name, value in elements[0].kwargs.items()}
+        results = self.sandbox.call(kwargs)
+        if not isinstance(results, list) or len(results) != len(elements):
+            raise CustomPythonError(f"Custom Python block {self.block_type!r} accepts batch input, so run() must "
+                                    f"return a list of {len(elements)} results, one per element.")
+        return [self._checked(result) for result in results]
+
     def run(self, **kwargs: Any) -> Any:
-        result = self.sandbox.call(kwargs)
+        return self._checked(self.sandbox.call(kwargs))
+
+    def _checked(self, result: Any) -> Any:
         wants_list = self.output_dimensionality_offset == 1
         if wants_list != isinstance(result, list):
             shape = "a list of output dicts (one per child element)" if wants_list else "one dict of outputs"
@@ -178,10 +198,6 @@ def _parse(raw: Any, position: int) -> DynamicBlockDefinition:
         where = ".".join(str(p) for p in first["loc"])
         raise WorkflowDefinitionError(f"dynamic_blocks_definitions[{position}].{where}: {first['msg']}",
                                       error_type="DynamicBlockError") from None
-    if definition.manifest.accepts_batch_input:
-        raise BlockNotImplementedError(
-            f"Custom Python block '{definition.manifest.block_type}' sets accepts_batch_input, which Argus does not "
-            "implement; set it to false so run() gets one element at a time.")
     return definition
 
 
@@ -239,4 +255,5 @@ def _block_class(definition: DynamicBlockDefinition) -> type[Block]:
         "code": definition.code.model_dump(),
         "block_type": block_type,
         "output_dimensionality_offset": manifest.output_dimensionality_offset,
+        "accepts_batch_input": manifest.accepts_batch_input,
     })
