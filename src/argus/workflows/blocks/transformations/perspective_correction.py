@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import supervision as sv
 
-from argus.errors import InvalidInputError, NotImplementedFeatureError
+from argus.errors import InvalidInputError
 from argus.workflows.blocks.base import (
     Block,
     BlockManifest,
@@ -20,6 +20,7 @@ from argus.workflows.blocks.base import (
     Selector,
     block_config,
 )
+from argus.workflows.blocks.transformations.perspective_polygon import ALL_POSITIONS, transformation
 from argus.workflows.data import (
     IMAGE_DIMENSIONS_KEY,
     KEYPOINTS_XY_KEY,
@@ -59,17 +60,15 @@ class PerspectiveCorrectionManifest(BlockManifest):
                 OutputDefinition(name="extended_transformed_rect_height", kind=[INTEGER_KIND])]
 
 
-def quadrilateral(polygons: Any) -> np.ndarray:
-    """Four corners ordered top-left, top-right, bottom-right, bottom-left (largest polygon if several)."""
+def largest_quadrilateral(polygons: Any) -> np.ndarray:
+    """The four corners given (the largest polygon's, if several)."""
     array = np.asarray(polygons, dtype=np.float32)
     if array.ndim == 3:
         array = max(array, key=lambda p: cv2.contourArea(p.reshape(-1, 1, 2)))
     if array.ndim != 2 or array.shape != (4, 2):
         raise InvalidInputError("perspective_polygons must be 4 points [[x, y], ...] (or a list of such polygons), "
                                 f"got shape {array.shape}")
-    sums, diffs = array.sum(axis=1), np.diff(array, axis=1).ravel()
-    return np.array([array[np.argmin(sums)], array[np.argmin(diffs)], array[np.argmax(sums)],
-                     array[np.argmax(diffs)]], dtype=np.float32)
+    return array
 
 
 def _warp_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
@@ -103,13 +102,14 @@ class PerspectiveCorrectionBlock(Block):
     def run(self, predictions: sv.Detections | None, images: WorkflowImageData | None, perspective_polygons: Any,
             transformed_rect_width: int, transformed_rect_height: int,
             extend_perspective_polygon_by_detections_anchor: str, warp_image: bool) -> dict[str, Any]:
-        if extend_perspective_polygon_by_detections_anchor:
-            raise NotImplementedFeatureError("perspective_correction: extend_perspective_polygon_by_detections_anchor"
-                                             " is not implemented by Argus; leave it empty.")
-        source = quadrilateral(perspective_polygons)
+        anchor = extend_perspective_polygon_by_detections_anchor or ""
+        if anchor and anchor != ALL_POSITIONS and anchor not in {p.value for p in sv.Position}:
+            raise InvalidInputError(f"extend_perspective_polygon_by_detections_anchor must be ALL or one of "
+                                    f"{', '.join(p.value for p in sv.Position)}, not {anchor!r}")
         width, height = transformed_rect_width, transformed_rect_height
-        target = np.array([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]], dtype=np.float32)
-        matrix = cv2.getPerspectiveTransform(source, target)
+        matrix, grown_w, grown_h = transformation(largest_quadrilateral(perspective_polygons), width, height,
+                                                  predictions, anchor)
+        width, height = width + int(round(grown_w)), height + int(round(grown_h))
         warped = None
         if warp_image and images is not None:
             warped = images.with_image(cv2.warpPerspective(images.numpy_image, matrix, (width, height)))
