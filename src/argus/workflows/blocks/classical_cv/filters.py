@@ -34,13 +34,15 @@ def _image_output() -> list[OutputDefinition]:
     return [OutputDefinition(name="image", kind=[IMAGE_KIND])]
 
 
-def _pixels(image: Any) -> np.ndarray:
+def image_pixels(image: Any, field: str = "image") -> np.ndarray:
+    """The pixels of a workflow image; a 400 naming ``field`` for anything else."""
     if not isinstance(image, WorkflowImageData):
-        raise InvalidInputError(f"field 'image' needs an image, got {type(image).__name__}")
+        raise InvalidInputError(f"field '{field}' needs an image, got {type(image).__name__}")
     return image.numpy_image
 
 
-def _gray(pixels: np.ndarray) -> np.ndarray:
+def grayscale(pixels: np.ndarray) -> np.ndarray:
+    """A BGR image's grayscale; one-channel images as they are."""
     return cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY) if pixels.ndim == 3 and pixels.shape[2] == 3 else pixels
 
 
@@ -59,7 +61,7 @@ class ConvertGrayscaleBlockV1(Block):
     manifest_class = ConvertGrayscaleManifest
 
     def run(self, image: Any) -> dict[str, Any]:
-        return {"image": image.with_image(cv2.cvtColor(_pixels(image), cv2.COLOR_BGR2GRAY))}
+        return {"image": image.with_image(cv2.cvtColor(image_pixels(image), cv2.COLOR_BGR2GRAY))}
 
 
 class ImageBlurManifest(BlockManifest):
@@ -79,7 +81,7 @@ class ImageBlurBlockV1(Block):
     manifest_class = ImageBlurManifest
 
     def run(self, image: Any, blur_type: str = "gaussian", kernel_size: int = 5) -> dict[str, Any]:
-        return {"image": image.with_image(blur(_pixels(image), blur_type, kernel_size))}
+        return {"image": image.with_image(blur(image_pixels(image), blur_type, kernel_size))}
 
 
 def blur(pixels: np.ndarray, blur_type: str, kernel_size: int) -> np.ndarray:
@@ -124,7 +126,7 @@ class ThresholdBlockV1(Block):
 
     def run(self, image: Any, thresh_value: int, threshold_type: str = "binary", max_value: int = 255
             ) -> dict[str, Any]:
-        return {"image": image.with_image(threshold(_pixels(image), threshold_type, thresh_value, max_value))}
+        return {"image": image.with_image(threshold(image_pixels(image), threshold_type, thresh_value, max_value))}
 
 
 def threshold(pixels: np.ndarray, threshold_type: str, thresh_value: int, max_value: int) -> np.ndarray:
@@ -132,7 +134,7 @@ def threshold(pixels: np.ndarray, threshold_type: str, thresh_value: int, max_va
 
     The reference expects a grayscale image; a colour one is converted first (OpenCV's adaptive and Otsu
     thresholds refuse three channels)."""
-    gray = _gray(pixels) if threshold_type in (*_ADAPTIVE, "otsu") else pixels
+    gray = grayscale(pixels) if threshold_type in (*_ADAPTIVE, "otsu") else pixels
     if threshold_type in _FIXED:
         return cv2.threshold(pixels, thresh_value, max_value, _FIXED[threshold_type])[1]
     if threshold_type in _ADAPTIVE:
@@ -162,7 +164,7 @@ class ContoursBlockV1(Block):
     manifest_class = ContoursManifest
 
     def run(self, image: Any, line_thickness: int = 3) -> dict[str, Any]:
-        gray = _gray(_pixels(image))
+        gray = grayscale(image_pixels(image))
         contours, hierarchy = cv2.findContours(gray, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         drawn = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
         cv2.drawContours(drawn, contours, -1, (255, 0, 255), max(1, min(int(line_thickness), 100)))
@@ -189,7 +191,7 @@ class PixelColorCountBlockV1(Block):
 
     def run(self, image: Any, target_color: Any, tolerance: int = 10) -> dict[str, Any]:
         bgr = np.array(rgb_to_bgr(target_color))
-        mask = cv2.inRange(_pixels(image), bgr - tolerance, bgr + tolerance)
+        mask = cv2.inRange(image_pixels(image), bgr - tolerance, bgr + tolerance)
         return {"matching_pixels_count": int(cv2.countNonZero(mask))}
 
 

@@ -18,6 +18,7 @@ from pydantic import AliasChoices, Field
 
 from argus.errors import InvalidInputError
 from argus.workflows.blocks.base import Block, BlockManifest, OutputDefinition, Selector, block_config
+from argus.workflows.blocks.classical_cv.filters import ImageField, grayscale, image_pixels
 from argus.workflows.data import CLASS_NAME_KEY, PREDICTION_TYPE_KEY, WorkflowImageData, attach_lineage
 from argus.workflows.kinds import (
     BOOLEAN_KIND,
@@ -31,19 +32,6 @@ from argus.workflows.kinds import (
     RGB_COLOR_KIND,
     STRING_KIND,
 )
-
-ImageField = Field(validation_alias=AliasChoices("image", "images"), description="The input image")
-
-
-def _pixels(image: Any, field: str = "image") -> np.ndarray:
-    if not isinstance(image, WorkflowImageData):
-        raise InvalidInputError(f"field '{field}' needs an image, got {type(image).__name__}")
-    return image.numpy_image
-
-
-def _gray(pixels: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY) if pixels.ndim == 3 and pixels.shape[2] == 3 else pixels
-
 
 # ------------------------------------------------------------------ contrast
 
@@ -67,7 +55,7 @@ class ContrastEnhancementBlockV1(Block):
 
     def run(self, image: Any, clip_limit: int = 0, contrast_multiplier: float = 1.0,
             normalize_brightness: bool = False) -> dict[str, Any]:
-        pixels = _pixels(image)
+        pixels = image_pixels(image)
         gamma = 1.0 / 1.3 if normalize_brightness else 1.0
         if pixels.ndim == 2 or pixels.shape[2] == 1:
             channel = pixels if pixels.ndim == 2 else pixels[:, :, 0]
@@ -121,7 +109,7 @@ class ContrastEqualizationBlockV1(Block):
     manifest_class = ContrastEqualizationManifest
 
     def run(self, image: Any, equalization_type: str = "Histogram Equalization") -> dict[str, Any]:
-        return {"image": image.with_image(equalize(_pixels(image), equalization_type))}
+        return {"image": image.with_image(equalize(image_pixels(image), equalization_type))}
 
 
 def equalize(pixels: np.ndarray, how: str) -> np.ndarray:
@@ -166,7 +154,7 @@ class DominantColorBlockV1(Block):
                                  ("target_size", target_size, 250)):
             if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= top:
                 raise InvalidInputError(f"'{name}' must be an integer from 1 to {top}, not {value!r}")
-        pixels = _pixels(image)
+        pixels = image_pixels(image)
         if pixels.ndim != 3 or pixels.shape[2] != 3:
             raise InvalidInputError("dominant_color needs a colour (3-channel) image")
         step = max(1, min(pixels.shape[:2]) // target_size)
@@ -208,13 +196,13 @@ class CameraFocusBlockV1(Block):
     manifest_class = CameraFocusManifest
 
     def run(self, image: Any) -> dict[str, Any]:
-        measure_image, value = brenner_measure(_pixels(image))
+        measure_image, value = brenner_measure(image_pixels(image))
         return {"image": image.with_image(measure_image), "focus_measure": value}
 
 
 def brenner_measure(pixels: np.ndarray) -> tuple[np.ndarray, float]:
     """Brenner's focus measure (the mean squared two-pixel rise, across and down) and its map, captioned."""
-    gray = _gray(pixels[:, :, :3] if pixels.ndim == 3 and pixels.shape[2] == 4 else pixels)
+    gray = grayscale(pixels[:, :, :3] if pixels.ndim == 3 and pixels.shape[2] == 4 else pixels)
     if gray.ndim == 3:
         gray = gray[:, :, 0] if gray.shape[2] == 1 else gray.mean(axis=2)
     values = gray.astype(np.int16)
@@ -235,7 +223,7 @@ def brenner_measure(pixels: np.ndarray) -> tuple[np.ndarray, float]:
 
 def sift(pixels: np.ndarray) -> tuple[Any, list[dict[str, Any]], np.ndarray | None, np.ndarray]:
     """SIFT keypoints of the grayscale image: OpenCV's keypoints, their dicts, descriptors, and the gray image."""
-    gray = _gray(pixels)
+    gray = grayscale(pixels)
     keypoints, descriptors = cv2.SIFT.create().detectAndCompute(gray, None)
     as_dicts = [{"pt": (p.pt[0], p.pt[1]), "size": p.size, "angle": p.angle, "response": p.response,
                  "octave": p.octave, "class_id": p.class_id} for p in keypoints]
@@ -259,7 +247,7 @@ class SIFTBlockV1(Block):
     manifest_class = SIFTManifest
 
     def run(self, image: Any) -> dict[str, Any]:
-        pixels = _pixels(image)
+        pixels = image_pixels(image)
         keypoints, as_dicts, descriptors, gray = sift(pixels)
         drawn = cv2.drawKeypoints(gray, keypoints, pixels.copy())
         return {"image": image.with_image(drawn), "keypoints": as_dicts, "descriptors": descriptors}
@@ -382,7 +370,7 @@ class TemplateMatchingBlockV1(Block):
 
     def run(self, image: Any, template: Any, matching_threshold: float = 0.8, apply_nms: bool = True,
             nms_threshold: float = 0.5) -> dict[str, Any]:
-        pixels, pattern = _gray(_pixels(image)), _gray(_pixels(template, "template"))
+        pixels, pattern = grayscale(image_pixels(image)), grayscale(image_pixels(template, "template"))
         if pattern.shape[0] > pixels.shape[0] or pattern.shape[1] > pixels.shape[1]:
             raise InvalidInputError(f"the template ({pattern.shape[1]}×{pattern.shape[0]}) is larger than the "
                                     f"image ({pixels.shape[1]}×{pixels.shape[0]})")

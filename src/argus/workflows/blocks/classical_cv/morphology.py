@@ -13,7 +13,7 @@ import numpy as np
 
 from argus.errors import InvalidInputError
 from argus.workflows.blocks.base import Block, BlockManifest, OutputDefinition, Selector, block_config
-from argus.workflows.blocks.classical_cv.filters import ImageField, _image_output, _pixels
+from argus.workflows.blocks.classical_cv.filters import ImageField, _image_output, image_pixels
 from argus.workflows.kinds import IMAGE_KIND, INTEGER_KIND, STRING_KIND
 
 _OPERATIONS: dict[str, int] = {"Erosion": cv2.MORPH_ERODE, "Dilation": cv2.MORPH_DILATE, "Opening": cv2.MORPH_OPEN,
@@ -47,7 +47,7 @@ class MorphologicalTransformationBlockV1(Block):
     manifest_class = MorphologyManifestV1
 
     def run(self, image: Any, kernel_size: int = 5, operation: str = "Closing") -> dict[str, Any]:
-        pixels = _pixels(image)
+        pixels = image_pixels(image)
         gray = cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY) if pixels.ndim == 3 and pixels.shape[2] == 3 else pixels
         return {"image": image.with_image(morph(gray, kernel_size, operation)[..., None])}
 
@@ -56,7 +56,7 @@ class MorphologicalTransformationBlockV2(Block):
     manifest_class = MorphologyManifestV2
 
     def run(self, image: Any, kernel_size: int = 5, operation: str = "Opening then Closing") -> dict[str, Any]:
-        pixels = _pixels(image)
+        pixels = image_pixels(image)
         alpha = None
         if pixels.ndim == 2 or pixels.shape[2] == 1:
             pixels = cv2.cvtColor(pixels, cv2.COLOR_GRAY2BGR)

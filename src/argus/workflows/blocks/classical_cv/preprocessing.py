@@ -14,7 +14,7 @@ from pydantic import Field, PositiveInt
 
 from argus.errors import ImageTooLargeError, InvalidInputError
 from argus.workflows.blocks.base import Block, BlockManifest, OutputDefinition, Selector, block_config
-from argus.workflows.blocks.classical_cv.filters import ImageField, _image_output, _pixels
+from argus.workflows.blocks.classical_cv.filters import ImageField, _image_output, image_pixels
 from argus.workflows.kinds import IMAGE_KIND, INTEGER_KIND, STRING_KIND
 
 
@@ -39,7 +39,7 @@ class ImagePreprocessingBlockV1(Block):
 
     def run(self, image: Any, task_type: str, width: int | None = 640, height: int | None = 640,
             rotation_degrees: int | None = 90, flip_type: str | None = "vertical") -> dict[str, Any]:
-        pixels = _pixels(image)
+        pixels = image_pixels(image)
         if task_type == "resize":
             out = self._resize(pixels, width, height)
         elif task_type == "rotate":

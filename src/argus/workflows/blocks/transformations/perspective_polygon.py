@@ -84,37 +84,31 @@ def _anchors(detection: sv.Detections, anchor: Any, pair: tuple[sv.Position, sv.
     return [detection.get_anchors_coordinates(anchor=anchor)[0]]
 
 
+# Each side of [bottom-left, top-left, top-right, bottom-right]: the corners it joins (its outside is to their
+# right), the corners they slide towards, the corner whose move is measured, whether that grows the width, and the
+# box anchors that must end up inside when the anchor is ALL. In the reference's order: left, right, bottom, top.
+_SIDES = ((0, 1, 3, 2, 0, True, (sv.Position.BOTTOM_LEFT, sv.Position.TOP_LEFT)),
+          (2, 3, 1, 0, 3, True, (sv.Position.BOTTOM_RIGHT, sv.Position.TOP_RIGHT)),
+          (3, 0, 2, 1, 0, False, (sv.Position.BOTTOM_RIGHT, sv.Position.BOTTOM_LEFT)),
+          (1, 2, 0, 3, 1, False, (sv.Position.TOP_RIGHT, sv.Position.TOP_LEFT)))
+
+
 def extend_polygon(corners: np.ndarray, detections: sv.Detections, anchor: Any
                    ) -> tuple[np.ndarray, float, float, float, float]:
     """The ordered corners grown to hold every detection's anchor; original width/height and the growth of each."""
-    bl, tl, tr, br = (np.asarray(c) for c in corners)
-    width = max(float(np.hypot(*(bl - br))), float(np.hypot(*(tl - tr))))
-    height = max(float(np.hypot(*(bl - tl))), float(np.hypot(*(br - tr))))
-    grown_w = grown_h = 0.0
-    P = sv.Position
+    c = [np.asarray(corner) for corner in corners]
+    width = max(float(np.hypot(*(c[0] - c[3]))), float(np.hypot(*(c[1] - c[2]))))
+    height = max(float(np.hypot(*(c[0] - c[1]))), float(np.hypot(*(c[3] - c[2]))))
+    grown = {True: 0.0, False: 0.0}
     for i in range(len(detections)):
         detection = pick(detections, [i])
-        for x, y in _anchors(detection, anchor, (P.BOTTOM_LEFT, P.TOP_LEFT)):
-            if _outside([bl, tl, tr, br], x, y) and not _left_of(bl, tl, x, y):
-                old = bl
-                bl, tl = _moved_side(bl, tl, br, tr, x, y)
-                grown_w += float(np.hypot(*(bl - old)))
-        for x, y in _anchors(detection, anchor, (P.BOTTOM_RIGHT, P.TOP_RIGHT)):
-            if _outside([bl, tl, tr, br], x, y) and not _left_of(tr, br, x, y):
-                old = br
-                tr, br = _moved_side(tr, br, tl, bl, x, y)
-                grown_w += float(np.hypot(*(br - old)))
-        for x, y in _anchors(detection, anchor, (P.BOTTOM_RIGHT, P.BOTTOM_LEFT)):
-            if _outside([bl, tl, tr, br], x, y) and not _left_of(br, bl, x, y):
-                old = bl
-                br, bl = _moved_side(br, bl, tr, tl, x, y)
-                grown_h += float(np.hypot(*(bl - old)))
-        for x, y in _anchors(detection, anchor, (P.TOP_RIGHT, P.TOP_LEFT)):
-            if _outside([bl, tl, tr, br], x, y) and not _left_of(tl, tr, x, y):
-                old = tl
-                tl, tr = _moved_side(tl, tr, bl, br, x, y)
-                grown_h += float(np.hypot(*(tl - old)))
-    return np.array([bl, tl, tr, br]), width, height, grown_w, grown_h
+        for first, second, along_first, along_second, measured, widens, pair in _SIDES:
+            for x, y in _anchors(detection, anchor, pair):
+                if _outside(c, x, y) and not _left_of(c[first], c[second], x, y):
+                    old = c[measured]
+                    c[first], c[second] = _moved_side(c[first], c[second], c[along_first], c[along_second], x, y)
+                    grown[widens] += float(np.hypot(*(c[measured] - old)))
+    return np.array(c), width, height, grown[True], grown[False]
 
 
 def transformation(polygon: np.ndarray, width: int, height: int, detections: sv.Detections | None = None,
