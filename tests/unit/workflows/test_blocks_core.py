@@ -112,7 +112,7 @@ def test_detection_offset_grows_boxes_and_reparents_them():
     assert grown.xyxy.tolist() == [[5, 8, 25, 32], [185, 88, 200, 100]]
     assert list(grown.data["parent_id"]) == ["d0", "d1"] and grown.data["detection_id"][0] != "d0"
     percent = call("DetectionOffset", predictions=dets, offset_width=50, offset_height=50, units="Percent (%)")
-    assert percent["predictions"].xyxy[0].tolist() == [7.5, 5, 22.5, 35]
+    assert percent["predictions"].xyxy[0].tolist() == [8, 5, 22, 35]  # 50 % of 10 is 5: 2 whole pixels a side
 
 
 def test_consensus_keeps_objects_enough_models_agree_on():

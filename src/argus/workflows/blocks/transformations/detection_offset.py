@@ -42,17 +42,19 @@ class DetectionOffsetManifest(BlockManifest):
 
 def offset_boxes(detections: sv.Detections, offset_width: float, offset_height: float, percent: bool
                  ) -> sv.Detections:
-    """Boxes grown by half the offset on each side; each new box gets a new id whose parent is the old box."""
+    """Boxes grown by half the offset (whole pixels) on each side; each new box gets a new id whose parent is the
+    old box."""
     out = copy_detections(detections)
     if len(out) == 0:
         return out
     xyxy = out.xyxy.astype(np.float64)
+    # whole pixels per side, as the reference: half the offset rounded down (a percent of the box, truncated)
     if percent:
-        dx = (xyxy[:, 2] - xyxy[:, 0]) * offset_width / 100 / 2
-        dy = (xyxy[:, 3] - xyxy[:, 1]) * offset_height / 100 / 2
+        dx = np.trunc((xyxy[:, 2] - xyxy[:, 0]) * offset_width / 200)
+        dy = np.trunc((xyxy[:, 3] - xyxy[:, 1]) * offset_height / 200)
     else:
-        dx = np.full(len(out), offset_width / 2)
-        dy = np.full(len(out), offset_height / 2)
+        dx = np.full(len(out), float(int(offset_width) // 2))
+        dy = np.full(len(out), float(int(offset_height) // 2))
     grown = np.stack([xyxy[:, 0] - dx, xyxy[:, 1] - dy, xyxy[:, 2] + dx, xyxy[:, 3] + dy], axis=1)
     grown = np.maximum(grown, 0)
     dims = out.data.get(IMAGE_DIMENSIONS_KEY)

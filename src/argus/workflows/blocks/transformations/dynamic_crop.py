@@ -19,7 +19,7 @@ from argus.workflows.blocks.base import (
     Selector,
     block_config,
 )
-from argus.workflows.data import DETECTION_ID_KEY, WorkflowImageData
+from argus.workflows.data import DETECTION_ID_KEY, KEYPOINTS_XY_KEY, POLYGON_KEY, WorkflowImageData, pick
 from argus.workflows.kinds import (
     DETECTION_KINDS,
     FLOAT_ZERO_TO_ONE_KIND,
@@ -41,7 +41,8 @@ class DynamicCropManifest(BlockManifest):
 
     @classmethod
     def describe_outputs(cls) -> list[OutputDefinition]:
-        return [OutputDefinition(name="crops", kind=[IMAGE_KIND])]
+        return [OutputDefinition(name="crops", kind=[IMAGE_KIND]),
+                OutputDefinition(name="predictions", kind=list(DETECTION_KINDS))]
 
 
 def parse_color(value: str | tuple[int, int, int] | list[int]) -> tuple[int, int, int]:
@@ -75,6 +76,21 @@ def _crop(image: WorkflowImageData, detections: sv.Detections, i: int, opacity: 
     return crop
 
 
+def in_crop(detections: sv.Detections, i: int) -> sv.Detections:
+    """Detection ``i`` in its own crop's coordinates: box, mask, polygon and keypoints moved to the crop's origin."""
+    x1, y1, x2, y2 = np.round(detections.xyxy[i]).astype(int)
+    row = pick(detections, [i])
+    row.xyxy = row.xyxy - np.array([x1, y1, x1, y1], dtype=row.xyxy.dtype)
+    if row.mask is not None:
+        row.mask = np.asarray(row.mask, dtype=bool)[:, max(y1, 0):max(y2, 0), max(x1, 0):max(x2, 0)]
+    for key in (POLYGON_KEY, KEYPOINTS_XY_KEY):
+        if key in row.data:
+            moved = np.empty(1, dtype=object)
+            moved[0] = np.asarray(row.data[key][0], dtype=np.float64) - np.array([x1, y1])
+            row.data[key] = moved
+    return row
+
+
 class DynamicCropBlock(Block):
     manifest_class = DynamicCropManifest
     output_dimensionality_offset = 1
@@ -82,4 +98,5 @@ class DynamicCropBlock(Block):
     def run(self, images: WorkflowImageData, predictions: sv.Detections, mask_opacity: float,
             background_color: Any) -> list[dict[str, Any]]:
         background = parse_color(background_color)
-        return [{"crops": _crop(images, predictions, i, mask_opacity, background)} for i in range(len(predictions))]
+        return [{"crops": _crop(images, predictions, i, mask_opacity, background),
+                 "predictions": in_crop(predictions, i)} for i in range(len(predictions))]

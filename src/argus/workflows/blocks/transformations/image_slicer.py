@@ -53,20 +53,33 @@ class ImageSlicerManifestV2(ImageSlicerManifestV1):
 
 def slice_offsets(width: int, height: int, slice_width: int, slice_height: int, overlap_w: float,
                   overlap_h: float) -> np.ndarray:
-    """Tile boxes ``(N, 4)`` xyxy covering the image; the last row/column is pulled in to end at the edge."""
+    """v2's tiles ``(N, 4)`` xyxy covering the image; the last row/column is pulled in to end at the edge."""
     overlap = (int(slice_width * overlap_w), int(slice_height * overlap_h))
     # supervision's own tiling (the one its InferenceSlicer uses), so tiles match sv's SAHI
     return InferenceSlicer._generate_offset((width, height), (slice_width, slice_height), overlap)
 
 
+def clipped_offsets(width: int, height: int, slice_width: int, slice_height: int, overlap_w: float,
+                    overlap_h: float) -> np.ndarray:
+    """v1's tiles, as the reference's v1 cuts them: a grid from the top-left corner, the last row and column
+    clipped at the edge (so smaller)."""
+    stride_w = slice_width - int(overlap_w * slice_width)
+    stride_h = slice_height - int(overlap_h * slice_height)
+    xmin, ymin = np.meshgrid(np.arange(0, width, stride_w), np.arange(0, height, stride_h))
+    xmax, ymax = np.clip(xmin + slice_width, 0, width), np.clip(ymin + slice_height, 0, height)
+    offsets: np.ndarray = np.stack([xmin, ymin, xmax, ymax], axis=-1).reshape(-1, 4)
+    return offsets
+
+
 class ImageSlicerV1(Block):
     manifest_class: ClassVar[type[BlockManifest]] = ImageSlicerManifestV1
     output_dimensionality_offset = 1
+    tiling = staticmethod(clipped_offsets)
 
     def run(self, image: WorkflowImageData, slice_width: int, slice_height: int, overlap_ratio_width: float,
             overlap_ratio_height: float) -> list[dict[str, Any]]:
-        offsets = slice_offsets(image.width, image.height, slice_width, slice_height, overlap_ratio_width,
-                                overlap_ratio_height)
+        offsets = self.tiling(image.width, image.height, slice_width, slice_height, overlap_ratio_width,
+                              overlap_ratio_height)
         unique = {tuple(int(v) for v in row): None for row in offsets}
         if len(unique) > MAX_SLICES:
             raise InvalidInputError(f"slices of {slice_width}x{slice_height} cut this {image.width}x{image.height} "
@@ -77,3 +90,4 @@ class ImageSlicerV1(Block):
 
 class ImageSlicerV2(ImageSlicerV1):
     manifest_class = ImageSlicerManifestV2
+    tiling = staticmethod(slice_offsets)
