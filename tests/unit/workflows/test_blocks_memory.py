@@ -58,3 +58,24 @@ def test_memory_beyond_the_bounds_is_refused_when_the_workflow_compiles(tmp_path
                   "steps": [{"name": "s", **step}], "outputs": []}
     with pytest.raises(WorkflowDefinitionError):
         compile_workflow(definition, WorkflowContext(settings=Settings(home=tmp_path)))
+
+
+def test_state_of_the_least_recently_seen_video_is_dropped_beyond_the_blocks_limit(tmp_path: Path) -> None:
+    definition = {"version": "1.0",
+                  "inputs": [{"type": "WorkflowImage", "name": "image"}, {"type": "WorkflowParameter", "name": "v"}],
+                  "steps": [{"type": "roboflow_core/frame_delay@v1", "name": "s", "image": "$inputs.image",
+                             "data": "$inputs.v", "offset": -1}],
+                  "outputs": [{"type": "JsonField", "name": "out", "selector": "$steps.s.output"}]}
+    workflow = compile_workflow(definition, WorkflowContext(settings=Settings(home=tmp_path)))
+
+    def frame(video: str, number: int) -> dict:
+        return {"image": {"type": "numpy_object", "value": FRAME,
+                          "video_metadata": {"video_identifier": video, "frame_number": number}},
+                "v": f"{video}:{number}"}
+
+    for video in ("a", *(f"v{i}" for i in range(15))):  # 16 videos: the frame-delay block's limit
+        workflow.run(frame(video, 1))
+    assert workflow.run(frame("a", 2)).outputs[0]["out"] == "a:1"  # still held; "a" is now the most recent
+    workflow.run(frame("v16", 1))  # a 17th video: "v0", seen least recently, is dropped
+    assert workflow.run(frame("v0", 2)).outputs[0]["out"] is None
+    assert workflow.run(frame("a", 3)).outputs[0]["out"] == "a:2"

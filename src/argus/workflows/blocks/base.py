@@ -36,7 +36,8 @@ module there and registers every :class:`Block` subclass it defines (no import l
      while ``run`` runs: the element's ``video_metadata`` and run options (``disable_sinks``).
    * Stateful blocks (trackers, counters): set ``stateful = True`` and keep state in
      ``self.video_state(video_identifier, factory)``; one block instance lives as long as the compiled
-     workflow, so state carries across ``CompiledWorkflow.run`` calls (frames).
+     workflow, so state carries across ``CompiledWorkflow.run`` calls (frames). ``max_videos`` bounds how many
+     videos' state is kept (least recently seen dropped first).
    * Errors the user can fix: raise :class:`argus.errors.ClientError` subclasses with a message naming the
      field; the engine prefixes the step name.
 
@@ -64,6 +65,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -232,6 +234,8 @@ class Block(ABC):
     manifest_class: ClassVar[type[BlockManifest]]
     output_dimensionality_offset: ClassVar[int] = 0
     stateful: ClassVar[bool] = False
+    max_videos: ClassVar[int | None] = None
+    """At most this many videos' state is kept (the least recently seen is dropped first); None: no limit."""
     accepts_empty_values: ClassVar[bool] = False
     """True: the block also runs where some inputs are missing (skipped branches), which arrive as None."""
 
@@ -239,7 +243,7 @@ class Block(ABC):
         self.step = step
         self.context = context
         self.element: Element = Element(kwargs={})
-        self._states: dict[str, Any] = {}
+        self._states: OrderedDict[str, Any] = OrderedDict()
         self._state_lock = threading.Lock()
 
     @abstractmethod
@@ -255,9 +259,13 @@ class Block(ABC):
         return outputs
 
     def video_state(self, video_identifier: str | None, factory: Callable[[], T]) -> T:
-        """Per-video state of a stateful block, created by ``factory`` on first use."""
+        """Per-video state of a stateful block, created by ``factory`` on first use; beyond ``max_videos`` videos,
+        the least recently seen one's state is dropped."""
         key = video_identifier or DEFAULT_VIDEO_IDENTIFIER
         with self._state_lock:
             if key not in self._states:
                 self._states[key] = factory()
+            self._states.move_to_end(key)
+            while self.max_videos is not None and len(self._states) > self.max_videos:
+                self._states.popitem(last=False)
             return self._states[key]

@@ -12,7 +12,6 @@ first frame, plus absolute timestamps. At most 100 videos (least recently seen d
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -75,19 +74,13 @@ class DetectionEventLogManifest(BlockManifest):
 class DetectionEventLogBlockV1(Block):
     manifest_class = DetectionEventLogManifest
     stateful = True
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._videos: OrderedDict[str, _VideoLog] = OrderedDict()
+    max_videos = MAX_VIDEOS
 
     def run(self, image: WorkflowImageData, detections: sv.Detections, frame_threshold: int = 30,
             flush_interval: int = 30, stale_frames: int = 300, reference_timestamp: float | None = None,
             fallback_fps: float = 1.0) -> dict[str, Any]:
         metadata = image.video_metadata
-        log = self._videos.setdefault(metadata.video_identifier, _VideoLog())
-        self._videos.move_to_end(metadata.video_identifier)
-        while len(self._videos) > MAX_VIDEOS:
-            self._videos.popitem(last=False)
+        log: _VideoLog = self.video_state(metadata.video_identifier, _VideoLog)
         log.frames += 1
         frame = log.frames
         relative = _relative_time(log, metadata, fallback_fps)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict, deque
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import cv2
@@ -114,14 +115,18 @@ def _offset_problem(offset: int) -> str | None:
     return None
 
 
+@dataclass
+class _DelayedFrames:
+    """One video's recent values by frame number, and how far back any step has asked."""
+
+    values: OrderedDict[int, Any] = field(default_factory=OrderedDict)
+    reach: int = 0
+
+
 class FrameDelayBlockV1(Block):
     manifest_class = FrameDelayManifest
     stateful = True
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._frames: OrderedDict[str, OrderedDict[int, Any]] = OrderedDict()  # per video: frame number → value
-        self._reach: dict[str, int] = {}
+    max_videos = MAX_TRACKED_VIDEOS
 
     def run(self, image: Any, data: Any, offset: int, default_value: Any = None) -> dict[str, Any]:
         offset = int(offset)
@@ -129,19 +134,16 @@ class FrameDelayBlockV1(Block):
         if problem:
             raise InvalidInputError(problem)
         video, frame = _video(image)
-        frames = self._frames.setdefault(video, OrderedDict())
-        self._frames.move_to_end(video)
-        while len(self._frames) > MAX_TRACKED_VIDEOS:
-            gone, _ = self._frames.popitem(last=False)
-            self._reach.pop(gone, None)
+        delayed: _DelayedFrames = self.video_state(video, _DelayedFrames)
+        frames = delayed.values
         if frames and frame < next(reversed(frames)):  # the video restarted
             frames.clear()
-            self._reach[video] = 0
-        reach = self._reach[video] = max(self._reach.get(video, 0), -offset)
+            delayed.reach = 0
+        delayed.reach = max(delayed.reach, -offset)
         frames[frame] = data
         available = frame + offset in frames
         value = frames[frame + offset] if available else default_value
-        while frames and next(iter(frames)) < frame - reach:
+        while frames and next(iter(frames)) < frame - delayed.reach:
             frames.popitem(last=False)
         return {"output": value, "is_available": available, "reference_frame_number": frame}
 

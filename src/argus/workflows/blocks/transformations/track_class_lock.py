@@ -16,7 +16,7 @@ Bounded like the reference: 256 videos, 4,096 tracks per video, 256 classes per 
 
 from __future__ import annotations
 
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
@@ -107,10 +107,7 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 class TrackClassLockBlockV1(Block):
     manifest_class = TrackClassLockManifest
     stateful = True
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._videos: OrderedDict[str, _Video] = OrderedDict()
+    max_videos = MAX_TRACKED_VIDEOS
 
     def run(self, image: Any, detections: sv.Detections, min_votes: int = 10, vote_confidence: float = 0.8,
             lead_margin: int = 3, switch_after: int = 15, state_ttl: int = 300, reattach_window: int = 30,
@@ -118,11 +115,7 @@ class TrackClassLockBlockV1(Block):
         _check(min_votes, vote_confidence, lead_margin, switch_after, state_ttl, reattach_window, reattach_iou)
         if len(detections) and detections.tracker_id is None:
             raise InvalidInputError("track_class_lock needs tracked detections (put a tracker step first)")
-        video_id = image.video_metadata.video_identifier
-        video = self._videos.setdefault(video_id, _Video())
-        self._videos.move_to_end(video_id)
-        while len(self._videos) > MAX_TRACKED_VIDEOS:
-            self._videos.popitem(last=False)
+        video: _Video = self.video_state(image.video_metadata.video_identifier, _Video)
         video.frame += 1
         out = copy_detections(detections)
         n = len(out)
