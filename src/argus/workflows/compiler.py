@@ -95,6 +95,8 @@ class StepPlan:
     controlled_by: list[str] = field(default_factory=list)
     input_dim: int = 0
     dim: int = 0
+    batch_fields: frozenset[str] = frozenset()
+    """Fields fed by batch data (their values differ per element); the other selector fields are scalars."""
 
 
 @dataclass
@@ -291,6 +293,10 @@ def _dimensions(order: list[str], inputs: dict[str, InputPlan], steps: dict[str,
     for name in order:
         plan = steps[name]
         plan.input_dim = max((_source_dim(s, inputs, steps) for s in plan.data_sources), default=0)
+        plan.batch_fields = frozenset(
+            prop for prop in plan.selector_fields for _, raw in find_selectors(getattr(plan.manifest, prop))
+            if (selector := parse_selector(raw)) is not None and not selector.is_step_reference
+            and _source_dim(selector, inputs, steps) >= 1)
         offset = plan.block_class.output_dimensionality_offset
         if offset < 0 and plan.input_dim < 1:
             raise _fail("this block collapses a nested batch, but none of its inputs is batch-oriented.", step=name,

@@ -197,10 +197,9 @@ def _video_metadata(index: Index, state: RunState) -> VideoMetadata:
 def _elements(step: StepPlan, plan: WorkflowPlan, state: RunState) -> list[Element]:
     offset = step.block_class.output_dimensionality_offset
     indices = _indices(step, plan, state)
-    batch_fields = _batch_fields(step, plan)
     if offset >= 0:
         return [Element(_kwargs(step, index, plan, state, None), index, _video_metadata(index, state),
-                        state.disable_sinks, batch_fields) for index in indices]
+                        state.disable_sinks, step.batch_fields) for index in indices]
     deepest = next(s for s in step.data_sources if source_dim(s, plan) == step.input_dim)
     groups: dict[Index, list[Index]] = {parent: [] for parent in _source_parents(deepest, state)}
     for index in indices:
@@ -213,19 +212,8 @@ def _elements(step: StepPlan, plan: WorkflowPlan, state: RunState) -> list[Eleme
                       if plan.steps[c].input_dim <= len(parent))
         if present and allowed:
             elements.append(Element(_kwargs(step, parent, plan, state, children), parent,
-                                    _video_metadata(parent, state), state.disable_sinks, batch_fields))
+                                    _video_metadata(parent, state), state.disable_sinks, step.batch_fields))
     return elements
-
-
-def _batch_fields(step: StepPlan, plan: WorkflowPlan) -> frozenset[str]:
-    """The step's fields that hold a selector of batch data (dimensionality 1 or more)."""
-    names = set()
-    for name in step.selector_fields:
-        value = getattr(step.manifest, name)
-        selectors = [parse_selector(v) for v in (value if isinstance(value, list) else [value]) if isinstance(v, str)]
-        if any(s is not None and not s.is_step_reference and source_dim(s, plan) >= 1 for s in selectors):
-            names.add(name)
-    return frozenset(names)
 
 
 def _check_dict(step: StepPlan, value: Any) -> dict[str, Any]:
