@@ -14,7 +14,7 @@ import uuid
 from typing import Any, Literal
 
 from argus.workflows.blocks.base import Block, BlockManifest, OutputDefinition, Selector, block_config
-from argus.workflows.blocks.formatters.vlm_json import coerce_classification_payload, extract_json_payload
+from argus.workflows.blocks.formatters.vlm_json import coerce_classification_payload, confidence, extract_json_payload
 from argus.workflows.data import WorkflowImageData
 from argus.workflows.kinds import (
     BOOLEAN_KIND,
@@ -54,10 +54,6 @@ class VLMAsClassifierV2Manifest(VLMAsClassifierManifest):
         return [*super().describe_outputs()[:2], OutputDefinition(name="inference_id", kind=[INFERENCE_ID_KIND])]
 
 
-def _confidence(value: Any) -> float:
-    return min(max(float(value), 0.0), 1.0)
-
-
 def classification_from_vlm(image: WorkflowImageData, vlm_output: Any, classes: list[str], inference_id: str
                             ) -> dict[str, Any] | None:
     """The classification the model's answer describes, in the reference's shape; None if it describes none."""
@@ -71,16 +67,16 @@ def classification_from_vlm(image: WorkflowImageData, vlm_output: Any, classes: 
               "parent_id": image.parent_metadata.parent_id}
     try:
         if "class_name" in parsed and "confidence" in parsed:
-            top, confidence = parsed["class_name"], _confidence(parsed["confidence"])
-            rows = [] if top in ids else [{"class": top, "class_id": -1, "confidence": confidence}]
-            rows += [{"class": name, "class_id": i, "confidence": confidence if name == top else 0.0}
+            top, top_confidence = parsed["class_name"], confidence(parsed["confidence"])
+            rows = [] if top in ids else [{"class": top, "class_id": -1, "confidence": top_confidence}]
+            rows += [{"class": name, "class_id": i, "confidence": top_confidence if name == top else 0.0}
                      for name, i in ids.items()]
-            return {**common, "predictions": rows, "top": top, "confidence": confidence}
+            return {**common, "predictions": rows, "top": top, "confidence": top_confidence}
         if "predicted_classes" in parsed:
             found: dict[str, float] = {}
             for entry in parsed["predicted_classes"]:
                 ids.setdefault(entry["class"], -1)
-                found[entry["class"]] = max(found.get(entry["class"], 0.0), _confidence(entry["confidence"]))
+                found[entry["class"]] = max(found.get(entry["class"], 0.0), confidence(entry["confidence"]))
             return {**common, "predictions": {name: {"confidence": found.get(name, 0.0), "class_id": i}
                                               for name, i in ids.items()},
                     "predicted_classes": list(found)}

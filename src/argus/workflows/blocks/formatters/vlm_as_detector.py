@@ -20,7 +20,7 @@ import supervision as sv
 from pydantic import model_validator
 
 from argus.workflows.blocks.base import Block, BlockManifest, OutputDefinition, Selector, block_config
-from argus.workflows.blocks.formatters.vlm_json import extract_json_payload
+from argus.workflows.blocks.formatters.vlm_json import confidence, extract_json_payload
 from argus.workflows.data import (
     CLASS_NAME_KEY,
     INFERENCE_ID_KEY,
@@ -97,7 +97,7 @@ def gemini_detections(image: WorkflowImageData, parsed: Any, classes: list[str],
                           entry["y_max"] * height])
         names.append(next((str(entry[k]) for k in ("class_name", "label", "class") if entry.get(k) is not None),
                           "unknown"))
-        confidences.append(min(max(float(entry.get("confidence", 1.0)), 0.0), 1.0))
+        confidences.append(confidence(entry.get("confidence", 1.0)))
     n = len(boxes)
     detections = sv.Detections(
         xyxy=np.array(boxes, dtype=float).round(0).reshape(n, 4), confidence=np.array(confidences, dtype=float),

@@ -64,6 +64,11 @@ def coerce_classification_payload(payload: dict[str, Any] | list[Any]) -> dict[s
     return {"predicted_classes": entries}
 
 
+def confidence(value: Any) -> float:
+    """A model's stated confidence as a number clamped to [0, 1] (models write 1.7 or -0.2 too)."""
+    return min(max(float(value), 0.0), 1.0)
+
+
 def _parse(text: str) -> dict[str, Any] | list[Any] | None:
     try:
         parsed = json.loads(text)
