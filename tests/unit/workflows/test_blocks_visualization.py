@@ -244,3 +244,16 @@ def test_a_bad_anchor_names_the_position_field(context, photo, block: str) -> No
     with pytest.raises(ClientError, match="Step 'viz': position must be one of"):
         run_block(context, photo, {"type": block, "position": "$inputs.where"},
                   extra_inputs=[{"type": "WorkflowParameter", "name": "where"}], inputs={"where": "MIDDLE"})
+
+
+def test_classification_label_refuses_an_unknown_colour_axis(context, photo) -> None:
+    """Its predictions come from a step (as the reference's manifest requires), here a pass-through."""
+    classification = {"predictions": [{"class": "cat", "class_id": 0, "confidence": 0.9}], "top": "cat"}
+    definition = viz_definition({"type": "roboflow_core/classification_label_visualization@v1",
+                                 "predictions": "$steps.pass.output", "color_axis": "$inputs.axis",
+                                 "image": "$inputs.image"}, "classification_prediction",
+                                [{"type": "WorkflowParameter", "name": "axis"}])
+    definition["steps"].insert(0, {"type": "roboflow_core/first_non_empty_or_default@v1", "name": "pass",
+                                   "data": ["$inputs.dets"]})
+    with pytest.raises(ClientError, match="color_axis must be INDEX, CLASS or TRACK"):
+        compile_workflow(definition, context).run({"image": photo, "dets": [classification], "axis": "DIAGONAL"})

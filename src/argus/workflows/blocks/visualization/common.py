@@ -135,6 +135,18 @@ class ColorableVisualizationManifest(PredictionsVisualizationManifest):
         default="CLASS", description="Map colors by detection index, class or tracker id.")
 
 
+def annotator_colors(color_palette: str, palette_size: int, custom_colors: list[str], color_axis: Any,
+                     tracked: bool) -> dict[str, Any]:
+    """An annotator's ``color`` and ``color_lookup`` from the colour fields; a 400 for an unknown axis, or for TRACK
+    on untracked detections."""
+    axis = str(color_axis).upper()
+    if axis not in ("INDEX", "CLASS", "TRACK"):
+        raise InvalidInputError(f"color_axis must be INDEX, CLASS or TRACK, got {axis!r}.")
+    if axis == "TRACK" and not tracked:
+        raise InvalidInputError("color_axis TRACK needs tracked detections (put a Byte Tracker step first).")
+    return {"color": palette(color_palette, palette_size, custom_colors), "color_lookup": sv.ColorLookup[axis]}
+
+
 def canvas(image: WorkflowImageData, copy_image: bool) -> np.ndarray:
     """The pixels to draw on: a copy, or the input's own array (``copy_image=false``)."""
     return image.numpy_image.copy() if copy_image else image.numpy_image
@@ -162,13 +174,9 @@ class AnnotatorBlock(Block):
     def run(self, image: WorkflowImageData, predictions: sv.Detections, copy_image: bool = True,
             **params: Any) -> dict[str, Any]:
         if self.colorable:
-            colors = palette(params.pop("color_palette"), params.pop("palette_size"), params.pop("custom_colors"))
-            axis = str(params.pop("color_axis")).upper()
-            if axis not in ("INDEX", "CLASS", "TRACK"):
-                raise InvalidInputError(f"color_axis must be INDEX, CLASS or TRACK, got {axis!r}.")
-            if axis == "TRACK" and predictions.tracker_id is None:
-                raise InvalidInputError("color_axis TRACK needs tracked detections (put a Byte Tracker step first).")
-            params.update(color=colors, color_lookup=sv.ColorLookup[axis])
+            params.update(annotator_colors(params.pop("color_palette"), params.pop("palette_size"),
+                                           params.pop("custom_colors"), params.pop("color_axis"),
+                                           predictions.tracker_id is not None))
         scene = canvas(image, copy_image)
         if len(predictions) == 0 and self.skip_empty:
             return drawn(image, scene)

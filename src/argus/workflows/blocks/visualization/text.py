@@ -23,9 +23,9 @@ from argus.workflows.blocks.sinks.email_notification import fill_message
 from argus.workflows.blocks.visualization.common import (
     ColorableVisualizationManifest,
     VisualizationManifest,
+    annotator_colors,
     canvas,
     drawn,
-    palette,
     str_to_color,
     visualization_config,
 )
@@ -117,11 +117,10 @@ class ClassificationLabelVisualizationBlockV1(Block):
         labels = [_caption(row, text) for row in rows]
         boxes = label_boxes(labels, text_position, width, height, spacing, text_scale, text_padding)
         annotator = sv.LabelAnnotator(
-            color=palette(color_palette, palette_size, custom_colors or []),
-            color_lookup=sv.ColorLookup[str(color_axis).upper()], text_position=anchor_position(text_position,
-                                                                                                  "text_position"),
-            text_color=str_to_color(text_color), text_scale=float(text_scale), text_thickness=int(text_thickness),
-            text_padding=int(text_padding), border_radius=int(border_radius))
+            **annotator_colors(color_palette, palette_size, custom_colors or [], color_axis, tracked=True),
+            text_position=anchor_position(text_position, "text_position"), text_color=str_to_color(text_color),
+            text_scale=float(text_scale), text_thickness=int(text_thickness), text_padding=int(text_padding),
+            border_radius=int(border_radius))
         pseudo = sv.Detections(xyxy=boxes, class_id=np.array([row["class_id"] for row in rows]),
                                confidence=np.array([row["confidence"] for row in rows]),
                                tracker_id=np.zeros(len(rows), dtype=int))
