@@ -203,6 +203,23 @@ class Settings(BaseSettings):
     endpoint_max_hold_s: float = Field(default=300.0, gt=0, validation_alias=_env("endpoint_max_hold_s"))
     """Upper bound on ``X-Scale-Up-Timeout``."""
     endpoint_metrics_interval_s: float = Field(default=10.0, gt=0, validation_alias=_env("endpoint_metrics_interval_s"))
+    endpoint_backend: Literal["local", "ray"] = Field(default="local", validation_alias=_env("endpoint_backend"))
+    """Where endpoint replicas run: processes of this server (``local``) or a Ray Serve cluster (``ray``)."""
+    ray_address: str | None = Field(default=None, validation_alias=_env("ray_address"))
+    """The cluster's dashboard URL (``http://head:8265``): its REST API applies, scales, observes and reads logs."""
+    ray_serve_url: str | None = Field(default=None, validation_alias=_env("ray_serve_url"))
+    """Where this server reaches the cluster's Serve proxy (default: the host and port Serve reports)."""
+    ray_token_file: Path | None = Field(default=None, validation_alias=_env("ray_token_file"))
+    """The cluster's ``RAY_AUTH_TOKEN`` in a file (Ray's token authentication)."""
+    ray_start: bool = Field(default=False, validation_alias=_env("ray_start"))
+    """Start a single-node cluster on this machine for development, and stop it with the server."""
+    ray_num_cpus: float | None = Field(default=None, gt=0, validation_alias=_env("ray_num_cpus"))
+    """CPUs of the cluster ``ARGUS_RAY_START`` starts (default: this machine's)."""
+    ray_replica_cpus: float = Field(default=1.0, gt=0, validation_alias=_env("ray_replica_cpus"))
+    """CPUs Ray reserves for each replica (fractions share a core)."""
+    ray_replica_key_file: Path | None = Field(default=None, validation_alias=_env("ray_replica_key_file"))
+    """Fernet key, at the same path on this server and every node, that seals a replica's key and secrets in its
+    Ray arguments; default ``<home>/ray/replica.key``, created 0600."""
 
     @field_validator("execution_providers", "preload_models", "api_keys", "cors_origins", "workflow_secret_variables",
                      mode="before")

@@ -4,6 +4,12 @@ Each pass, per endpoint: notice replicas that died (replace them, with backoff),
 policy for a target, start or drain replicas (rolling: replicas of an older generation are drained only
 as new ones become ready), derive ``status``, and persist what changed. An exception in one pass is
 logged and the loop carries on.
+
+With a :class:`~argus.endpoints.backends.base.ManagedBackend` (Ray Serve) the policy stays here and the
+running moves there: each pass observes every endpoint in one call, mirrors the replicas it reports into the
+runtimes (the router, status, metrics and logs read those), asks the same policy for targets, and declares
+every endpoint's generation and replica count in one :meth:`~ManagedBackend.apply`. The system places,
+health-checks, replaces, rolls and drains the replicas; a failure it gives up on is the endpoint's failed state.
 """
 
 from __future__ import annotations
@@ -15,7 +21,15 @@ from collections.abc import Coroutine, Iterable
 from typing import Any
 
 from argus.endpoints.autoscaling import LoadSample, Metric, ScalingContext, decide
-from argus.endpoints.backends.base import Backend, Replica, ReplicaPhase, ReplicaSpec
+from argus.endpoints.backends.base import (
+    Backend,
+    Desired,
+    ManagedBackend,
+    Observed,
+    Replica,
+    ReplicaPhase,
+    ReplicaSpec,
+)
 from argus.endpoints.runtime import FAILED_AFTER, EndpointRuntime
 from argus.endpoints.spec import EndpointSpec, EndpointState
 from argus.endpoints.store import EndpointStore
@@ -41,7 +55,7 @@ def backoff_seconds(failures: int) -> float:
 class EndpointController:
     """Owns the runtimes of all endpoints and the replicas of each."""
 
-    def __init__(self, settings: Settings, store: EndpointStore, backend: Backend) -> None:
+    def __init__(self, settings: Settings, store: EndpointStore, backend: Backend | ManagedBackend) -> None:
         self.settings = settings
         self.store = store
         self.backend = backend
@@ -103,6 +117,7 @@ class EndpointController:
         ``wake`` (resume) starts at least one replica even with ``minReplica`` 0.
         """
         spec = EndpointSpec.model_validate(row.spec)
+        spec = spec.model_copy(update={"provider": spec.provider.model_copy(update={"vendor": self.backend.vendor})})
         scaling = spec.compute.scaling
         runtime = self.runtimes.get((row.namespace, row.name))
         if runtime is None:
@@ -144,8 +159,9 @@ class EndpointController:
         if runtime is None:
             return
         runtime.deleted = True
-        for replica in runtime.live():
-            self._drain(runtime, replica)
+        if isinstance(self.backend, Backend):  # a managed backend drains what the next apply leaves out
+            for replica in runtime.live():
+                self._drain(self.backend, runtime, replica)
         runtime.mark_ready_changed()
         runtime.ready_event.set()  # release held requests: they will find the endpoint gone
 
@@ -164,28 +180,92 @@ class EndpointController:
         probe = now - self._last_probe >= PROBE_EVERY_S
         if probe:
             self._last_probe = now
-        for runtime in list(self.runtimes.values()):
-            try:
-                await self.reconcile(runtime, now, probe=probe)
-            except Exception:
-                logger.exception("reconciling %s/%s failed; carrying on", runtime.namespace, runtime.name)
+        if isinstance(self.backend, ManagedBackend):
+            await self._reconcile_managed(self.backend, now)
+        else:
+            for runtime in list(self.runtimes.values()):
+                try:
+                    await self.reconcile(runtime, now, probe=probe)
+                except Exception:
+                    logger.exception("reconciling %s/%s failed; carrying on", runtime.namespace, runtime.name)
         if now - self._last_metrics >= self.settings.endpoint_metrics_interval_s:
             self._last_metrics = now
             await asyncio.to_thread(self._flush_metrics)
 
     async def reconcile(self, runtime: EndpointRuntime, now: float, *, probe: bool = False) -> None:
-        """Observe, decide, act and report for one endpoint."""
-        self._reap(runtime, now)
+        """Observe, decide, act and report for one endpoint (local replicas)."""
+        assert isinstance(self.backend, Backend)
+        backend = self.backend
+        self._reap(backend, runtime, now)
         if probe:
-            await self._probe_ready(runtime)
-        runtime.samples.append(LoadSample(now, float(runtime.waiting + runtime.in_flight()), self._cpu(runtime)))
+            await self._probe_ready(backend, runtime)
+        ready = runtime.ready()
+        cpu = sum(backend.cpu_percent(r) for r in ready) / len(ready) if ready else 0.0
+        self._decide(runtime, now, cpu)
+        await self._converge(backend, runtime, now)
+        await self._report(runtime)
+
+    def _decide(self, runtime: EndpointRuntime, now: float, cpu_percent: float) -> None:
+        """Record this pass's load and move the target where the policy says."""
+        runtime.samples.append(LoadSample(now, float(runtime.waiting + runtime.in_flight()), cpu_percent))
         decision = decide(self._context(runtime, now))
         if decision.target != runtime.target:
             logger.info("%s/%s: %d → %d replicas (%s)", runtime.namespace, runtime.name, runtime.target,
                         decision.target, decision.reason)
             runtime.target, runtime.last_change_at = decision.target, now
-        await self._converge(runtime, now)
-        await self._report(runtime)
+
+    async def _reconcile_managed(self, backend: ManagedBackend, now: float) -> None:
+        """Observe every endpoint, mirror, decide, declare the result, report (a managed backend)."""
+        observed = await backend.observe()
+        for runtime in list(self.runtimes.values()):
+            try:
+                cpu = self._mirror(backend, runtime, observed.get(runtime.key, Observed(())), now)
+                self._decide(runtime, now, cpu)
+            except Exception:
+                logger.exception("reconciling %s/%s failed; carrying on", runtime.namespace, runtime.name)
+        await backend.apply({runtime.key: Desired(self._replica_spec(runtime), runtime.target)
+                             for runtime in self.runtimes.values() if not runtime.deleted})
+        for runtime in list(self.runtimes.values()):
+            await self._report(runtime)
+
+    def _mirror(self, backend: ManagedBackend, runtime: EndpointRuntime, observed: Observed, now: float) -> float:
+        """Make ``runtime.replicas`` what the system reports; returns the replicas' mean CPU percent.
+
+        A replica first seen now serves the current generation (a rolling update's old replicas were seen
+        before it began). A ready replica that vanishes without being stopped died: a failure, so held requests
+        wait for its replacement.
+        """
+        known = {replica.id: replica for replica in runtime.replicas}
+        url, headers = backend.address(self._replica_spec(runtime))
+        current: list[Replica] = []
+        for seen in observed.replicas:
+            replica = known.pop(seen.id, None) or Replica(id=seen.id, spec=self._replica_spec(runtime), url=url,
+                                                          headers=headers, started_at=now)
+            if seen.phase == ReplicaPhase.READY and replica.phase != ReplicaPhase.READY:
+                replica.ready_at = now
+                runtime.cold_start_s = now - replica.started_at
+                runtime.last_request_at = max(runtime.last_request_at, now)
+            replica.phase, replica.handle = seen.phase, seen
+            current.append(replica)
+        for gone in known.values():
+            if gone.phase == ReplicaPhase.READY and runtime.target > 0 and not runtime.paused:
+                self._failed(runtime, gone, "the replica stopped unexpectedly; Ray is replacing it", now)
+        runtime.replicas = current
+        if observed.failure is not None and observed.generation == runtime.generation:
+            runtime.failures, runtime.last_failure = max(runtime.failures, FAILED_AFTER), observed.failure
+        elif runtime.failures and any(r.ready_at is not None and now - r.ready_at >= STABLE_AFTER_S
+                                      for r in runtime.ready()):
+            runtime.failures = 0
+        runtime.mark_ready_changed()
+        ready = runtime.ready()
+        return sum(backend.cpu_percent(r.handle) for r in ready) / len(ready) if ready else 0.0
+
+    @staticmethod
+    def _replica_spec(runtime: EndpointRuntime) -> ReplicaSpec:
+        """What a replica of the endpoint's current generation serves."""
+        spec = runtime.spec
+        return ReplicaSpec(runtime.namespace, runtime.name, runtime.generation, spec.model.model_id,
+                           spec.healthRoute, {**spec.model.env, **spec.model.secrets})
 
     def _context(self, runtime: EndpointRuntime, now: float) -> ScalingContext:
         scaling = runtime.spec.compute.scaling
@@ -203,14 +283,10 @@ class EndpointController:
             upscale_window_s=self.settings.endpoint_upscale_window_s,
             downscale_delay_s=self.settings.endpoint_downscale_delay_s, last_change_at=runtime.last_change_at)
 
-    def _cpu(self, runtime: EndpointRuntime) -> float:
-        ready = runtime.ready()
-        return sum(self.backend.cpu_percent(r) for r in ready) / len(ready) if ready else 0.0
-
-    def _reap(self, runtime: EndpointRuntime, now: float) -> None:
+    def _reap(self, backend: Backend, runtime: EndpointRuntime, now: float) -> None:
         """Remove replicas whose process ended; count unplanned exits as failures."""
         for replica in list(runtime.replicas):
-            reason = self.backend.exit_reason(replica)
+            reason = backend.exit_reason(replica)
             if reason is None:
                 if (replica.phase == ReplicaPhase.READY and runtime.failures and replica.ready_at is not None
                         and now - replica.ready_at >= STABLE_AFTER_S):
@@ -229,17 +305,17 @@ class EndpointController:
         logger.warning("%s/%s: replica %s failed (%s); retrying in %.1f s", runtime.namespace, runtime.name,
                        replica.id, reason, backoff_seconds(runtime.failures))
 
-    async def _probe_ready(self, runtime: EndpointRuntime) -> None:
+    async def _probe_ready(self, backend: Backend, runtime: EndpointRuntime) -> None:
         for replica in runtime.ready():
-            if (await self.backend.probe(replica)).ready:
+            if (await backend.probe(replica)).ready:
                 replica.probe_failures = 0
                 continue
             replica.probe_failures += 1
             if replica.probe_failures >= UNHEALTHY_AFTER:
                 self._failed(runtime, replica, "health route stopped answering", time.monotonic())
-                self._drain(runtime, replica)
+                self._drain(backend, runtime, replica)
 
-    async def _converge(self, runtime: EndpointRuntime, now: float) -> None:
+    async def _converge(self, backend: Backend, runtime: EndpointRuntime, now: float) -> None:
         live = runtime.live()
         new = [r for r in live if r.generation == runtime.generation]
         old = [r for r in live if r.generation != runtime.generation]
@@ -247,35 +323,32 @@ class EndpointController:
         missing = runtime.target - len(new)
         if missing > 0 and now >= runtime.backoff_until:
             for _ in range(missing):
-                await self._start(runtime)
+                await self._start(backend, runtime)
         elif missing < 0:
             # Starting ones go first, then the least busy.
             extra = sorted(new, key=lambda r: (r.phase == ReplicaPhase.READY, r.outstanding))[:-missing]
             for replica in extra:
-                self._drain(runtime, replica)
+                self._drain(backend, runtime, replica)
         keep_old = max(0, runtime.target - len(new_ready))
         for replica in sorted(old, key=lambda r: (r.phase == ReplicaPhase.READY, r.outstanding))[:len(old) - keep_old]:
-            self._drain(runtime, replica)
+            self._drain(backend, runtime, replica)
 
-    async def _start(self, runtime: EndpointRuntime) -> None:
-        spec = runtime.spec
-        env = {**spec.model.env, **spec.model.secrets}
-        replica = await self.backend.start(ReplicaSpec(runtime.namespace, runtime.name, runtime.generation,
-                                                       spec.model.model_id, spec.healthRoute, env))
+    async def _start(self, backend: Backend, runtime: EndpointRuntime) -> None:
+        replica = await backend.start(self._replica_spec(runtime))
         runtime.replicas.append(replica)
-        self._spawn(self._await_ready(runtime, replica))
+        self._spawn(self._await_ready(backend, runtime, replica))
 
-    async def _await_ready(self, runtime: EndpointRuntime, replica: Replica) -> None:
+    async def _await_ready(self, backend: Backend, runtime: EndpointRuntime, replica: Replica) -> None:
         """Probe a starting replica until its health route answers, it exits, or it times out."""
         deadline = replica.started_at + self.settings.endpoint_start_timeout_s
         while replica.phase == ReplicaPhase.STARTING:
-            if self.backend.exit_reason(replica) is not None:
+            if backend.exit_reason(replica) is not None:
                 self.kick()
                 return
-            probe = await self.backend.probe(replica)
+            probe = await backend.probe(replica)
             if probe.fatal is not None:
                 self._failed(runtime, replica, probe.fatal, time.monotonic())
-                self._drain(runtime, replica)
+                self._drain(backend, runtime, replica)
                 return
             if probe.ready:
                 replica.phase, replica.ready_at = ReplicaPhase.READY, time.monotonic()
@@ -289,23 +362,23 @@ class EndpointController:
             if time.monotonic() > deadline:
                 self._failed(runtime, replica, f"not ready after {self.settings.endpoint_start_timeout_s:g} s",
                              time.monotonic())
-                self._drain(runtime, replica)
+                self._drain(backend, runtime, replica)
                 return
             await asyncio.sleep(0.05)
 
-    def _drain(self, runtime: EndpointRuntime, replica: Replica) -> None:
+    def _drain(self, backend: Backend, runtime: EndpointRuntime, replica: Replica) -> None:
         if replica.phase in (ReplicaPhase.DRAINING, ReplicaPhase.STOPPED):
             return
         replica.phase = ReplicaPhase.DRAINING
         runtime.mark_ready_changed()
-        self._spawn(self._drain_and_stop(runtime, replica))
+        self._spawn(self._drain_and_stop(backend, runtime, replica))
 
-    async def _drain_and_stop(self, runtime: EndpointRuntime, replica: Replica) -> None:
+    async def _drain_and_stop(self, backend: Backend, runtime: EndpointRuntime, replica: Replica) -> None:
         """Wait for the replica's requests to finish (new ones go elsewhere), then stop it."""
         deadline = time.monotonic() + self.settings.endpoint_drain_timeout_s
         while replica.outstanding and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
-        await self.backend.stop(replica, grace_s=self.settings.endpoint_drain_timeout_s)
+        await backend.stop(replica, grace_s=self.settings.endpoint_drain_timeout_s)
         replica.phase = ReplicaPhase.STOPPED
         if replica in runtime.replicas:
             runtime.replicas.remove(replica)

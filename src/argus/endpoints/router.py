@@ -3,7 +3,9 @@
 Least outstanding requests wins. At zero replicas a request wakes the endpoint and, with
 ``X-Scale-Up-Timeout: <seconds>``, is held until a replica is ready (whichever becomes ready first);
 without it the answer is 503 with ``Retry-After``. The body is kept, so a request whose replica dies
-before answering is sent again to another one (inference requests have no side effects).
+before answering is sent again to another one (inference requests have no side effects). An error answer that
+Argus's app did not write (no ``X-Processing-Time``: Ray's proxy saying its replica died or is not there yet) is
+such a failure too.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import httpcore
 import orjson
 
 from argus.endpoints.backends.base import Replica
-from argus.endpoints.runtime import EndpointRuntime
+from argus.endpoints.runtime import FAILED_AFTER, EndpointRuntime
 from argus.errors import InvalidInputError, NotFoundError, OverloadedError, ServerError
 from argus.settings import Settings
 
@@ -38,8 +40,15 @@ _DROP_REQUEST = frozenset({b"host", b"connection", b"keep-alive", b"proxy-authen
                            SCALE_UP_HEADER.encode()})
 _DROP_RESPONSE = frozenset({b"connection", b"keep-alive", b"transfer-encoding", b"content-length",
                             b"x-processing-time", b"x-request-id", b"date", b"server"})
+class NotFromReplicaError(Exception):
+    """An error answer written by something in front of the replica (a proxy), not by Argus's app."""
+
+
 # Failures before the replica could have acted on the request, or of a replica that died: safe to send again.
-_RETRYABLE = (httpcore.NetworkError, httpcore.RemoteProtocolError, httpcore.ConnectTimeout, httpcore.PoolTimeout)
+_RETRYABLE = (httpcore.NetworkError, httpcore.RemoteProtocolError, httpcore.ConnectTimeout, httpcore.PoolTimeout,
+              NotFromReplicaError)
+_APP_MARK = b"x-processing-time"
+"""Argus's middleware adds it to every answer its app writes."""
 _TIMEOUTS = {"connect": 2.0, "read": 600.0, "write": 60.0, "pool": 30.0}
 
 
@@ -145,6 +154,9 @@ class EndpointRouter:
         if runtime.paused:
             return OverloadedError(f"Endpoint '{runtime.name}' is paused; resume it to send requests.",
                                    retry_after=60.0)
+        if runtime.failures >= FAILED_AFTER:
+            return OverloadedError(f"Endpoint '{runtime.name}' has no replica that can start: "
+                                   f"{runtime.last_failure[:600]} Update the endpoint to fix it.", retry_after=60.0)
         return OverloadedError(
             f"Endpoint '{runtime.name}' is starting a replica. Retry shortly, or send "
             "'X-Scale-Up-Timeout: <seconds>' to wait for it.", retry_after=max(1.0, math.ceil(runtime.cold_start_s)))
@@ -192,6 +204,10 @@ class EndpointRouter:
                     method, replica.url + target_path, content=content.for_model(replica.spec.model_id),
                     headers=outgoing + [(k.encode(), v.encode()) for k, v in replica.headers.items()],
                     extensions={"timeout": _TIMEOUTS})
+                if response.status in (404, 500, 502, 503, 504) \
+                        and not any(k.lower() == _APP_MARK for k, _ in response.headers):
+                    raise NotFromReplicaError(f"{response.status} from in front of the replica: "
+                                              f"{response.content[:200].decode(errors='replace')}")
             except _RETRYABLE as error:
                 attempts += 1
                 last_error = f"{type(error).__name__}: {error}"

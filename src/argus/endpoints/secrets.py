@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import os
 from pathlib import Path
@@ -76,3 +77,16 @@ class SecretBox:
                 raise SecretKeyError(f"Secret {name} cannot be decrypted with this server's key "
                                      "(ARGUS_SECRETS_KEY or <ARGUS_HOME>/secrets.key changed).") from None
         return self._map(spec, decrypt)
+
+
+def seal_json(key: bytes, value: Any) -> str:
+    """``value`` as JSON, encrypted with the Fernet ``key`` (what a Ray replica's arguments carry instead of secrets)."""
+    return Fernet(key).encrypt(json.dumps(value).encode()).decode()
+
+
+def open_json(key: bytes, token: str) -> Any:
+    """The value :func:`seal_json` sealed; :class:`SecretKeyError` if ``key`` is not the one it was sealed with."""
+    try:
+        return json.loads(Fernet(key).decrypt(token.encode()))
+    except InvalidToken:
+        raise SecretKeyError("The sealed replica settings cannot be opened with this key file.") from None

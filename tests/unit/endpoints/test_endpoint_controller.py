@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -66,11 +66,11 @@ class MemoryBackend(Backend):
     def cpu_percent(self, replica: Replica) -> float:
         return 0.0
 
-    def logs(self, namespace: str, name: str, tail: int) -> list[tuple[str, list[str]]]:
+    async def logs(self, namespace: str, name: str, tail: int) -> list[tuple[str, list[str]]]:
         return []
 
-    def log_files(self, namespace: str, name: str) -> list[tuple[str, Path]]:
-        return []
+    async def follow(self, namespace: str, name: str) -> AsyncIterator[str]:
+        yield ""
 
     def forget(self, namespace: str, name: str) -> None:
         pass

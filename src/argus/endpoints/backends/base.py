@@ -1,11 +1,17 @@
-"""The seam between the controller and whatever runs replicas (local processes here; Ray Serve later)."""
+"""The seams between the controller and whatever runs replicas.
+
+:class:`Backend` runs replicas one by one for the controller (local processes): the controller starts, probes,
+drains and stops each. :class:`ManagedBackend` is a system that runs them itself (Ray Serve): the controller
+declares every endpoint's generation and replica count in one :meth:`~ManagedBackend.apply`, and mirrors what
+:meth:`~ManagedBackend.observe` reports into the same runtime the router reads. Both share :class:`LogSource`.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
 
@@ -64,7 +70,31 @@ class Replica:
         return self.spec.generation
 
 
-class Backend(ABC):
+class LogSource(ABC):
+    """Replica logs of an endpoint."""
+
+    vendor = "local"
+    """``provider.vendor`` of the endpoints it runs."""
+
+    @abstractmethod
+    async def logs(self, namespace: str, name: str, tail: int) -> list[tuple[str, list[str]]]:
+        """Recent log lines per replica id (newest replicas last)."""
+
+    @abstractmethod
+    def follow(self, namespace: str, name: str) -> AsyncIterator[str]:
+        """Lines written from now on, as ``[replica] line`` text chunks; ``""`` when nothing is new, at least once a
+        second, so the caller can stop iterating."""
+
+    @abstractmethod
+    def forget(self, namespace: str, name: str) -> None:
+        """Drop what the backend keeps about a deleted endpoint (its logs)."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Server shutdown: stop what this server started."""
+
+
+class Backend(LogSource):
     """Starts, probes and stops replicas."""
 
     @abstractmethod
@@ -87,18 +117,51 @@ class Backend(ABC):
     def cpu_percent(self, replica: Replica) -> float:
         """CPU use of the replica since the last call, in percent of one core."""
 
-    @abstractmethod
-    def logs(self, namespace: str, name: str, tail: int) -> list[tuple[str, list[str]]]:
-        """Recent log lines per replica id (newest replicas last)."""
+
+@dataclass(frozen=True)
+class Desired:
+    """What one endpoint should run: a generation's spec and a replica count (0: nothing at all)."""
+
+    spec: ReplicaSpec
+    replicas: int
+
+
+@dataclass(frozen=True)
+class ObservedReplica:
+    """One replica as the managed system reports it."""
+
+    id: str
+    phase: ReplicaPhase
+    pid: int | None = None
+    node_ip: str | None = None
+
+
+@dataclass(frozen=True)
+class Observed:
+    """One endpoint as the managed system reports it."""
+
+    replicas: tuple[ObservedReplica, ...]
+    failure: str | None = None
+    """Why its replicas cannot start (the system gave up), if so."""
+    generation: int | None = None
+    """The generation the system was last told to run."""
+
+
+class ManagedBackend(LogSource):
+    """A system that places, restarts, rolls and drains replicas itself."""
 
     @abstractmethod
-    def log_files(self, namespace: str, name: str) -> list[tuple[str, Path]]:
-        """Log files per replica id (for following)."""
+    async def apply(self, desired: dict[tuple[str, str], Desired]) -> None:
+        """Make the system run exactly ``desired`` for this server's endpoints (others' work left alone)."""
 
     @abstractmethod
-    def forget(self, namespace: str, name: str) -> None:
-        """Drop what the backend keeps about a deleted endpoint (its logs)."""
+    async def observe(self) -> dict[tuple[str, str], Observed]:
+        """This server's endpoints as the system runs them now (absent: nothing runs)."""
 
     @abstractmethod
-    async def close(self) -> None:
-        """Stop every replica (server shutdown)."""
+    def address(self, spec: ReplicaSpec) -> tuple[str, dict[str, str]]:
+        """Base URL of the endpoint's traffic and the headers the router adds (its private key)."""
+
+    @abstractmethod
+    def cpu_percent(self, replica: ObservedReplica) -> float:
+        """CPU use of a replica since the last call, in percent of one core (0 when it cannot be seen)."""

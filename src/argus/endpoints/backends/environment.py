@@ -73,11 +73,10 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def replica_environment(settings: Settings, user_env: dict[str, str], *, model_id: str, api_key: str
-                        ) -> dict[str, str]:
-    """The whole environment of one replica process (see the module docstring for the order)."""
-    env = {name: os.environ[name] for name in PROCESS_VARIABLES if name in os.environ}
-    env.update({name: value for name, value in user_env.items() if reserved_reason(name) is None})
+def serving_environment(settings: Settings, *, model_id: str) -> dict[str, str]:
+    """The ``ARGUS_*`` settings of a replica serving ``model_id``: the server's serving settings, its store, every
+    capability off (items 3 and 4 of the module docstring, less the private key). Nothing here is secret."""
+    env: dict[str, str] = {}
     for field in SERVING_SETTINGS:
         value = getattr(settings, field)
         if value is not None:
@@ -87,9 +86,22 @@ def replica_environment(settings: Settings, user_env: dict[str, str], *, model_i
         "ARGUS_HOME": _text(settings.home_dir),
         "ARGUS_MODELS_DIR": _text(settings.model_store_dir),
         "ARGUS_ZOO_CACHE_DIR": _text(settings.zoo_cache_path),
-        "ARGUS_API_KEYS": api_key,
         "ARGUS_ENDPOINT_MODEL": model_id,
         "ARGUS_CUSTOM_PYTHON_ISOLATION": "kernel",
-        "PYTHONUNBUFFERED": "1",
     })
+    return env
+
+
+def user_environment(user_env: dict[str, str]) -> dict[str, str]:
+    """The endpoint's own variables that :func:`reserved_reason` allows (validation has refused the others)."""
+    return {name: value for name, value in user_env.items() if reserved_reason(name) is None}
+
+
+def replica_environment(settings: Settings, user_env: dict[str, str], *, model_id: str, api_key: str
+                        ) -> dict[str, str]:
+    """The whole environment of one local replica process (see the module docstring for the order)."""
+    env = {name: os.environ[name] for name in PROCESS_VARIABLES if name in os.environ}
+    env.update(user_environment(user_env))
+    env.update(serving_environment(settings, model_id=model_id))
+    env.update({"ARGUS_API_KEYS": api_key, "PYTHONUNBUFFERED": "1"})
     return env

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from collections import deque
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -32,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 KEPT_LOGS = 8
 """Log files kept per endpoint (older replicas' logs are removed)."""
+FOLLOW_POLL_S = 0.5
 
 
 def free_port() -> int:
@@ -145,9 +147,18 @@ class LocalProcessBackend(Backend):
         files = sorted(directory.glob("*.log"), key=lambda p: p.stat().st_mtime)
         return [(path.stem, path) for path in files]
 
-    def logs(self, namespace: str, name: str, tail: int) -> list[tuple[str, list[str]]]:
+    async def logs(self, namespace: str, name: str, tail: int) -> list[tuple[str, list[str]]]:
         """The last ``tail`` lines of each replica's log."""
-        return [(replica_id, tail_lines(path, tail)) for replica_id, path in self.log_files(namespace, name)]
+        return await asyncio.to_thread(
+            lambda: [(replica_id, tail_lines(path, tail)) for replica_id, path in self.log_files(namespace, name)])
+
+    async def follow(self, namespace: str, name: str) -> AsyncIterator[str]:
+        """Complete lines appended to any replica log (a replica started later included)."""
+        offsets: dict[Path, int] = {path: path.stat().st_size for _, path in self.log_files(namespace, name)}
+        while True:
+            text = await asyncio.to_thread(_new_lines, self.log_files(namespace, name), offsets)
+            yield text
+            await asyncio.sleep(FOLLOW_POLL_S)
 
     def _prune_logs(self, directory: Path) -> None:
         live = {replica.handle.log_path for replica in self._replicas.values()}
@@ -164,6 +175,23 @@ class LocalProcessBackend(Backend):
         """Stop every replica at once (server shutdown), then the probe client."""
         await asyncio.gather(*(self.stop(replica, grace_s=5.0) for replica in list(self._replicas.values())))
         await self._http.aclose()
+
+
+def _new_lines(files: list[tuple[str, Path]], offsets: dict[Path, int]) -> str:
+    """Complete lines appended to ``files`` since ``offsets`` (advanced), prefixed with their replica."""
+    chunks: list[str] = []
+    for replica, path in files:
+        start = offsets.get(path, 0)
+        try:
+            with open(path, "rb") as handle:
+                handle.seek(start)
+                data = handle.read()
+        except OSError:
+            continue
+        complete = data[:data.rfind(b"\n") + 1]
+        offsets[path] = start + len(complete)
+        chunks.extend(f"[{replica}] {line}\n" for line in complete.decode(errors="replace").splitlines())
+    return "".join(chunks)
 
 
 class _Handle:

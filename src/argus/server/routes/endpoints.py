@@ -5,12 +5,10 @@ Keys come as ``Authorization: Bearer <key>`` (what ``huggingface_hub`` sends) or
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime
 from ipaddress import ip_address
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
@@ -30,7 +28,6 @@ if TYPE_CHECKING:
 
 router = APIRouter(prefix="/v2/endpoint", tags=["endpoints"])
 
-FOLLOW_POLL_S = 0.5
 FOLLOW_WINDOW_S = 30.0
 """A followed log stream ends after this long (clients reconnect), so an open stream never holds up the
 server's graceful shutdown for long."""
@@ -152,9 +149,8 @@ async def endpoint_logs(request: Request, namespace: str, name: str,
     service, principal = await caller(request)
     service.require_manage(principal, namespace)
     service.runtime(namespace, name)
-    backend = service.controller.backend
-    text = "".join(f"[{replica}] {line}\n" for replica, lines in backend.logs(namespace, name, tail)
-                   for line in lines)
+    text = "".join(f"[{replica}] {line}\n"
+                   for replica, lines in await service.controller.backend.logs(namespace, name, tail) for line in lines)
     if not follow:
         return PlainTextResponse(text)
     return StreamingResponse(_follow(request, service, namespace, name, text), media_type="text/plain")
@@ -162,31 +158,12 @@ async def endpoint_logs(request: Request, namespace: str, name: str,
 
 async def _follow(request: Request, service: EndpointService, namespace: str, name: str,
                   first: str) -> AsyncIterator[str]:
-    """Yield ``first``, then lines appended to any replica log, until the client leaves or the endpoint goes."""
+    """Yield ``first``, then the backend's new lines, until the client leaves, the endpoint goes or the window ends."""
     yield first
-    backend = service.controller.backend
-    offsets: dict[Path, int] = {path: path.stat().st_size for _, path in backend.log_files(namespace, name)}
     until = time.monotonic() + FOLLOW_WINDOW_S
-    while not await request.is_disconnected() and (namespace, name) in service.controller.runtimes \
-            and time.monotonic() < until:
-        text = await asyncio.to_thread(_new_lines, backend.log_files(namespace, name), offsets)
-        if text:
-            yield text
-        await asyncio.sleep(FOLLOW_POLL_S)
-
-
-def _new_lines(files: list[tuple[str, Path]], offsets: dict[Path, int]) -> str:
-    """Complete lines appended to ``files`` since ``offsets`` (advanced), prefixed with their replica."""
-    chunks: list[str] = []
-    for replica, path in files:
-        start = offsets.get(path, 0)
-        try:
-            with open(path, "rb") as handle:
-                handle.seek(start)
-                data = handle.read()
-        except OSError:
-            continue
-        complete = data[:data.rfind(b"\n") + 1]
-        offsets[path] = start + len(complete)
-        chunks.extend(f"[{replica}] {line}\n" for line in complete.decode(errors="replace").splitlines())
-    return "".join(chunks)
+    async for chunk in service.controller.backend.follow(namespace, name):
+        if await request.is_disconnected() or (namespace, name) not in service.controller.runtimes \
+                or time.monotonic() >= until:
+            return
+        if chunk:
+            yield chunk

@@ -19,7 +19,7 @@ from argus.server.deps import state_of
 from argus.settings import Settings
 
 if TYPE_CHECKING:
-    pass
+    from argus.endpoints.backends.base import Backend, ManagedBackend
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +42,6 @@ async def running(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
         yield
         return
     # Imported here: replicas (endpoints off) start faster without SQLAlchemy and Alembic.
-    from argus.endpoints.backends.local import LocalProcessBackend
     from argus.endpoints.controller import EndpointController
     from argus.endpoints.router import EndpointRouter
     from argus.endpoints.secrets import SecretBox
@@ -57,7 +56,15 @@ async def running(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
         current.unavailable = f"The endpoint database could not be opened: {error}"
         yield
         return
-    controller = EndpointController(settings, store, LocalProcessBackend(settings))
+    try:
+        backend = await _backend(settings)
+    except Exception as error:  # the inference routes keep working without the control plane
+        logger.exception("the endpoint backend could not start")
+        current.unavailable = f"The endpoint backend ({settings.endpoint_backend}) could not start: {error}"
+        store.close()
+        yield
+        return
+    controller = EndpointController(settings, store, backend)
     router = EndpointRouter(controller, settings)
     await controller.start()
     current.service, current.router, current.unavailable = EndpointService(settings, store, controller), router, None
@@ -69,6 +76,17 @@ async def running(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
         await controller.stop()
         await router.close()
         store.close()
+
+
+async def _backend(settings: Settings) -> Backend | ManagedBackend:
+    """The backend ``ARGUS_ENDPOINT_BACKEND`` names."""
+    if settings.endpoint_backend == "ray":
+        from argus.endpoints.backends.ray import connect
+
+        return await connect(settings)
+    from argus.endpoints.backends.local import LocalProcessBackend
+
+    return LocalProcessBackend(settings)
 
 
 def include(app: FastAPI) -> None:
