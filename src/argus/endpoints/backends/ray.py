@@ -103,7 +103,7 @@ class RayServeBackend(ManagedBackend):
     vendor = "ray"
 
     def __init__(self, settings: Settings, connection: RayConnection, *, key_file: Path,
-                 cluster: LocalRayCluster | None = None) -> None:
+                 cluster: LocalRayCluster | None = None, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.settings = settings
         self.connection = connection
         self.key_file = key_file
@@ -112,7 +112,7 @@ class RayServeBackend(ManagedBackend):
         """A cluster this server started (stopped with it); None when connected to an operator's."""
         headers = {"authorization": f"Bearer {connection.token}"} if connection.token else {}
         self._http = httpx.AsyncClient(base_url=connection.dashboard_url.rstrip("/"), headers=headers,
-                                       timeout=httpx.Timeout(30.0), trust_env=False)
+                                       timeout=httpx.Timeout(30.0), trust_env=False, transport=transport)
         self._status: dict[str, Any] = {}
         self._sealed: dict[tuple[str, str], tuple[str, str]] = {}
         """Per endpoint: the sealed payload's plain JSON and its ciphertext (Fernet is randomised: reused so an
