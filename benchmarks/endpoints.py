@@ -1,6 +1,11 @@
 """Endpoints: cold start from zero, scale-up reaction to a step load, and the router's added latency.
 
-Run: ``python benchmarks/endpoints.py [--cold-starts 5] [--steps 3] [--requests 300]``
+Run: ``python benchmarks/endpoints.py [--backend local ray] [--cold-starts 5] [--steps 3] [--requests 300]``
+
+With ``--backend local ray`` (the ``ray`` extra installed) every measurement runs for both backends in one run:
+local replica processes, then a Ray Serve cluster the server starts itself (``ARGUS_RAY_START``, 2 CPUs,
+0.5 CPU per replica). On Ray "straight to the replica" means straight to the endpoint's route on Ray's Serve
+proxy, so the router overhead is what Argus's router adds in front of Ray's.
 
 It starts ``argus serve`` on a free loopback port over a scratch ARGUS_HOME whose store holds the zoo
 detector (``yolov3-tiny-416``, materialised from the zoo cache), with default endpoint settings, and:
@@ -14,6 +19,7 @@ detector (``yolov3-tiny-416``, materialised from the zoo cache), with default en
 3. **Router overhead** (target < 2 ms p50): the same detector request sent, alternately, through the
    router and straight to the replica (its port and private key read from the process); the table shows
    both latencies and the difference of medians, plus the median per-pair difference.
+4. **Replica memory**: USS of the one replica of endpoint ``hot`` (on Ray, also the cluster's own processes).
 """
 
 from __future__ import annotations
@@ -81,10 +87,11 @@ def detector_body() -> bytes:
 class Server:
     """``argus serve`` over a scratch home with the zoo detector."""
 
-    def __init__(self) -> None:
+    def __init__(self, backend: str = "local") -> None:
         from argus.settings import Settings
         from argus.store.zoo import Zoo
 
+        self.backend = backend
         self.home = Path(tempfile.mkdtemp(prefix="argus-bench-endpoints-"))
         settings = Settings(home=self.home)
         zoo = Zoo(settings)
@@ -95,6 +102,9 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("ARGUS_")}
         env.update({"ARGUS_HOME": str(self.home), "NO_PROXY": "127.0.0.1"})
+        if backend == "ray":
+            env.update({"ARGUS_ENDPOINT_BACKEND": "ray", "ARGUS_RAY_START": "true", "ARGUS_RAY_NUM_CPUS": "2",
+                        "ARGUS_RAY_REPLICA_CPUS": "0.5"})
         self.log = open(self.home / "server.log", "wb")
         self.process = subprocess.Popen([sys.executable, "-m", "argus.cli.main", "serve", "--port", str(self.port),
                                          "--log-level", "warning"], stdout=self.log, stderr=subprocess.STDOUT, env=env)
@@ -125,12 +135,47 @@ class Server:
         response = self.http.post(f"/v2/endpoint/{NS}", json=body)
         assert response.status_code == 201, response.text
 
-    def replica(self) -> tuple[str, str]:
-        """URL and private key of the one replica (read from the process, as the router knows them)."""
+    def ray_dashboard(self) -> httpx.Client:
+        """A client on the dashboard of the cluster the server started (port and token from its command line)."""
+        for child in psutil.Process(self.process.pid).children(recursive=True):
+            command = child.cmdline()
+            if "argus.endpoints.ray_cluster" in command:
+                port = command[command.index("--dashboard-port") + 1]
+                token = (Path(command[command.index("--temp-dir") + 1]).parent / "auth_token").read_text()
+                return httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"authorization": f"Bearer {token}"},
+                                    trust_env=False, timeout=30)
+        raise RuntimeError("no Ray cluster")
+
+    def ray_replicas(self, name: str) -> list[dict[str, Any]]:
+        with self.ray_dashboard() as dashboard:
+            app = dashboard.get("/api/serve/applications/").json()["applications"][f"argus:{NS}:{name}"]
+        return list(app["deployments"]["ArgusReplica"]["replicas"])
+
+    def replica_pid(self, name: str) -> int:
+        if self.backend == "ray":
+            return int(self.ray_replicas(name)[0]["pid"])
+        return self._local_replica()[2]
+
+    def replica(self, name: str = "hot") -> tuple[str, str]:
+        """URL and private key of the one replica (as the router knows them)."""
+        if self.backend == "ray":
+            import hashlib
+            import hmac
+
+            with self.ray_dashboard() as dashboard:
+                port = dashboard.get("/api/serve/applications/").json()["http_options"]["port"]
+            sealing = (self.home / "ray" / "replica.key").read_bytes().strip()
+            private = hmac.new(sealing, f"{NS}/{name}/1".encode(), hashlib.sha256).hexdigest()
+            return f"http://127.0.0.1:{port}/argus/{NS}/{name}", private
+        url, key, _ = self._local_replica()
+        return url, key
+
+    def _local_replica(self) -> tuple[str, str, int]:
         for child in psutil.Process(self.process.pid).children():
             command = child.cmdline()
             if "argus.cli.replica" in " ".join(command):
-                return f"http://127.0.0.1:{command[command.index('--port') + 1]}", child.environ()["ARGUS_API_KEYS"]
+                return (f"http://127.0.0.1:{command[command.index('--port') + 1]}", child.environ()["ARGUS_API_KEYS"],
+                        child.pid)
         raise RuntimeError("no replica")
 
     def stop(self) -> None:
@@ -149,6 +194,10 @@ def cold_starts(server: Server, body: bytes, repeats: int) -> list[Timing]:
         server.http.post(f"/v2/endpoint/{NS}/cold/scale-to-zero")
         server.wait("cold", lambda s: s["state"] == "scaledToZero")
         time.sleep(0.5)  # the stopped replica's memory is returned
+        if server.backend == "ray":  # and Ray has removed the application
+            with server.ray_dashboard() as dashboard:
+                while f"argus:{NS}:cold" in dashboard.get("/api/serve/applications/").json()["applications"]:
+                    time.sleep(0.1)
         started = time.perf_counter()
         response = server.http.post(f"/endpoints/{NS}/cold/infer/object_detection", content=body, headers=headers)
         cold.append(time.perf_counter() - started)
@@ -219,33 +268,91 @@ def router_overhead(server: Server, body: bytes | None, route: str, requests: in
             timing(f"{what}: through the router", routed)], statistics.median(pairs)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cold-starts", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=3)
-    parser.add_argument("--requests", type=int, default=300)
-    args = parser.parse_args()
-    body = detector_body()
-    server = Server()
+def memory(server: Server) -> list[tuple[str, float]]:
+    """USS in MB of the replica of ``hot`` and, on Ray, of the cluster's other processes."""
+    replica = psutil.Process(server.replica_pid("hot"))
+    rows = [("replica USS MB", replica.memory_full_info().uss / 2**20)]
+    if server.backend == "ray":
+        cluster = [p for p in psutil.Process(server.process.pid).children(recursive=True) if p.pid != replica.pid]
+        rows.append(("Ray cluster without replicas, USS MB", sum(_uss(p) for p in cluster) / 2**20))
+        for process in cluster:
+            _cpu_percent(process)
+        time.sleep(5.0)
+        rows.append(("Ray cluster idle, CPU % of one core", sum(_cpu_percent(p) for p in cluster)))
+    return rows
+
+
+def _cpu_percent(process: psutil.Process) -> float:
+    try:
+        return float(process.cpu_percent(None))
+    except psutil.Error:
+        return 0.0
+
+
+def _uss(process: psutil.Process) -> float:
+    try:
+        return float(process.memory_full_info().uss)
+    except psutil.Error:
+        return 0.0
+
+
+def run_backend(backend: str, args: argparse.Namespace, body: bytes) -> dict[str, float]:
+    """Every measurement on one backend; returns the medians the summary compares."""
+    console.rule(f"backend: {backend}")
+    server = Server(backend)
+    summary: dict[str, float] = {}
     try:
         cold = cold_starts(server, body, args.cold_starts)
-        print_table(f"Cold start from zero, {DETECTOR} (target < 3 s)", cold, baseline=cold[0])
+        print_table(f"({backend}) Cold start from zero, {DETECTOR} (target < 3 s local, < 5 s Ray)", cold,
+                    baseline=cold[0])
+        summary["cold start s"] = cold[1].median
         steps = scale_ups(server, body, args.steps)
-        print_table("Scale-up reaction to a step from 1 to 8 clients (upscale window 3 s, reconcile 0.5 s)", steps,
-                    baseline=steps[0])
+        print_table(f"({backend}) Scale-up reaction to a step from 1 to 8 clients (upscale window 3 s, reconcile "
+                    "0.5 s)", steps, baseline=steps[0])
+        summary["step → 2nd replica ready s"] = steps[1].median
         server.create("hot", {"minReplica": 1, "maxReplica": 1})
         server.wait("hot", lambda s: s["readyReplica"] == 1)
-        table = Table(title="Router added latency per request (target < 2 ms at p50)")
+        table = Table(title=f"({backend}) Router added latency per request (target < 2 ms at p50)")
         for column in ("request", "difference of medians ms", "median per-pair difference ms"):
             table.add_column(column, justify="right")
         for label, request_body, route in ((f"{DETECTOR}, 640x360 JPEG", body, "infer/object_detection"),
                                            ("GET /info (fixed cost)", None, "info")):
             overhead, pair_median = router_overhead(server, request_body, route, args.requests)
-            print_table(f"Router overhead, {label}, sequential requests", overhead, baseline=overhead[0])
+            print_table(f"({backend}) Router overhead, {label}, sequential requests", overhead, baseline=overhead[0])
             table.add_row(label, f"{(overhead[1].median - overhead[0].median) * 1e3:.2f}", f"{pair_median * 1e3:.2f}")
+            summary[f"router overhead ms, {label}"] = pair_median * 1e3
+            summary[f"through the router ms, {label}"] = overhead[1].median * 1e3
         console.print(table)
+        for label, value in memory(server):
+            summary[label] = value
     finally:
         server.stop()
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", nargs="+", choices=("local", "ray"), default=["local"])
+    parser.add_argument("--cold-starts", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=300)
+    args = parser.parse_args()
+    body = detector_body()
+    results = {backend: run_backend(backend, args, body) for backend in args.backend}
+    table = Table(title=f"Summary (medians), load average {os.getloadavg()[0]:.1f}")
+    table.add_column("measure")
+    for backend in results:
+        table.add_column(backend, justify="right")
+    if len(results) == 2:
+        table.add_column("ray / local", justify="right")
+    for measure in dict.fromkeys(m for summary in results.values() for m in summary):
+        values = [results[b].get(measure) for b in results]
+        row = [measure, *(f"{v:.2f}" if v is not None else "—" for v in values)]
+        if len(results) == 2:
+            first, second = values
+            row.append(f"{second / first:.2f}×" if first and second is not None else "—")
+        table.add_row(*row)
+    console.print(table)
 
 
 if __name__ == "__main__":

@@ -39,8 +39,6 @@ PORT_FLAGS = ("--port", "--node-manager-port", "--object-manager-port", "--ray-c
               "--dashboard-port", "--dashboard-agent-listen-port", "--dashboard-agent-grpc-port",
               "--runtime-env-agent-port", "--metrics-export-port")
 """Every port flag of ``ray start``: each gets a free port, so two clusters on one machine do not collide."""
-FAST_AUTOSCALING_METRICS = {"RAY_SERVE_REPLICA_AUTOSCALING_METRIC_PUSH_INTERVAL_S": "0.5",
-                            "RAY_SERVE_HANDLE_AUTOSCALING_METRIC_PUSH_INTERVAL_S": "0.5"}
 
 
 def free_ports(count: int) -> list[int]:
@@ -104,7 +102,9 @@ class LocalRayCluster:
                    "--temp-dir", str(self.root / "session"), "--disable-usage-stats"]
         for flag, port in zip(PORT_FLAGS, ports, strict=False):
             command += [flag, str(port)]
-        env = {**os.environ, **FAST_AUTOSCALING_METRICS, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+        # Replicas inherit this environment: none of the server's own ARGUS_* settings (they get theirs from the
+        # application's arguments).
+        env = {**{k: v for k, v in os.environ.items() if not k.upper().startswith("ARGUS_")}, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
                "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token_path), "RAY_USAGE_STATS_ENABLED": "0"}
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

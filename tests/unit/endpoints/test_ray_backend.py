@@ -189,3 +189,20 @@ def test_following_a_log_yields_only_lines_past_what_was_seen():
     assert _after(["a", "b", "c"], ["b", "c", "d", "e"]) == ["d", "e"]
     assert _after(["a", "b"], ["a", "b"]) == []
     assert _after(["x"], ["a", "b"]) == ["a", "b"]  # rotated past what was seen: everything is new
+
+
+def test_an_application_ray_is_still_deleting_is_deployed_again_only_once_it_is_gone(settings: Settings):
+    status = copy.deepcopy(RECORDED)
+    status["applications"]["argus:acme:cls"]["status"] = "DELETING"
+    dashboard = FakeDashboard(status)
+    backend = backend_on(dashboard, settings)
+    run(backend.apply({}))  # wanted gone, and going: nothing to send for it
+    assert [app["name"] for app in dashboard.puts[-1]["applications"]] == ["someone-else"]  # broken/1 removed
+    dashboard.status["applications"]["argus:acme:cls"] = status["applications"]["argus:acme:cls"]
+    run(backend.observe())  # as each controller pass does before it applies
+    run(backend.apply({("acme", "cls"): Desired(CLS, 1)}))  # woken while Ray deletes it
+    assert len(dashboard.puts) == 1
+    del dashboard.status["applications"]["argus:acme:cls"]
+    run(backend.observe())
+    run(backend.apply({("acme", "cls"): Desired(CLS, 1)}))
+    assert [app["name"] for app in dashboard.puts[-1]["applications"]] == ["someone-else", "argus:acme:cls"]

@@ -230,7 +230,7 @@ class RayServeBackend(ManagedBackend):
     def _runs(application: dict[str, Any] | None, wanted: dict[str, Any] | None) -> bool:
         """Whether what is deployed is what is wanted (both None: nothing, as wanted)."""
         if application is None or wanted is None:
-            return application is None and wanted is None
+            return (application is None or application.get("status") == "DELETING") and wanted is None
         if application.get("status") == "DELETING":
             return False
         deployed = application.get("deployed_app_config") or {}
@@ -245,6 +245,8 @@ class RayServeBackend(ManagedBackend):
         wanted = {key: self._application(d, ours.get(key)) for key, d in desired.items() if d.replicas > 0}
         if all(self._runs(ours.get(key), wanted.get(key)) for key in set(ours) | set(wanted)):
             return
+        if any((ours.get(key) or {}).get("status") == "DELETING" for key in wanted):
+            return  # Ray is still removing it (scaled to zero a moment ago): deploy it again once it is gone
         applications = list((self._status.get("applications") or {}).values())
         imperative = [a["name"] for a in applications if a.get("source") == "imperative"]
         if imperative:
