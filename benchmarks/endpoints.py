@@ -165,7 +165,7 @@ class Server:
             with self.ray_dashboard() as dashboard:
                 port = dashboard.get("/api/serve/applications/").json()["http_options"]["port"]
             sealing = (self.home / "ray" / "replica.key").read_bytes().strip()
-            private = hmac.new(sealing, f"{NS}/{name}/1".encode(), hashlib.sha256).hexdigest()
+            private = hmac.new(sealing, f"{NS}/{name}".encode(), hashlib.sha256).hexdigest()
             return f"http://127.0.0.1:{port}/argus/{NS}/{name}", private
         url, key, _ = self._local_replica()
         return url, key

@@ -181,23 +181,32 @@ def test_a_model_that_cannot_load_fails_the_endpoint_with_the_reason(server: Any
 
 
 def test_a_rolling_update_under_load_loses_nothing(server: Any, dashboard: httpx.Client):
+    """Two replicas, so Ray's proxy has old and new ones running at once: both must take the router's key and
+    answer with their own model."""
     with root_client(server) as client:
-        assert client.post(f"/v2/endpoint/{NS}", json=spec("roll", min_replica=1)).status_code == 201
-        wait_for(lambda: state(client, "roll")["state"] == "running", "running")
+        assert client.post(f"/v2/endpoint/{NS}", json=spec("roll", min_replica=2, max_replica=2)).status_code == 201
+        wait_for(lambda: state(client, "roll")["readyReplica"] == 2, "two ready replicas")
         before = {r["replica_id"] for r in ray_replicas(dashboard, "roll")}
+        states: set[str] = set()
+
+        def observed(done: Callable[[], bool]) -> Callable[[], bool]:
+            return lambda: bool(states.add(state(client, "roll")["state"]) or done())
+
         with Load(f"{server.url}/endpoints/{NS}/roll/infer/classification", clients=4) as load:
             wait_for(lambda: load.count() >= 20, "traffic")
             assert client.put(f"/v2/endpoint/{NS}/roll",
                               json={"model": {"repository": "tiny-cls/2"}}).status_code == 200
-            wait_for(lambda: load.outcomes and load.outcomes[-1].top == "dog", "answers from the new version", 120)
-            wait_for(lambda: state(client, "roll")["state"] == "running", "the update to finish")
+            wait_for(observed(lambda: bool(load.outcomes) and load.outcomes[-1].top == "dog"),
+                     "answers from the new version", 120)
+            wait_for(observed(lambda: not before & {r["replica_id"] for r in ray_replicas(dashboard, "roll")}),
+                     "Ray to replace both old replicas", 120)
+            wait_for(observed(lambda: state(client, "roll")["state"] == "running"), "the update to finish")
             settled = load.count()
             wait_for(lambda: load.count() >= settled + 20, "traffic after the update")
         assert load.failures() == [], load.failures()[:3]
         tops = [o.top for o in load.outcomes]
         assert tops[0] == "cat" and tops[-1] == "dog" and set(tops) == {"cat", "dog"}
-        wait_for(lambda: not before & {r["replica_id"] for r in ray_replicas(dashboard, "roll")},
-                 "Ray to stop the old replica")
+        assert "updating" in states
         assert client.delete(f"/v2/endpoint/{NS}/roll").status_code == 204
 
 

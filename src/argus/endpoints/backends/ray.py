@@ -8,7 +8,7 @@
 - **Observe**: ``GET /api/serve/applications/``; replicas with their state, pid and node; DEPLOY_FAILED with the
   constructor's error (the model that cannot load).
 - **Traffic**: through the Serve proxy at ``<serve url>/argus/<namespace>/<name>``, with a private key per
-  endpoint generation (an HMAC of the replica key file, so a restarted server knows it again). Ray's proxy answers
+  endpoint (an HMAC of the replica key file, so a restarted server knows it again). Ray's proxy answers
   anyone who reaches it: bind it to loopback or a private network only this server reaches.
 - **Logs**: ``GET /api/v0/logs/file`` for each replica's Serve log, where the replica's ``argus`` logger writes.
 
@@ -123,8 +123,9 @@ class RayServeBackend(ManagedBackend):
     # ------------------------------------------------------------------ traffic
 
     def private_key(self, spec: ReplicaSpec) -> str:
-        """The key the router sends to this generation's replicas (derived: a restarted server knows it again)."""
-        message = f"{spec.namespace}/{spec.name}/{spec.generation}".encode()
+        """The key the router sends to the endpoint's replicas: derived, so a restarted server knows it again; one
+        for every generation, since during a rolling update Ray's proxy picks an old or a new replica."""
+        message = f"{spec.namespace}/{spec.name}".encode()
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()
 
     @property
