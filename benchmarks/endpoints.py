@@ -139,7 +139,7 @@ class Server:
         """A client on the dashboard of the cluster the server started (port and token from its command line)."""
         for child in psutil.Process(self.process.pid).children(recursive=True):
             command = child.cmdline()
-            if "argus.endpoints.ray_cluster" in command:
+            if "argus.cli.ray_start" in command:
                 port = command[command.index("--dashboard-port") + 1]
                 token = (Path(command[command.index("--temp-dir") + 1]).parent / "auth_token").read_text()
                 return httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"authorization": f"Bearer {token}"},

@@ -7,6 +7,7 @@ Ray's own REST API says what runs; a replica's pid comes from Ray and is killed 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import signal
 import time
@@ -222,6 +223,11 @@ def test_a_server_that_started_its_own_cluster_stops_it_on_sigterm(launch_server
         wait_for(lambda: state(client, "own")["state"] == "running", "running on the server's own cluster")
     ray_tree = [p for p in psutil.Process(server.process.pid).children(recursive=True)]
     assert any("raylet" in " ".join(p.cmdline()) for p in ray_tree)
+    # Every Ray listener (GCS, raylet, dashboard, Serve's proxy, workers) is on loopback only, as the kernel says.
+    listening = {(c.laddr.ip, c.laddr.port) for p in ray_tree if _alive(p)
+                 for c in _connections(p) if c.status == psutil.CONN_LISTEN}
+    assert listening and all(_loopback(ip) for ip, _ in listening), listening
+    assert not {44217, 44227, 52365} & {port for _, port in listening}  # Ray's fixed defaults collide between clusters
     cluster_root = next(Path(part) for p in ray_tree for part in p.cmdline() if "argus-ray-" in part)
     server.stop()  # SIGTERM
     deadline = time.monotonic() + 30
@@ -229,6 +235,19 @@ def test_a_server_that_started_its_own_cluster_stops_it_on_sigterm(launch_server
         time.sleep(0.2)
     assert [p.pid for p in ray_tree if _alive(p)] == []
     assert not Path(str(cluster_root).split("/session")[0]).exists()
+
+
+def _loopback(ip: str) -> bool:
+    address = ipaddress.ip_address(ip)
+    mapped = getattr(address, "ipv4_mapped", None)
+    return bool((mapped or address).is_loopback)
+
+
+def _connections(process: psutil.Process) -> list[Any]:
+    try:
+        return list(process.net_connections(kind="inet"))
+    except psutil.Error:
+        return []
 
 
 def _alive(process: psutil.Process) -> bool:

@@ -1,7 +1,7 @@
 """A single-node Ray cluster started by Argus (``ARGUS_RAY_START=true``, and the tests): loopback only, every port
 free, token authentication on, torn down by PID.
 
-``ray start --head --block`` runs as a child in its own session, through this module's ``__main__``, which makes
+``ray start --head --block`` runs as a child in its own session, through ``argus.cli.ray_start``, which makes
 it end with its parent (``PR_SET_PDEATHSIG``; Ray's own fate sharing then takes its children); every Ray process
 (GCS, raylet, dashboard, Serve's controller, proxy and replicas) descends from it. :meth:`LocalRayCluster.stop` signals that whole tree by
 PID and never runs ``ray stop``, which kills every Ray process on the machine by name, another cluster's included.
@@ -39,6 +39,8 @@ PORT_FLAGS = ("--port", "--node-manager-port", "--object-manager-port", "--ray-c
               "--dashboard-port", "--dashboard-agent-listen-port", "--dashboard-agent-grpc-port",
               "--runtime-env-agent-port", "--metrics-export-port")
 """Every port flag of ``ray start``: each gets a free port, so two clusters on one machine do not collide."""
+PORT_VARIABLES = ("AUTOSCALER_METRIC_PORT", "DASHBOARD_METRIC_PORT")
+"""Two more fixed ports (44217 and 44227) that only the environment sets."""
 
 
 def free_ports(count: int) -> list[int]:
@@ -94,9 +96,10 @@ class LocalRayCluster:
         descriptor = os.open(token_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "w") as handle:
             handle.write(token)
-        ports = free_ports(len(PORT_FLAGS) + 1)
+        ports = free_ports(len(PORT_FLAGS) + len(PORT_VARIABLES) + 1)
         dashboard_port, serve_port = ports[PORT_FLAGS.index("--dashboard-port")], ports[-1]
-        command = [sys.executable, "-m", "argus.endpoints.ray_cluster", str(os.getpid()), "start", "--head", "--block",
+        variables = dict(zip(PORT_VARIABLES, (str(p) for p in ports[len(PORT_FLAGS):-1]), strict=True))
+        command = [sys.executable, "-m", "argus.cli.ray_start", str(os.getpid()), "start", "--head", "--block",
                    "--node-ip-address", "127.0.0.1", "--dashboard-host", "127.0.0.1", "--include-dashboard", "true",
                    "--num-cpus", f"{self.num_cpus:g}", "--object-store-memory", str(self.object_store_mb << 20),
                    "--temp-dir", str(self.root / "session"), "--disable-usage-stats"]
@@ -105,7 +108,8 @@ class LocalRayCluster:
         # Replicas inherit this environment: none of the server's own ARGUS_* settings (they get theirs from the
         # application's arguments).
         env = {**{k: v for k, v in os.environ.items() if not k.upper().startswith("ARGUS_")}, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
-               "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token_path), "RAY_USAGE_STATS_ENABLED": "0"}
+               "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token_path), "RAY_USAGE_STATS_ENABLED": "0",
+               **variables}
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                             env=env, start_new_session=True)
@@ -175,13 +179,3 @@ def _signal(process: psutil.Process, number: int) -> None:
         process.send_signal(number)
     except psutil.Error:
         pass
-
-
-if __name__ == "__main__":  # ``python -m argus.endpoints.ray_cluster PARENT_PID start ...``: Ray's CLI, ending with us
-    from argus.cli.parent_watch import die_with
-
-    die_with(int(sys.argv[1]))
-    from ray.scripts.scripts import main
-
-    sys.argv = ["ray", *sys.argv[2:]]
-    main()

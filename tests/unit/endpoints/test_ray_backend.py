@@ -104,7 +104,7 @@ def test_apply_sends_one_config_with_other_applications_untouched_then_nothing_w
     apps = {app["name"]: app for app in config["applications"]}
     assert apps["someone-else"] == RECORDED["applications"]["someone-else"]["deployed_app_config"]
     cls = apps["argus:acme:cls"]
-    assert cls["route_prefix"] == "/argus/acme/cls" and cls["import_path"] == "argus.endpoints.ray_replica:build"
+    assert cls["route_prefix"] == "/argus/acme/cls" and cls["import_path"] == "argus.cli.ray_replica:build"
     (deployment,) = cls["deployments"]
     assert (deployment["num_replicas"], deployment["ray_actor_options"]) == (2, {"num_cpus": 0.25})
     assert cls["args"]["settings"]["ARGUS_ENDPOINT_MODEL"] == "tiny-cls/1"

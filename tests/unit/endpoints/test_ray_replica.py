@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("ray.serve")
 
-from argus.endpoints.ray_replica import OwnModel
+from argus.cli.ray_replica import OwnModel
 
 
 class Echo:

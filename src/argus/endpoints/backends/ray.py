@@ -13,7 +13,7 @@
 - **Logs**: ``GET /api/v0/logs/file`` for each replica's Serve log, where the replica's ``argus`` logger writes.
 
 Ray's REST API shows an application's arguments to anyone with the token, so the key and the endpoint's ``env`` and
-``secrets`` go sealed (:mod:`argus.endpoints.ray_replica`).
+``secrets`` go sealed (:mod:`argus.cli.ray_replica`).
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ class RayBackendError(ServerError):
     status_code = 502
     code = "ray_backend_error"
 
-IMPORT_PATH = "argus.endpoints.ray_replica:build"
+IMPORT_PATH = "argus.cli.ray_replica:build"
 DEPLOYMENT = "ArgusReplica"
 APPLICATIONS = "/api/serve/applications/"
 PHASES = {"STARTING": ReplicaPhase.STARTING, "UPDATING": ReplicaPhase.STARTING, "RECOVERING": ReplicaPhase.STARTING,

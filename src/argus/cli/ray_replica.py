@@ -1,6 +1,6 @@
 """An endpoint replica inside Ray Serve: Argus's HTTP app for one model (imported by the cluster, never by the server).
 
-The Argus server deploys ``argus.endpoints.ray_replica:build`` with :class:`ReplicaArgs` as the application's
+The Argus server deploys ``argus.cli.ray_replica:build`` with :class:`ReplicaArgs` as the application's
 arguments. The constructor loads the model, so a replica Ray reports RUNNING has it loaded, and a model that cannot
 load fails the constructor: Ray retries it, then reports the application DEPLOY_FAILED with the error, which the
 server shows as the endpoint's failed state. ``check_health`` asks the endpoint's health route in-process.
@@ -25,8 +25,33 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from argus.endpoints.router import ModelBody
 from argus.endpoints.secrets import open_json
 
-MAX_BODY = 512 << 20
-"""Larger than any body the router forwards (``ARGUS_MAX_BODY_BYTES`` bounds it there)."""
+
+def bind_to_node_address() -> None:
+    """Make Serve bind each replica's inter-deployment gRPC server to this node's address, not every interface.
+
+    Serve 2.60 starts it on ``[::]:0`` (hard-coded in ``ray.serve._private.replica``), so a replica would listen on
+    every network of the machine. The node's address is loopback on a local cluster, and on a real one the private
+    network the operator gave ``ray start --node-ip-address``, which the other nodes use. Patched here because this
+    module is imported in the replica's process before Serve starts that server; Ray is pinned (the ``ray`` extra).
+    """
+    import ray
+    from ray.serve._private import replica as serve_replica
+
+    unpatched = serve_replica.add_port_to_grpc_server
+    if getattr(unpatched, "argus_bound", False):
+        return
+
+    def bound(server: Any, address: str) -> Any:
+        if address.startswith("[::]:"):
+            node = ray.util.get_node_ip_address()
+            address = f"[{node}]:{address[5:]}" if ":" in node else f"{node}:{address[5:]}"
+        return unpatched(server, address)
+
+    bound.argus_bound = True  # type: ignore[attr-defined]
+    serve_replica.add_port_to_grpc_server = bound
+
+
+bind_to_node_address()
 
 
 class ReplicaArgs(BaseModel):
