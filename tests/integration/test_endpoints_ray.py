@@ -127,6 +127,9 @@ def test_huggingface_hub_drives_a_ray_endpoint_through_its_whole_life(server: An
     with root_client(server) as client:
         logs = client.get(f"/v2/endpoint/{NS}/life/logs", params={"tail": 50}).text
         assert f"[{replicas[0]['replica_id']}]" in logs and "loaded tiny-cls/1" in logs
+        assert client.get(f"/v2/endpoint/{NS}/life/metrics").json()["current"]["readyReplica"] == 1
+    # The server speaks HTTP to Ray only: none of Ray's native code is mapped into its process.
+    assert "_raylet" not in Path(f"/proc/{server.process.pid}/maps").read_text()
     # Idle for scaleToZeroTimeout (3 "minutes" of 1 s): Ray's application is removed (1 → 0).
     wait_for(lambda: endpoint.fetch().status == "scaledToZero", "scale to zero after idling", timeout=60)
     wait_for(lambda: f"argus:{NS}:life" not in applications(dashboard), "Ray to remove the application")
