@@ -12,6 +12,7 @@ import pytest
 
 from argus.endpoints.backends.base import (
     Backend,
+    LogSource,
     Probe,
     Replica,
     ReplicaPhase,
@@ -26,7 +27,23 @@ from argus.settings import Settings
 BOX = SecretBox(b"uJ0gGvY5m3Yp4c8lHk9q1mN2b3V4c5X6z7A8s9D0f1E=")
 
 
-class MemoryBackend(Backend):
+class QuietLogs(LogSource):
+    """No logs, nothing to forget or close (the in-memory backends of these tests)."""
+
+    async def logs(self, namespace: str, name: str, tail: int) -> list[tuple[str, list[str]]]:
+        return []
+
+    async def follow(self, namespace: str, name: str) -> AsyncIterator[str]:
+        yield ""
+
+    def forget(self, namespace: str, name: str) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+
+class MemoryBackend(QuietLogs, Backend):
     """Replicas that become ready after ``ready_after`` probes; ``crash`` and ``broken`` script failures."""
 
     def __init__(self, ready_after: int = 2) -> None:
@@ -66,17 +83,6 @@ class MemoryBackend(Backend):
     def cpu_percent(self, replica: Replica) -> float:
         return 0.0
 
-    async def logs(self, namespace: str, name: str, tail: int) -> list[tuple[str, list[str]]]:
-        return []
-
-    async def follow(self, namespace: str, name: str) -> AsyncIterator[str]:
-        yield ""
-
-    def forget(self, namespace: str, name: str) -> None:
-        pass
-
-    async def close(self) -> None:
-        pass
 
 
 @pytest.fixture

@@ -5,11 +5,10 @@ and rolling updates become the endpoint's status."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from test_endpoint_controller import BOX
+from test_endpoint_controller import BOX, QuietLogs
 
 from argus.endpoints.backends.base import (
     Desired,
@@ -27,7 +26,7 @@ from argus.settings import Settings
 KEY = ("acme", "cams")
 
 
-class MemoryManaged(ManagedBackend):
+class MemoryManaged(QuietLogs, ManagedBackend):
     """Remembers every ``apply``; ``observe`` answers whatever the test put in ``running``."""
 
     vendor = "memory"
@@ -47,18 +46,6 @@ class MemoryManaged(ManagedBackend):
 
     def cpu_percent(self, replica: ObservedReplica) -> float:
         return 0.0
-
-    async def logs(self, namespace: str, name: str, tail: int) -> list[tuple[str, list[str]]]:
-        return []
-
-    async def follow(self, namespace: str, name: str) -> AsyncIterator[str]:
-        yield ""
-
-    def forget(self, namespace: str, name: str) -> None:
-        pass
-
-    async def close(self) -> None:
-        pass
 
     def last(self) -> Desired | None:
         return self.applied[-1].get(KEY)
