@@ -352,5 +352,8 @@ async def connect(settings: Settings) -> RayServeBackend:
         raise RayBackendError("ARGUS_ENDPOINT_BACKEND=ray needs ARGUS_RAY_ADDRESS (the cluster's dashboard URL) "
                                  "or ARGUS_RAY_START=true (a local cluster for development).")
     token = settings.ray_token_file.expanduser().read_text().strip() if settings.ray_token_file else None
+    if token is None:
+        logger.warning("connecting to Ray at %s without a token (ARGUS_RAY_TOKEN_FILE): its dashboard should "
+                       "require one (RAY_AUTH_MODE=token), since it deploys code", settings.ray_address)
     return RayServeBackend(settings, RayConnection(settings.ray_address, settings.ray_serve_url or "", token),
                            key_file=key_file)
