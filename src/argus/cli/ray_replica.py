@@ -18,12 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 from pydantic import BaseModel, ConfigDict
 from ray import serve
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from argus.endpoints.router import ModelBody
 from argus.endpoints.secrets import open_json
+from argus.server.responses import send_json
 
 
 def bind_to_node_address() -> None:
@@ -79,9 +81,10 @@ class OwnModel:
     model differs from the one the router named, so the replica names its own (as the router does for local replicas).
     """
 
-    def __init__(self, app: ASGIApp, model_id: str) -> None:
+    def __init__(self, app: ASGIApp, model_id: str, max_body_bytes: int) -> None:
         self.app = app
         self.model_id = model_id
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -96,12 +99,17 @@ class OwnModel:
             await self.app(scope, receive, send)
             return
         chunks: list[bytes] = []
-        more = True
+        size, more = 0, True
         while more:
             message = await receive()
             if message["type"] == "http.disconnect":
                 return
             chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_body_bytes:  # the app's own limit, before the body is held whole here
+                await send_json(send, 413, orjson.dumps({"message": f"The request body is larger than "
+                                                                    f"{self.max_body_bytes} bytes."}))
+                return
             more = message.get("more_body", False)
         content_type = dict(scope["headers"]).get(b"content-type", b"")
         body = ModelBody(path.lstrip("/"), content_type, b"".join(chunks)).for_model(self.model_id)
@@ -139,7 +147,7 @@ class ArgusReplica:
         self._app = create_app(Settings())
         self._app.state.argus.manager.load(spec.model_id)  # raises: Ray reports DEPLOY_FAILED with the reason
         self._health = (spec.health_route, {"authorization": f"Bearer {opened['api_key']}"})
-        self._asgi = OwnModel(self._app, spec.model_id)
+        self._asgi = OwnModel(self._app, spec.model_id, self._app.state.argus.settings.max_body_bytes)
 
     def __serve_build_asgi_app__(self) -> ASGIApp:
         """The app Serve runs (its lifespan too)."""

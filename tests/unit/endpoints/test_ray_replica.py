@@ -27,7 +27,8 @@ class Echo:
         await send({"type": "http.response.body", "body": b""})
 
 
-def call(app: OwnModel, method: str, path: str, body: bytes, content_type: bytes = b"application/json") -> None:
+def call(app: OwnModel, method: str, path: str, body: bytes, content_type: bytes = b"application/json"
+         ) -> list[dict[str, Any]]:
     scope = {"type": "http", "method": method, "path": "/argus/acme/cls" + path, "root_path": "/argus/acme/cls",
              "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]}
     chunks = [{"type": "http.request", "body": body[:5], "more_body": True},
@@ -36,15 +37,18 @@ def call(app: OwnModel, method: str, path: str, body: bytes, content_type: bytes
     async def receive() -> dict[str, Any]:
         return chunks.pop(0)
 
+    sent: list[dict[str, Any]] = []
+
     async def send(message: dict[str, Any]) -> None:
-        pass
+        sent.append(message)
 
     asyncio.run(app(scope, receive, send))
+    return sent
 
 
 def test_the_route_prefix_is_taken_off_and_the_body_names_the_replica_s_model():
     echo = Echo()
-    call(OwnModel(echo, "tiny-cls/2"), "POST", "/infer/classification",
+    call(OwnModel(echo, "tiny-cls/2", 1 << 20), "POST", "/infer/classification",
          orjson.dumps({"model_id": "tiny-cls/1", "image": {"type": "url", "value": "x"}}))
     path, root, body, headers = echo.seen[0]
     assert (path, root) == ("/infer/classification", "")
@@ -54,7 +58,14 @@ def test_the_route_prefix_is_taken_off_and_the_body_names_the_replica_s_model():
 
 def test_other_routes_and_bodies_pass_unchanged():
     echo = Echo()
-    call(OwnModel(echo, "tiny-cls/2"), "GET", "/readiness", b"")
-    call(OwnModel(echo, "tiny-cls/2"), "POST", "/infer/classification", b"\x89PNG raw bytes", b"image/png")
+    call(OwnModel(echo, "tiny-cls/2", 1 << 20), "GET", "/readiness", b"")
+    call(OwnModel(echo, "tiny-cls/2", 1 << 20), "POST", "/infer/classification", b"\x89PNG raw bytes", b"image/png")
     assert [(path, body) for path, _, body, _ in echo.seen] == [("/readiness", b""),
                                                                 ("/infer/classification", b"\x89PNG raw bytes")]
+
+
+def test_a_body_over_the_app_s_limit_is_refused_before_it_is_held_whole():
+    echo = Echo()
+    sent = call(OwnModel(echo, "tiny-cls/2", 8), "POST", "/infer/classification", b'{"model_id": "x", "pad": 1}')
+    assert echo.seen == [] and sent[0]["status"] == 413
+    assert b"larger than 8 bytes" in sent[1]["body"]
