@@ -1,13 +1,18 @@
 """Argus next to the servers a team would otherwise pick, on the same model, photos, client and machine.
 
 Run: ``python benchmarks/peers.py [--rounds 3] [--requests 150] [--concurrency 1 4] [--peers ...]
-[--roboflow-url http://127.0.0.1:9101]``
+[--roboflow-venv PATH | --roboflow-url http://127.0.0.1:9101]``
 
 - **Peers**: LitServe 0.2.19, BentoML 1.4.40 and Ray Serve 2.60.0, each in its own virtual environment under
   ``~/.cache/argus/bench-venvs`` (created by this script on first use), each with onnxruntime 1.32.0 and serving
   the zoo's YOLOv3-tiny through ``benchmarks/peers/detector.py``: the code a competent user would write
-  (OpenCV decode and resize, onnxruntime, OpenCV NMS, Roboflow-style JSON). Roboflow Inference joins when
-  ``--roboflow-url`` names a running reference server (it is 7 GB; see ../shared/specs/reference-server.md).
+  (OpenCV decode and resize, onnxruntime, OpenCV NMS, Roboflow-style JSON).
+- **Roboflow Inference 1.8.3** joins the rotation, measured like the others, with ``--roboflow-venv`` naming a
+  virtual environment where it is installed (about 7 GB; ../shared/specs/reference-server.md). The script writes
+  the launcher and an offline model cache holding the same ONNX file (``coco-yolov3-tiny/1``, model type
+  ``yolov5``, stretched to 416x416 as Roboflow exports) and serves it with uvicorn. A venv without torchvision (the
+  CUDA-free install of scripts/workflow_differential.py) gets scripts/reference_torchvision on its path.
+  ``--roboflow-url`` instead drives a server started by hand (no CPU or memory figures).
 - **Argus**: ``argus serve`` with the same model preloaded (its defaults), and optionally its INT8 variant
   (``--int8``, made as ``argus models optimize`` makes it).
 - **Client**: server_throughput.py's closed loop (``/infer/object_detection``, base64 JPEGs of 1280x720 and
@@ -51,6 +56,8 @@ from server_throughput import LoadResult, drive, free_port, photos
 HERE = Path(__file__).parent
 VENVS = Path.home() / ".cache" / "argus" / "bench-venvs"
 MODEL = "yolov3-tiny-416"
+ROBOFLOW = "Roboflow Inference"
+ROBOFLOW_MODEL = "coco-yolov3-tiny/1"
 COMMON = ["onnxruntime==1.32.0", "opencv-python-headless>=4.9,<5", "numpy<2.5"]
 PEERS: dict[str, tuple[str, Callable[[Path, int], list[str]]]] = {
     # name → (pip requirement, command line given the venv's python and the port)
@@ -114,18 +121,19 @@ def tree_memory_mb(pid: int) -> float:
     return total / 1e6
 
 
-def body(image: bytes) -> bytes:
-    return json.dumps({"model_id": MODEL, "image": {"type": "base64", "value": base64.b64encode(image).decode()},
+def body(image: bytes, model_id: str = MODEL) -> bytes:
+    return json.dumps({"model_id": model_id, "image": {"type": "base64", "value": base64.b64encode(image).decode()},
                        "confidence": 0.4, "iou_threshold": 0.5}).encode()
 
 
-def wait_until_serving(url: str, image: bytes, process: subprocess.Popen[bytes], seconds: float = 180) -> None:
+def wait_until_serving(url: str, image: bytes, process: subprocess.Popen[bytes], seconds: float = 180,
+                       model_id: str = MODEL) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{url}: the server exited with {process.returncode}")
         try:
-            answer = httpx.post(f"{url}/infer/object_detection", content=body(image), timeout=10,
+            answer = httpx.post(f"{url}/infer/object_detection", content=body(image, model_id), timeout=30,
                                 headers={"Content-Type": "application/json"})
             if answer.status_code == 200 and answer.json().get("predictions") is not None:
                 return
@@ -152,16 +160,60 @@ def stop_tree(process: subprocess.Popen[bytes]) -> None:
     process.wait(timeout=10)
 
 
+def roboflow_folder(home: Path, model_path: Path, classes: list[str]) -> Path:
+    """The reference's launcher folder and offline model cache (as ../shared/specs/reference-server.md says)."""
+    folder = home / "roboflow"
+    for static in ("inference/landing/out/static", "inference/landing/out/_next/static"):
+        (folder / static).mkdir(parents=True, exist_ok=True)
+    (folder / "launcher.py").write_text(
+        "from inference.core.interfaces.http.http_api import HttpInterface\n"
+        "from inference.core.managers.base import ModelManager\n"
+        "from inference.core.managers.decorators.fixed_size_cache import WithFixedSizeCache\n"
+        "from inference.core.registries.roboflow import RoboflowModelRegistry\n"
+        "from inference.models.utils import ROBOFLOW_MODEL_TYPES\n"
+        "from inference.core.env import MAX_ACTIVE_MODELS\n\n"
+        "registry = RoboflowModelRegistry(ROBOFLOW_MODEL_TYPES)\n"
+        "manager = WithFixedSizeCache(ModelManager(model_registry=registry), max_size=MAX_ACTIVE_MODELS)\n"
+        "app = HttpInterface(manager).app\n")
+    cache = folder / "cache" / ROBOFLOW_MODEL
+    cache.mkdir(parents=True, exist_ok=True)
+    (cache / "model_type.json").write_text(json.dumps({"project_task_type": "object-detection",
+                                                       "model_type": "yolov5", "model_id": ROBOFLOW_MODEL}))
+    resize = {"resize": {"enabled": True, "format": "Stretch to", "width": 416, "height": 416}}
+    (cache / "environment.json").write_text(json.dumps({
+        "PREPROCESSING": json.dumps(resize), "CLASS_MAP": {str(i): c for i, c in enumerate(classes)},
+        "MULTICLASS": False}))
+    (cache / "class_names.txt").write_text("\n".join(classes) + "\n")
+    (cache / "yolov5s_weights.onnx").write_bytes(model_path.read_bytes())
+    return folder
+
+
+def roboflow_command(venv: Path, folder: Path, port: int) -> tuple[list[str], dict[str, str]]:
+    """uvicorn on the reference's app, offline, with its model cache (and the torchvision stand-in if needed)."""
+    python = venv / "bin" / "python"
+    env = {"OFFLINE_MODE": "True", "USE_INFERENCE_MODELS": "False", "MODEL_CACHE_DIR": str(folder / "cache"),
+           "DISABLE_VERSION_CHECK": "True"}
+    if subprocess.run([str(python), "-c", "import torchvision"], capture_output=True).returncode != 0:
+        env["PYTHONPATH"] = str(HERE.parent / "scripts" / "reference_torchvision")
+    return [str(python), "-m", "uvicorn", "launcher:app", "--host", "127.0.0.1", "--port", str(port),
+            "--log-level", "warning"], env
+
+
 def start(name: str, home: Path, environment: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {**os.environ, **environment, "PEER_PORT": str(port), "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
-    if name.startswith("Argus"):
+    cwd = HERE / "peers"
+    if name == ROBOFLOW:
+        folder = Path(environment["ROBOFLOW_FOLDER"])
+        command, extra = roboflow_command(Path(environment["ROBOFLOW_VENV"]), folder, port)
+        env, cwd = {**env, **extra}, folder
+    elif name.startswith("Argus"):
         command = [sys.executable, "-m", "argus.cli.main", "serve", "--port", str(port), "--log-level", "warning",
                    "--preload", environment["ARGUS_PRELOAD_ID"]]
         env["ARGUS_HOME"] = str(home)
     else:
         command = PEERS[name][1](venv_python(name), port)
-    process = subprocess.Popen(command, env=env, cwd=HERE / "peers", stdout=subprocess.DEVNULL,
+    process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)
     return process, f"http://127.0.0.1:{port}"
 
@@ -211,15 +263,22 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--requests", type=int, default=150)
     parser.add_argument("--concurrency", nargs="+", type=int, default=[1, 4])
-    parser.add_argument("--peers", nargs="+", default=list(PEERS))
+    parser.add_argument("--peers", nargs="*", default=list(PEERS))
     parser.add_argument("--int8", action="store_true", help="also serve Argus's INT8 variant")
     parser.add_argument("--tuned", action="store_true", help="also serve Argus with `argus models tune`'s choice")
-    parser.add_argument("--roboflow-url", default=None)
+    parser.add_argument("--roboflow-venv", type=Path, default=None,
+                        help="a virtual environment with inference 1.8.3: Roboflow joins the rotation")
+    parser.add_argument("--roboflow-url", default=None, help="or a reference server started by hand")
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="argus-peers-"))
-    model_path, argus_servers, classes = prepare(home, args.int8, args.tuned)
+    model_path, model_ids, classes = prepare(home, args.int8, args.tuned)  # server → the model id it is sent
     environment = {"PEER_MODEL_PATH": str(model_path), "PEER_CLASS_NAMES": json.dumps(classes)}
-    servers = [*argus_servers, *args.peers]
+    servers = [*model_ids, *args.peers]
+    if args.roboflow_venv:
+        environment.update({"ROBOFLOW_VENV": str(args.roboflow_venv.resolve()),
+                            "ROBOFLOW_FOLDER": str(roboflow_folder(home, model_path, classes))})
+        model_ids[ROBOFLOW] = ROBOFLOW_MODEL
+        servers.append(ROBOFLOW)
     images = photos()
     samples: dict[tuple[str, int], list[Sample]] = {}
     bare: list[float] = []
@@ -227,10 +286,10 @@ def main() -> None:
         bare.append(bare_rate(model_path))
         order = servers[round_index % len(servers):] + servers[:round_index % len(servers)]
         for name in order:
-            env = {**environment, "ARGUS_PRELOAD_ID": argus_servers.get(name, MODEL)}
+            env = {**environment, "ARGUS_PRELOAD_ID": model_ids.get(name, MODEL)}
             process, url = start(name, home, env)
             try:
-                wait_until_serving(url, images[0], process)
+                wait_until_serving(url, images[0], process, model_id=env["ARGUS_PRELOAD_ID"])
                 memory = tree_memory_mb(process.pid)
                 for concurrency in args.concurrency:
                     asyncio.run(drive(url, env["ARGUS_PRELOAD_ID"], images, concurrency, 8, name))  # warm-up
