@@ -220,17 +220,23 @@ def start(name: str, home: Path, environment: dict[str, str]) -> tuple[subproces
 
 def bare_rate(model_path: Path, seconds: float = 4.0) -> float:
     """Images per second of ``session.run`` alone, one caller, every core."""
+    return bare_run(model_path, seconds)[0]
+
+
+def bare_run(model_path: Path, seconds: float = 4.0) -> tuple[float, float]:
+    """``session.run`` alone, one caller, every core: images per second, and CPU milliseconds per image (this
+    process's CPU time, ONNX Runtime's threads included, over the runs)."""
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
     tensor = np.random.default_rng(0).random((1, 3, 416, 416), dtype=np.float32)
     name = session.get_inputs()[0].name
     session.run(None, {name: tensor})
-    runs, started = 0, time.perf_counter()
+    runs, started, cpu = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - started < seconds:
         session.run(None, {name: tensor})
         runs += 1
-    return runs / (time.perf_counter() - started)
+    return runs / (time.perf_counter() - started), (time.process_time() - cpu) / runs * 1e3
 
 
 TUNED_ID = "coco-yolov3-tiny-tuned/1"
@@ -282,8 +288,11 @@ def main() -> None:
     images = photos()
     samples: dict[tuple[str, int], list[Sample]] = {}
     bare: list[float] = []
+    bare_cpu: list[float] = []
     for round_index in range(args.rounds):
-        bare.append(bare_rate(model_path))
+        rate, cpu_ms = bare_run(model_path)
+        bare.append(rate)
+        bare_cpu.append(cpu_ms)
         order = servers[round_index % len(servers):] + servers[:round_index % len(servers)]
         for name in order:
             env = {**environment, "ARGUS_PRELOAD_ID": model_ids.get(name, MODEL)}
@@ -305,6 +314,13 @@ def main() -> None:
                 samples.setdefault(("Roboflow Inference", concurrency), []).append(Sample(load, float("nan"),
                                                                                            float("nan")))
     print_table(samples, bare, args)
+    model_cpu = statistics.median(bare_cpu)
+    argus = [s.cpu_ms_per_request for s in samples.get(("Argus", min(args.concurrency)), [])]
+    print(f"session.run alone: {model_cpu:.1f} ms of CPU per image (rounds: {', '.join(f'{c:.1f}' for c in bare_cpu)})")
+    if argus:
+        print(f"Argus at {min(args.concurrency)} client(s): {statistics.median(argus):.1f} ms of CPU per request, "
+              f"{statistics.median(argus) / model_cpu:.3f}x the model's own (rounds: "
+              f"{', '.join(f'{c:.1f}' for c in argus)})")
 
 
 def print_table(samples: dict[tuple[str, int], list[Sample]], bare: list[float], args: argparse.Namespace) -> None:
