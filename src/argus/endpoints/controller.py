@@ -65,6 +65,8 @@ class EndpointController:
         self._background: set[asyncio.Task[None]] = set()
         self._last_probe = 0.0
         self._last_metrics = time.monotonic()
+        self.backend_problem: str | None = None
+        """Why a managed backend's last observe or apply failed (None while it works)."""
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -215,16 +217,30 @@ class EndpointController:
             runtime.target, runtime.last_change_at = decision.target, now
 
     async def _reconcile_managed(self, backend: ManagedBackend, now: float) -> None:
-        """Observe every endpoint, mirror, decide, declare the result, report (a managed backend)."""
-        observed = await backend.observe()
-        for runtime in list(self.runtimes.values()):
-            try:
-                cpu = self._mirror(backend, runtime, observed.get(runtime.key, Observed(())), now)
-                self._decide(runtime, now, cpu)
-            except Exception:
-                logger.exception("reconciling %s/%s failed; carrying on", runtime.namespace, runtime.name)
-        await backend.apply({runtime.key: Desired(self._replica_spec(runtime), runtime.target)
-                             for runtime in self.runtimes.values() if not runtime.deleted})
+        """Observe every endpoint, mirror, decide, declare the result, report (a managed backend).
+
+        When the system cannot be reached or refuses the declaration, the runtimes keep what was last observed
+        (its proxy may still serve), every endpoint's status message says why, and the log says it once.
+        """
+        try:
+            observed = await backend.observe()
+            for runtime in list(self.runtimes.values()):
+                try:
+                    cpu = self._mirror(backend, runtime, observed.get(runtime.key, Observed(())), now)
+                    self._decide(runtime, now, cpu)
+                except Exception:
+                    logger.exception("reconciling %s/%s failed; carrying on", runtime.namespace, runtime.name)
+            await backend.apply({runtime.key: Desired(self._replica_spec(runtime), runtime.target)
+                                 for runtime in self.runtimes.values() if not runtime.deleted})
+            problem = None
+        except Exception as error:  # noqa: BLE001 - the cluster is down or refused the config: say so, keep serving
+            problem = f"{type(error).__name__}: {getattr(error, 'message', None) or error}"[:500]
+        if problem != self.backend_problem:
+            if problem is None:
+                logger.info("the endpoint backend answers again")
+            else:
+                logger.error("the endpoint backend (%s) failed: %s", backend.vendor, problem)
+            self.backend_problem = problem
         for runtime in list(self.runtimes.values()):
             await self._report(runtime)
 
@@ -407,6 +423,8 @@ class EndpointController:
 
     async def _report(self, runtime: EndpointRuntime) -> None:
         state, message = self.status_of(runtime)
+        if self.backend_problem is not None:
+            message = f"{message}; {self.backend.vendor} cannot be reached or refused the change ({self.backend_problem})"
         if (state, message, runtime.target) == (runtime.state, runtime.message, runtime.reported_target) \
                 or runtime.deleted:
             return

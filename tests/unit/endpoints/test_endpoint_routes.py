@@ -96,3 +96,14 @@ def test_without_the_controller_the_routes_say_why(tmp_path: Path):
         assert response.status_code == 501 and "ARGUS_ENDPOINTS_ENABLED" in response.json()["message"]
         assert client.post("/endpoints/acme/x/infer/classification", json={}).status_code == 501
     assert not (tmp_path / "home" / "argus.db").exists()
+
+
+def test_a_ray_backend_without_a_cluster_says_what_to_set_and_the_rest_of_the_server_works(tmp_path: Path):
+    settings = Settings(home=tmp_path / "home", endpoint_backend="ray")
+    with TestClient(create_app(settings)) as client:
+        response = client.get("/v2/endpoint/acme")
+        assert response.status_code == 500
+        message = response.json()["message"]
+        assert "endpoint backend (ray) could not start" in message and "ARGUS_RAY_ADDRESS" in message
+        assert "ARGUS_RAY_START" in message
+        assert client.get("/info").status_code == 200

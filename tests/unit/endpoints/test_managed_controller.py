@@ -166,3 +166,26 @@ def test_pause_and_delete_leave_the_endpoint_out_of_what_is_declared(settings: S
         await controller.reconcile_all()
         assert backend.applied[-1] == {}
     asyncio.run(scenario())
+
+
+def test_a_system_that_cannot_be_reached_is_in_every_status_message_until_it_answers(settings: Settings):
+    async def scenario() -> None:
+        backend = MemoryManaged()
+        controller, _ = make(settings, backend)
+        runtime = controller.get(*KEY)
+        backend.running[KEY] = Observed(ready("r1"), generation=1)
+        await controller.reconcile_all()
+        healthy = backend.observe
+
+        async def unreachable() -> dict[tuple[str, str], Observed]:
+            raise ConnectionError("dashboard at 10.0.0.5:8265 refused the connection")
+
+        backend.observe = unreachable  # type: ignore[method-assign]
+        await controller.reconcile_all()  # no exception out of the pass
+        assert runtime.state == EndpointState.RUNNING and [r.id for r in runtime.ready()] == ["r1"]
+        assert runtime.message.endswith("memory cannot be reached or refused the change (ConnectionError: "
+                                        "dashboard at 10.0.0.5:8265 refused the connection)")
+        backend.observe = healthy  # type: ignore[method-assign]
+        await controller.reconcile_all()
+        assert runtime.message == "1 replica(s) ready" and controller.backend_problem is None
+    asyncio.run(scenario())
