@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -128,6 +129,18 @@ def test_huggingface_hub_drives_a_ray_endpoint_through_its_whole_life(server: An
         logs = client.get(f"/v2/endpoint/{NS}/life/logs", params={"tail": 50}).text
         assert f"[{replicas[0]['replica_id']}]" in logs and "loaded tiny-cls/1" in logs
         assert client.get(f"/v2/endpoint/{NS}/life/metrics").json()["current"]["readyReplica"] == 1
+        # Following: a request sent after the stream opened shows up as the replica's new access-log line.
+        with client.stream("GET", f"/v2/endpoint/{NS}/life/logs", params={"tail": 0, "follow": True}) as followed:
+            sender = threading.Timer(1.5, lambda: httpx.post(
+                f"{server.url}/endpoints/{NS}/life/infer/classification", json=image_body(), timeout=60))
+            sender.start()
+            seen = ""
+            for chunk in followed.iter_text():
+                seen += chunk
+                if f"POST /argus/{NS}/life" in seen:
+                    break
+            sender.join()
+        assert f"[{replicas[0]['replica_id']}]" in seen and f"POST /argus/{NS}/life" in seen
     # The server speaks HTTP to Ray only: none of Ray's native code is mapped into its process.
     assert "_raylet" not in Path(f"/proc/{server.process.pid}/maps").read_text()
     # Idle for scaleToZeroTimeout (3 "minutes" of 1 s): Ray's application is removed (1 → 0).
