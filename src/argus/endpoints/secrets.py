@@ -33,6 +33,17 @@ class SecretKeyError(ServerError):
     """The stored secrets cannot be decrypted with this server's key."""
 
 
+def ensure_key_file(path: Path) -> bool:
+    """Write a new Fernet key to ``path`` (0600) unless it exists; True when it wrote one."""
+    if path.exists():
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(Fernet.generate_key())
+    return True
+
+
 class SecretBox:
     """Seals and opens the ``model.secrets`` of an endpoint spec (a JSON dict)."""
 
@@ -44,11 +55,7 @@ class SecretBox:
         """``key`` when given, else the key in ``path`` (created 0600 when missing)."""
         if key:
             return cls(key.encode())
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "wb") as handle:
-                handle.write(Fernet.generate_key())
+        if ensure_key_file(path):
             logger.info("created the endpoint secrets key %s (keep it with the database)", path)
         return cls(path.read_bytes().strip())
 

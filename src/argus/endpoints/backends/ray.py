@@ -32,7 +32,6 @@ from urllib.parse import urlsplit
 
 import httpx
 import psutil  # type: ignore[import-untyped]
-from cryptography.fernet import Fernet
 
 from argus.endpoints.backends.base import (
     Desired,
@@ -44,7 +43,7 @@ from argus.endpoints.backends.base import (
 )
 from argus.endpoints.backends.environment import serving_environment, user_environment
 from argus.endpoints.ray_cluster import LocalRayCluster, RayConnection
-from argus.endpoints.secrets import SecretKeyError, open_json, seal_json
+from argus.endpoints.secrets import SecretKeyError, ensure_key_file, open_json, seal_json
 from argus.errors import ServerError
 from argus.settings import Settings
 
@@ -89,11 +88,7 @@ def failure_reason(message: str) -> str:
 def replica_key_file(settings: Settings) -> Path:
     """The Fernet key file that seals replica arguments (created 0600 on first use)."""
     path = (settings.ray_replica_key_file or settings.home_dir / "ray" / "replica.key").expanduser()
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(Fernet.generate_key())
+    ensure_key_file(path)
     return path
 
 
