@@ -22,7 +22,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,8 @@ from pathlib import Path
 import httpx
 import psutil  # type: ignore[import-untyped]
 
+from argus.endpoints.backends.local import free_ports
+
 logger = logging.getLogger(__name__)
 
 PORT_FLAGS = ("--port", "--node-manager-port", "--object-manager-port", "--ray-client-server-port",
@@ -41,20 +42,6 @@ PORT_FLAGS = ("--port", "--node-manager-port", "--object-manager-port", "--ray-c
 """Every port flag of ``ray start``: each gets a free port, so two clusters on one machine do not collide."""
 PORT_VARIABLES = ("AUTOSCALER_METRIC_PORT", "DASHBOARD_METRIC_PORT")
 """Two more fixed ports (44217 and 44227) that only the environment sets."""
-
-
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct loopback ports nobody listens on now."""
-    sockets = []
-    try:
-        for _ in range(count):
-            probe = socket.socket()
-            probe.bind(("127.0.0.1", 0))
-            sockets.append(probe)
-        return [int(s.getsockname()[1]) for s in sockets]
-    finally:
-        for probe in sockets:
-            probe.close()
 
 
 @dataclass(frozen=True)

@@ -38,9 +38,21 @@ FOLLOW_POLL_S = 0.5
 
 def free_port() -> int:
     """A loopback port nobody listens on now (a replica that loses the race exits and is replaced)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct loopback ports nobody listens on now (held open together, so they differ)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            probe = socket.socket()
+            sockets.append(probe)
+            probe.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
+    finally:
+        for probe in sockets:
+            probe.close()
 
 
 def tail_lines(path: Path, count: int) -> list[str]:
