@@ -165,7 +165,7 @@ class RayServeBackend(ManagedBackend):
         await self._fetch()
         observed: dict[tuple[str, str], Observed] = {}
         for key, application in self._ours().items():
-            deployment = (application.get("deployments") or {}).get(DEPLOYMENT) or {}
+            deployment = _deployment(application)
             replicas = tuple(ObservedReplica(id=str(r["replica_id"]), phase=PHASES[r["state"]], pid=r.get("pid"),
                                              node_ip=r.get("node_ip"))
                              for r in deployment.get("replicas") or () if r.get("state") in PHASES)
@@ -269,9 +269,7 @@ class RayServeBackend(ManagedBackend):
     # ------------------------------------------------------------------ logs
 
     def _replicas_of(self, namespace: str, name: str) -> list[dict[str, Any]]:
-        application = self._ours().get((namespace, name)) or {}
-        deployment = (application.get("deployments") or {}).get(DEPLOYMENT) or {}
-        return list(deployment.get("replicas") or ())
+        return list(_deployment(self._ours().get((namespace, name)) or {}).get("replicas") or ())
 
     async def _replica_log(self, replica: dict[str, Any], lines: int) -> list[str]:
         params = {"node_id": replica["node_id"], "filename": str(replica["log_file_path"]).lstrip("/"),
@@ -285,8 +283,9 @@ class RayServeBackend(ManagedBackend):
         return response.text.splitlines()[-lines:] if lines else []
 
     async def logs(self, namespace: str, name: str, tail: int) -> list[tuple[str, list[str]]]:
-        """The last ``tail`` lines of each replica's Serve log."""
-        await self._fetch()
+        """The last ``tail`` lines of each replica's Serve log (the replicas as the controller's last pass saw them)."""
+        if not self._status:
+            await self._fetch()
         replicas = self._replicas_of(namespace, name)
         texts = await asyncio.gather(*(self._replica_log(r, tail) for r in replicas))
         return [(str(r["replica_id"]), lines) for r, lines in zip(replicas, texts, strict=True)]
@@ -312,6 +311,11 @@ class RayServeBackend(ManagedBackend):
         await self._http.aclose()
         if self.cluster is not None:
             await asyncio.to_thread(self.cluster.stop)
+
+
+def _deployment(application: dict[str, Any]) -> dict[str, Any]:
+    """The Argus deployment of an application in Ray's status ({} when Ray lists none yet)."""
+    return dict((application.get("deployments") or {}).get(DEPLOYMENT) or {})
 
 
 def _after(before: list[str], now: list[str]) -> list[str]:
