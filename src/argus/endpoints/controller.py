@@ -47,6 +47,11 @@ PROBE_EVERY_S = 5.0
 UNHEALTHY_AFTER = 3
 
 
+def mean(values: list[float]) -> float:
+    """The mean of ``values``; 0 for none (no ready replica uses no CPU)."""
+    return sum(values) / len(values) if values else 0.0
+
+
 def backoff_seconds(failures: int) -> float:
     """0.5 s, 1 s, 2 s ... up to 30 s."""
     return min(MAX_BACKOFF_S, 0.5 * 2 ** max(0, failures - 1))
@@ -201,9 +206,7 @@ class EndpointController:
         self._reap(backend, runtime, now)
         if probe:
             await self._probe_ready(backend, runtime)
-        ready = runtime.ready()
-        cpu = sum(backend.cpu_percent(r) for r in ready) / len(ready) if ready else 0.0
-        self._decide(runtime, now, cpu)
+        self._decide(runtime, now, mean([backend.cpu_percent(r) for r in runtime.ready()]))
         await self._converge(backend, runtime, now)
         await self._report(runtime)
 
@@ -252,11 +255,12 @@ class EndpointController:
         wait for its replacement.
         """
         known = {replica.id: replica for replica in runtime.replicas}
-        url, headers = backend.address(self._replica_spec(runtime))
+        spec = self._replica_spec(runtime)
+        url, headers = backend.address(spec)
         current: list[Replica] = []
         for seen in observed.replicas:
-            replica = known.pop(seen.id, None) or Replica(id=seen.id, spec=self._replica_spec(runtime), url=url,
-                                                          headers=headers, started_at=now)
+            replica = known.pop(seen.id, None) or Replica(id=seen.id, spec=spec, url=url, headers=headers,
+                                                          started_at=now)
             if seen.phase == ReplicaPhase.READY and replica.phase != ReplicaPhase.READY:
                 replica.ready_at = now
                 runtime.cold_start_s = now - replica.started_at
@@ -265,7 +269,7 @@ class EndpointController:
             current.append(replica)
         for gone in known.values():
             if gone.phase == ReplicaPhase.READY and runtime.target > 0 and not runtime.paused:
-                self._failed(runtime, gone, "the replica stopped unexpectedly; Ray is replacing it", now)
+                self._failed(runtime, gone, f"the replica stopped unexpectedly; {backend.vendor} is replacing it", now)
         runtime.replicas = current
         if observed.failure is not None and observed.generation == runtime.generation:
             runtime.failures, runtime.last_failure = max(runtime.failures, FAILED_AFTER), observed.failure
@@ -273,8 +277,7 @@ class EndpointController:
                                       for r in runtime.ready()):
             runtime.failures = 0
         runtime.mark_ready_changed()
-        ready = runtime.ready()
-        return sum(backend.cpu_percent(r.handle) for r in ready) / len(ready) if ready else 0.0
+        return mean([backend.cpu_percent(r.handle) for r in runtime.ready()])
 
     @staticmethod
     def _replica_spec(runtime: EndpointRuntime) -> ReplicaSpec:
@@ -451,7 +454,7 @@ class EndpointController:
         traffic, runtime.traffic = runtime.traffic, type(runtime.traffic)()
         p50, p95, p99 = traffic.quantiles()
         recent = list(runtime.samples)[-20:]
-        pending = sum(s.load for s in recent) / len(recent) if recent else 0.0
+        pending = mean([s.load for s in recent])
         return MetricSampleRow(endpoint_id=runtime.id, interval_s=self.settings.endpoint_metrics_interval_s,
                                requests=traffic.requests, errors=traffic.errors, p50_ms=p50, p95_ms=p95,
                                p99_ms=p99, ready_replicas=len(runtime.ready()), target_replicas=runtime.target,
